@@ -1,0 +1,218 @@
+"""The Python API for pipelines: ``assaykit.run`` and ``assaykit.analyze``.
+
+No global state: each call builds (or is given) its own plugin host. Nothing
+is printed; progress and problems go through ``logging``; failures are typed
+exceptions under :class:`assaykit.AssaykitError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assaykit.assay import FigureData, Params, QCFlag
+from assaykit.batch import Reporter, RunOptions, RunResult, run_analysis, run_batch
+from assaykit.config import build_params, params_json
+from assaykit.errors import AnalysisError, AssaykitError, InputError, UsageError
+from assaykit.experiment import Experiment, Input
+from assaykit.exporters import ResultTable
+from assaykit.plugins import HostConfig, PluginHost
+from assaykit.records import (
+    RECORD_FIELDS,
+    Record,
+    RecordContext,
+    complete_records,
+    params_sha256,
+    sample_conditions,
+    utc_now,
+)
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class AnalysisResult:
+    """The in-memory result of :func:`analyze`: records, QC flags and rendered figures."""
+
+    experiment: Experiment
+    records: list[Record]
+    qc_flags: list[QCFlag]
+    figures: list[FigureData]
+    params: Params
+
+    def table(self) -> ResultTable:
+        conds = sample_conditions(self.experiment, {r.sample_id for r in self.records})
+        cols = sorted({k for i in self.experiment.inputs for k in i.conditions})
+        rows = []
+        for r in self.records:
+            c = conds.get(r.sample_id, {})
+            rows.append((*r.as_row(), *(c.get(k, "") for k in cols)))
+        return ResultTable([*RECORD_FIELDS, *cols], rows)
+
+    def to_pandas(self) -> Any:
+        return self.table().to_pandas()
+
+    def value(self, sample_id: str, metric: str, entity: str | None = None) -> Any:
+        """The value of one metric of one sample (convenient in tests and notebooks)."""
+        hits = [
+            r
+            for r in self.records
+            if r.sample_id == sample_id
+            and r.metric == metric
+            and (entity is None or r.entity == entity)
+        ]
+        if len(hits) != 1:
+            raise KeyError(f"{len(hits)} records for sample {sample_id!r}, metric {metric!r}")
+        return hits[0].value
+
+
+def _host(host: PluginHost | None) -> PluginHost:
+    return host if host is not None else PluginHost(HostConfig.from_env())
+
+
+def make_experiment(
+    assay_name: str,
+    files: Iterable[PathLike | Input] | Mapping[PathLike, str],
+    *,
+    name: str | None = None,
+    host: PluginHost | None = None,
+    conditions: Mapping[str, Mapping[str, str]] | None = None,
+) -> Experiment:
+    """Build an in-memory experiment.
+
+    ``files`` is a list of paths (every file has role ``sample``), a mapping
+    ``path -> role``, or ready :class:`Input` objects. ``conditions`` maps a
+    file's stem to its condition columns.
+    """
+    h = _host(host)
+    assay = h.get_assay(assay_name)
+    items: list[tuple[Any, str]]
+    if isinstance(files, Mapping):
+        items = [(p, role) for p, role in files.items()]
+    elif isinstance(files, str | os.PathLike):
+        items = [(files, assay.default_role)]
+    else:
+        items = [(p, assay.default_role) for p in files]
+    if not items:
+        raise UsageError("analyze() needs at least one file")
+    inputs: list[Input] = []
+    for p, role in items:
+        if isinstance(p, Input):
+            inp = p
+        else:
+            if role not in assay.roles:
+                raise UsageError(
+                    f"{p}: unknown role {role!r} for assay {assay_name!r}; "
+                    f"expected one of: {', '.join(assay.roles)}"
+                )
+            reader = h.reader_for(p)
+            if reader is None or reader.kind not in assay.input_kinds:
+                want = ", ".join(h.suffixes_for_kinds(assay.input_kinds))
+                raise InputError(p, f"not a file assay {assay_name!r} reads (it reads {want})")
+            stem = Path(p).stem
+            inp = Input.from_path(
+                p,
+                kind=reader.kind,
+                role=role,
+                conditions=(conditions or {}).get(stem),
+            )
+            try:
+                meta = dict(reader.metadata(inp.path))
+            except AssaykitError:
+                meta = {}
+            inp = dataclasses.replace(inp, metadata=meta)
+        inputs.append(inp)
+    exp_name = name or (inputs[0].sample_id if len(inputs) == 1 else "experiment")
+    return Experiment(exp_name, assay_name, inputs, folder=None, has_sheet=False)
+
+
+def analyze(
+    assay_name: str,
+    files_or_experiment: Iterable[PathLike | Input]
+    | Mapping[PathLike, str]
+    | PathLike
+    | Experiment,
+    params: Mapping[str, Any] | Params | None = None,
+    *,
+    figures: bool = True,
+    host: PluginHost | None = None,
+) -> AnalysisResult:
+    """Run one experiment in memory and write no files.
+
+    A plain list of paths is one experiment whose files all have the role
+    ``sample``. ``figures=False`` tells the assay not to draw. Raises
+    :class:`assaykit.ParamsError` for bad params, :class:`assaykit.InputError`
+    for bad files, and :class:`assaykit.AnalysisError` wrapping any other
+    failure of the assay.
+    """
+    h = _host(host)
+    assay = h.get_assay(assay_name)
+    if isinstance(files_or_experiment, Experiment):
+        exp = files_or_experiment
+        if exp.assay != assay_name:
+            raise UsageError(
+                f"experiment {exp.name!r} is for assay {exp.assay!r}, not {assay_name!r}"
+            )
+    else:
+        exp = make_experiment(assay_name, files_or_experiment, host=h)  # type: ignore[arg-type]
+    exp.figures = figures
+    exp.with_readers(h.readers_by_kind())
+    p = build_params(assay.Params, params, where="analyze(params=...)", assay=assay_name)
+    pj = params_json(p)
+    ctx = RecordContext("analyze", h.assay_plugin(assay_name), params_sha256(pj), utc_now())
+    try:
+        result = run_analysis(assay, exp, p)
+        records = complete_records(assay, exp, result, ctx)
+    except AssaykitError:
+        raise
+    except Exception as exc:
+        raise AnalysisError(
+            f"assay {assay_name!r}, experiment {exp.name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return AnalysisResult(exp, records, list(result.qc_flags), list(result.figures), p)
+
+
+def run(
+    folder: PathLike,
+    out: PathLike,
+    *,
+    sheet: PathLike | None = None,
+    assay: str | None = None,
+    workers: int = 1,
+    fail_fast: bool = False,
+    scheduler: str | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+    figures: bool = True,
+    timeout: float | None = None,
+    exporters: Iterable[str] | None = None,
+    report: bool = True,
+    host: PluginHost | None = None,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Run a batch over ``folder`` into ``out`` (see ``assaykit run --help``).
+
+    Returns a :class:`RunResult` with ``.records``, ``.exit_code`` and
+    ``.to_pandas()``. Failed experiments do not raise: they are error records
+    and make ``exit_code`` 1. Usage errors raise :class:`assaykit.ConfigError`.
+    """
+    opts = RunOptions(
+        folder=Path(folder),
+        out=Path(out),
+        sheet=Path(sheet) if sheet is not None else None,
+        assay=assay,
+        workers=workers,
+        fail_fast=fail_fast,
+        scheduler=scheduler,
+        force=force,
+        retry_failed=retry_failed,
+        figures=figures,
+        timeout=timeout,
+        exporters=tuple(exporters) if exporters is not None else None,
+        report=report,
+    )
+    return run_batch(opts, host=host, reporter=reporter)

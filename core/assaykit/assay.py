@@ -1,0 +1,328 @@
+"""What an assay plugin declares and returns.
+
+An assay declares everything a lab needs to know *before* it runs (its roles,
+parameters and metrics, like a CellProfiler module declares its settings and
+measurements up front), so that ``assaykit plugins`` can list it, the sample
+sheet can be validated against it, and the conformance kit can check that it
+only emits what it promised.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from assaykit.experiment import Experiment
+
+DType = Literal["float", "int", "str", "bool"]
+Severity = Literal["warn", "fail"]
+QCStatus = Literal["pass", "warn", "fail"]
+
+_DTYPES: tuple[str, ...] = ("float", "int", "str", "bool")
+_SEVERITY_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+class Params(BaseModel):
+    """Base class of every assay's parameter model.
+
+    Unknown fields are refused (``extra="forbid"``) so that a misspelled
+    parameter in ``assaykit.toml`` is an error that names it, not a silently
+    ignored setting. Models are frozen so that the effective parameters of a
+    run cannot drift after they were hashed.
+
+    ``revision`` is bumped by a plugin when the meaning of its parameters
+    changes, as CellProfiler does for module settings.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    revision: ClassVar[int] = 1
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One kind of value an assay may emit: ``(entity_type, metric, unit, dtype)``.
+
+    ``unit`` is ``None`` for unitless values (calls, ratios). ``dtype`` says
+    where the value lands in the record: ``float``/``int``/``bool`` in
+    ``value_num`` (a bool as 0/1, with ``value_str`` ``"yes"``/``"no"``),
+    ``str`` in ``value_str``. ``description`` says what the statistic is:
+    median or mean, of which population, on which scale.
+    """
+
+    entity_type: str
+    metric: str
+    unit: str | None
+    dtype: DType = "float"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"Metric {self.metric!r}: dtype must be one of {_DTYPES}")
+        if not self.entity_type or not self.metric:
+            raise ValueError("Metric needs a non-empty entity_type and metric")
+
+
+@dataclass(frozen=True)
+class QCFlag:
+    """A quality-control finding.
+
+    ``sample_id`` and ``entity`` scope the flag: ``None`` means it applies to
+    every record of the experiment (or of the sample). A record's
+    ``qc_status`` is the worst severity of the flags that apply to it.
+    """
+
+    flag: str
+    severity: Severity = "warn"
+    sample_id: str | None = None
+    entity: str | None = None
+    message: str = ""
+
+    def applies_to(self, sample_id: str, entity: str) -> bool:
+        return (self.sample_id is None or self.sample_id == sample_id) and (
+            self.entity is None or self.entity == entity
+        )
+
+
+Value = float | int | str | bool | None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value an assay measured, before the host turns it into a full Record.
+
+    ``source`` is the input's path relative to the batch folder when the value
+    comes from one file; when omitted, the host uses the file of the sample
+    when the sample has exactly one.
+    """
+
+    sample_id: str
+    entity_type: str
+    entity: str
+    metric: str
+    value: Value
+    unit: str | None = None
+    flags: tuple[QCFlag, ...] = ()
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """A rendered QC figure (PNG bytes), so that it can cross process boundaries."""
+
+    name: str
+    png: bytes
+    sample_id: str | None = None
+    caption: str = ""
+
+
+@dataclass
+class AssayResult:
+    """What ``Assay.analyze`` returns: measurements, QC flags and figures."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    qc_flags: list[QCFlag] = field(default_factory=list)
+    figures: list[FigureData] = field(default_factory=list)
+
+    def add(
+        self,
+        sample_id: str,
+        entity_type: str,
+        entity: str,
+        metric: str,
+        value: Value,
+        *,
+        unit: str | None = None,
+        flags: Iterable[QCFlag | str] = (),
+        source: str | None = None,
+    ) -> Measurement:
+        """Add one measured value; plain-string flags are warnings on this record."""
+        fl = tuple(f if isinstance(f, QCFlag) else QCFlag(f) for f in flags)
+        m = Measurement(sample_id, entity_type, entity, metric, value, unit, fl, source)
+        self.measurements.append(m)
+        return m
+
+    def flag(
+        self,
+        flag: str,
+        *,
+        severity: Severity = "warn",
+        sample_id: str | None = None,
+        entity: str | None = None,
+        message: str = "",
+    ) -> QCFlag:
+        """Raise a QC flag for the experiment, or for one sample or entity of it."""
+        q = QCFlag(flag, severity, sample_id, entity, message)
+        self.qc_flags.append(q)
+        return q
+
+    def add_figure(
+        self, name: str, figure: Any, *, sample_id: str | None = None, caption: str = ""
+    ) -> FigureData:
+        """Add a QC figure: a matplotlib ``Figure`` (rendered to PNG here) or PNG bytes."""
+        png = figure if isinstance(figure, bytes | bytearray) else render_png(figure)
+        fd = FigureData(name=name, png=bytes(png), sample_id=sample_id, caption=caption)
+        self.figures.append(fd)
+        return fd
+
+
+def render_png(figure: Any, dpi: int = 100) -> bytes:
+    """Render a matplotlib Figure to PNG bytes and release it.
+
+    Rendering uses the figure's own Agg canvas, never pyplot's global state,
+    so it is safe in worker processes and embedding pipelines.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if figure.canvas is None or not isinstance(figure.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(figure)
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=dpi)
+    try:  # release any pyplot reference if the plugin used pyplot anyway
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    except Exception:  # pragma: no cover - pyplot unavailable is not an error
+        pass
+    return buf.getvalue()
+
+
+def new_figure(width: float = 6.0, height: float = 4.5) -> Any:
+    """A matplotlib Figure bound to an Agg canvas, without touching pyplot's global state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+class Assay(ABC):
+    """Base class of an assay plugin. Subclass it, fill in the declarations, implement analyze.
+
+    Declarations are class attributes so that listing plugins never runs any
+    analysis code.
+    """
+
+    #: Unique assay name used in sample sheets and ``--assay`` (e.g. ``"annexin_pi"``).
+    name: ClassVar[str]
+    #: The assay's own version. It is stored on every record and decides re-runs.
+    version: ClassVar[str]
+    #: One line that says what the assay measures.
+    summary: ClassVar[str]
+    #: Input kinds it takes (``"fcs"``, ``"image"``, ``"table"``).
+    input_kinds: ClassVar[tuple[str, ...]]
+    #: Sample-sheet roles it understands; the first is the default role.
+    roles: ClassVar[tuple[str, ...]] = ("sample",)
+    #: Roles that are controls. An experiment with none of them gets ``no_controls``.
+    control_roles: ClassVar[tuple[str, ...]] = ()
+    #: Sample-sheet condition columns that must be present and non-empty on every row.
+    required_columns: ClassVar[tuple[str, ...]] = ()
+    #: The parameter model; its JSON Schema is the documented configuration.
+    Params: ClassVar[type[Params]] = Params
+    #: Every metric the assay may emit.
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+
+    @abstractmethod
+    def analyze(self, experiment: Experiment, params: Any) -> AssayResult:
+        """Analyze one experiment and return its measurements, QC flags and figures.
+
+        Pure: same inputs and params give the same result; no files written.
+        ``params`` is an instance of ``self.Params``.
+        """
+
+    # -- helpers the host and plugins use -------------------------------------------------
+    @property
+    def default_role(self) -> str:
+        return self.roles[0]
+
+    def metric_for(self, entity_type: str, metric: str) -> Metric | None:
+        for m in self.metrics:
+            if m.entity_type == entity_type and m.metric == metric:
+                return m
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description, as ``assaykit plugins --json`` shows it."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "summary": self.summary,
+            "input_kinds": list(self.input_kinds),
+            "roles": list(self.roles),
+            "control_roles": list(self.control_roles),
+            "required_columns": list(self.required_columns),
+            "params_revision": self.Params.revision,
+            "metrics": [
+                {
+                    "entity_type": m.entity_type,
+                    "metric": m.metric,
+                    "unit": m.unit,
+                    "dtype": m.dtype,
+                    "description": m.description,
+                }
+                for m in self.metrics
+            ],
+        }
+
+
+def declaration_problems(assay: Assay) -> list[str]:
+    """What is wrong with an assay's declarations (empty when it honours the contract)."""
+    problems: list[str] = []
+    for attr in ("name", "version", "summary"):
+        val = getattr(assay, attr, None)
+        if not isinstance(val, str) or not val.strip():
+            problems.append(f"{attr} must be a non-empty string")
+    kinds = getattr(assay, "input_kinds", None)
+    if not isinstance(kinds, tuple) or not kinds or not all(isinstance(k, str) for k in kinds):
+        problems.append("input_kinds must be a non-empty tuple of strings")
+    roles = getattr(assay, "roles", ())
+    if not isinstance(roles, tuple) or not roles:
+        problems.append("roles must be a non-empty tuple of strings")
+    elif len(set(roles)) != len(roles):
+        problems.append("roles must be unique")
+    for r in getattr(assay, "control_roles", ()):
+        if r not in roles:
+            problems.append(f"control role {r!r} is not among roles {roles}")
+    params_cls = getattr(assay, "Params", None)
+    if not (isinstance(params_cls, type) and issubclass(params_cls, Params)):
+        problems.append("Params must be a subclass of assaykit.Params")
+    else:
+        try:
+            params_cls()
+        except Exception as exc:  # every field needs a default so a bare run works
+            problems.append(f"Params() must construct with defaults: {exc}")
+    metrics = getattr(assay, "metrics", ())
+    if not metrics:
+        problems.append("metrics must declare at least one Metric")
+    seen: set[tuple[str, str]] = set()
+    for m in metrics:
+        if not isinstance(m, Metric):
+            problems.append(f"metrics must hold Metric objects, got {m!r}")
+            continue
+        key = (m.entity_type, m.metric)
+        if key in seen:
+            problems.append(f"metric {key} declared twice")
+        seen.add(key)
+        if m.metric == "error":
+            problems.append("metric name 'error' is reserved for the host")
+    return problems
+
+
+def worst_status(flags: Sequence[QCFlag]) -> QCStatus:
+    status: QCStatus = "pass"
+    for f in flags:
+        if _SEVERITY_RANK[f.severity] > _SEVERITY_RANK[status]:
+            status = f.severity
+    return status
+
+
+def is_finite_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))

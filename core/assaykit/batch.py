@@ -1,0 +1,797 @@
+"""The batch runner: scan → plan → execute → store → export → report.
+
+It knows nothing about any assay: it moves experiments, records and figures.
+The same :func:`execute_experiment` runs in-process, on a local process pool,
+or on a Dask cluster, so the results are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import re
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures.thread import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from assaykit import __version__
+from assaykit.assay import Assay, AssayResult, FigureData, Params, QCFlag
+from assaykit.config import CONFIG_NAME, build_params, load_config, params_json
+from assaykit.errors import AssaykitError, PluginError, UsageError
+from assaykit.experiment import Experiment, sha256_file
+from assaykit.exporters import ResultTable, atomic_write
+from assaykit.plugins import HostConfig, PluginHost, host_for
+from assaykit.records import (
+    Record,
+    RecordContext,
+    canonical_json,
+    complete_records,
+    error_records,
+    params_sha256,
+    sample_conditions,
+    sha256_text,
+    utc_now,
+)
+from assaykit.sheet import SHEET_NAME, Plan, build_inputs, plan
+from assaykit.store import STORE_NAME, Store, StoredFigure, records_from_table
+
+log = logging.getLogger(__name__)
+
+DONE, FAILED, CRASHED, CANCELLED, SKIPPED = "done", "failed", "crashed", "cancelled", "skipped"
+
+
+# --------------------------------------------------------------------------------------
+# execution (runs in workers)
+# --------------------------------------------------------------------------------------
+@dataclass
+class ExperimentTask:
+    """Everything a worker needs to run one experiment; picklable."""
+
+    host_config: HostConfig
+    assay: str
+    experiment: Experiment
+    params: dict[str, Any]
+    params_sha: str
+    run_id: str
+    timeout: float | None = None
+
+
+@dataclass
+class ExperimentOutcome:
+    """What came back from running one experiment."""
+
+    assay: str
+    experiment: str
+    status: str
+    records: list[Record]
+    figures: list[FigureData]
+    conditions: dict[str, dict[str, str]]
+    duration_s: float
+    error: str | None = None
+    traceback: str | None = None
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float | None) -> Iterator[None]:
+    """Interrupt a hung analysis after ``seconds`` (only possible in a main thread)."""
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise _Timeout(f"analysis took longer than {seconds:g} s (--timeout)")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def run_analysis(
+    assay: Assay, experiment: Experiment, params: Params, *, timeout: float | None = None
+) -> AssayResult:
+    """Call ``assay.analyze`` and check that it kept the contract on the return type."""
+    with _alarm(timeout):
+        result = assay.analyze(experiment, params)
+    if not isinstance(result, AssayResult):
+        raise PluginError(
+            f"assay {assay.name!r}: analyze() returned {type(result).__name__}, "
+            "expected assaykit.AssayResult"
+        )
+    if not experiment.figures:
+        result.figures = []
+    if assay.control_roles and not experiment.by_role(*assay.control_roles):
+        result.qc_flags.append(
+            QCFlag(
+                "no_controls",
+                message=f"no input with a control role ({', '.join(assay.control_roles)})",
+            )
+        )
+    return result
+
+
+def _conditions(exp: Experiment, records: Sequence[Record]) -> dict[str, dict[str, str]]:
+    return sample_conditions(exp, {r.sample_id for r in records})
+
+
+def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> ExperimentOutcome:
+    """Run one experiment and return records, never raising for a failed analysis.
+
+    Any exception from the assay becomes ``metric="error"`` records for the
+    experiment's files. Missing files become error records of their own while
+    the rest of the experiment still runs.
+    """
+    t0 = time.perf_counter()
+    host = host if host is not None else host_for(task.host_config)
+    exp = task.experiment
+    assay = host.get_assay(task.assay)
+    plugin = host.assay_plugin(task.assay)
+    ctx = RecordContext(task.run_id, plugin, task.params_sha, utc_now())
+    exp.with_readers(host.readers_by_kind())
+    missing = [i for i in exp.inputs if i.missing]
+
+    def _errors(etype: str, msg: str, only: Sequence[Any] | None = None) -> list[Record]:
+        return error_records(
+            assay_name=assay.name,
+            plugin=plugin,
+            plugin_version=assay.version,
+            experiment=exp,
+            error_type=etype,
+            message=msg,
+            ctx=ctx,
+            only=only,
+        )
+
+    records: list[Record] = []
+    if missing:
+        for i in missing:
+            records += _errors("MissingInputError", f"{i.relpath}: file does not exist", [i])
+    if len(missing) == len(exp.inputs):
+        return ExperimentOutcome(
+            assay.name,
+            exp.name,
+            FAILED,
+            records,
+            [],
+            _conditions(exp, records),
+            time.perf_counter() - t0,
+            "MissingInputError: every input file is missing",
+        )
+    try:
+        params = assay.Params.model_validate(
+            {k: v for k, v in task.params.items() if k != "__revision__"}
+        )
+        result = run_analysis(assay, exp, params, timeout=task.timeout)
+        records += complete_records(assay, exp, result, ctx)
+    except Exception as exc:
+        etype = "TimeoutError" if isinstance(exc, _Timeout) else type(exc).__name__
+        msg = str(exc) or etype
+        tb = None if isinstance(exc, AssaykitError | _Timeout) else traceback.format_exc()
+        if tb:
+            log.error("experiment %s/%s: unexpected %s\n%s", assay.name, exp.name, etype, tb)
+        present = [i for i in exp.inputs if not i.missing]
+        records += _errors(etype, msg, present)
+        return ExperimentOutcome(
+            assay.name,
+            exp.name,
+            FAILED,
+            records,
+            [],
+            _conditions(exp, records),
+            time.perf_counter() - t0,
+            f"{etype}: {msg}",
+            tb,
+        )
+    status = FAILED if missing else DONE
+    err = f"MissingInputError: {len(missing)} input file(s) missing" if missing else None
+    return ExperimentOutcome(
+        assay.name,
+        exp.name,
+        status,
+        records,
+        result.figures,
+        _conditions(exp, records),
+        time.perf_counter() - t0,
+        err,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------
+@dataclass
+class RunOptions:
+    """Settings of one batch run (the CLI's options)."""
+
+    folder: Path
+    out: Path
+    sheet: Path | None = None
+    assay: str | None = None
+    workers: int = 1
+    fail_fast: bool = False
+    scheduler: str | None = None
+    force: bool = False
+    retry_failed: bool = False
+    figures: bool = True
+    timeout: float | None = None
+    exporters: tuple[str, ...] | None = None
+    report: bool = True
+
+
+@dataclass
+class ExperimentStatus:
+    assay: str
+    experiment: str
+    status: str
+    ran: bool
+    duration_s: float
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run produced. ``records`` are the current records of every planned experiment."""
+
+    run_id: str
+    out: Path
+    exit_code: int
+    experiments: list[ExperimentStatus]
+    table: ResultTable
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[Record]:
+        return records_from_table(self.table)
+
+    @property
+    def failed(self) -> list[ExperimentStatus]:
+        return [e for e in self.experiments if e.status != DONE]
+
+    def to_pandas(self) -> Any:
+        return self.table.to_pandas()
+
+
+class Reporter(Protocol):
+    """Progress sink. Library code never prints; the CLI passes a rich or plain reporter."""
+
+    def start(self, total: int, skipped: int) -> None: ...
+
+    def advance(self, status: ExperimentStatus) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class _NullReporter:
+    def start(self, total: int, skipped: int) -> None:
+        pass
+
+    def advance(self, status: ExperimentStatus) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _out_lock(out: Path) -> Iterator[None]:
+    """Refuse two runs writing into the same output folder at once."""
+    out.mkdir(parents=True, exist_ok=True)
+    fh = open(out / ".assaykit.lock", "w")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(f"{out}: another assaykit run is writing to this folder") from None
+        yield
+    finally:
+        fh.close()
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name-safe version of a user string (sample ids come from sheets)."""
+    s = _SAFE.sub("_", text).strip("._") or "x"
+    if len(s) > limit or s != text:
+        s = f"{s[:limit]}-{sha256_text(text)[:8]}"
+    return s
+
+
+def _hash_inputs(
+    folder: Path, files: Sequence[str], store: Store, workers: int
+) -> dict[str, str | None]:
+    """sha256 of every planned file, reusing the store's cache when size and mtime match."""
+    out: dict[str, str | None] = {}
+    todo: list[tuple[str, int, int]] = []
+    for rel in files:
+        p = folder / rel
+        try:
+            st = p.stat()
+        except OSError:
+            out[rel] = None
+            continue
+        if not p.is_file():
+            out[rel] = None
+            continue
+        cached = store.cached_hash(rel, st.st_size, st.st_mtime_ns)
+        if cached:
+            out[rel] = cached
+        else:
+            todo.append((rel, st.st_size, st.st_mtime_ns))
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, min(8, workers * 2))) as pool:
+            digests = list(pool.map(lambda t: sha256_file(folder / t[0]), todo))
+        for (rel, _, _), d in zip(todo, digests):
+            out[rel] = d
+        store.remember_hashes([(rel, size, mt, d) for (rel, size, mt), d in zip(todo, digests)])
+    return out
+
+
+def _metadata(host: PluginHost, folder: Path, files: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for rel in files:
+        reader = host.reader_for(rel)
+        p = folder / rel
+        if reader is None or not p.is_file():
+            continue
+        try:
+            out[rel] = dict(reader.metadata(p))
+        except Exception as exc:  # the analysis will report the real problem
+            log.debug("metadata of %s failed: %s", rel, exc)
+    return out
+
+
+def _fingerprint(assay: Assay, exp: Experiment, params_sha: str) -> str:
+    return sha256_text(
+        canonical_json([assay.name, assay.version, params_sha, exp.fingerprint_rows()])
+    )
+
+
+def _write_figures(out: Path, outcome: ExperimentOutcome) -> list[StoredFigure]:
+    stored = []
+    base = Path("figures") / safe_name(outcome.assay) / safe_name(outcome.experiment)
+    used: set[str] = set()
+    for fig in outcome.figures:
+        stem = safe_name(f"{fig.sample_id}__{fig.name}" if fig.sample_id else fig.name)
+        name, n = stem, 1
+        while name in used:
+            n += 1
+            name = f"{stem}_{n}"
+        used.add(name)
+        rel = base / f"{name}.png"
+        with atomic_write(out / rel, "wb") as fh:
+            fh.write(fig.png)
+        stored.append(
+            StoredFigure(
+                outcome.assay,
+                outcome.experiment,
+                fig.name,
+                fig.sample_id,
+                rel.as_posix(),
+                fig.caption,
+            )
+        )
+    return stored
+
+
+def _mp_context() -> Any:
+    # spawn: workers start clean (no inherited threads or locks), and they get the
+    # parent's sys.path, so plugins found on it are found in the workers too.
+    return multiprocessing.get_context("spawn")
+
+
+def _worker_init(config: HostConfig) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    host_for(config)
+
+
+def run_batch(
+    opts: RunOptions,
+    *,
+    host: PluginHost | None = None,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Run a folder. Raises ConfigError subclasses for usage errors (exit code 2);
+    analysis failures become error records and ``exit_code`` 1."""
+    rep = reporter or _NullReporter()
+    folder = Path(opts.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    if opts.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {opts.workers}")
+    out = Path(opts.out)
+    timings: dict[str, float] = {}
+    started = utc_now()
+    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+
+    with _out_lock(out):
+        t = time.perf_counter()
+        cfg = load_config(folder / CONFIG_NAME)
+        host = host if host is not None else PluginHost(HostConfig.from_env())
+        sheet = opts.sheet
+        if sheet is None and (folder / SHEET_NAME).is_file():
+            sheet = folder / SHEET_NAME
+        if sheet is not None and not Path(sheet).is_file():
+            raise UsageError(f"{sheet}: sample sheet not found")
+        if opts.assay is not None:
+            host.get_assay(opts.assay)
+        the_plan: Plan = plan(
+            folder,
+            host,
+            sheet=Path(sheet) if sheet is not None else None,
+            assay=opts.assay,
+            default_assay=cfg.default_assay,
+            exclude=[out],
+        )
+        where = str(cfg.path) if cfg.path else f"{folder / CONFIG_NAME} (defaults)"
+        params: dict[str, Params] = {}
+        for name in sorted({e.assay for e in the_plan.experiments}):
+            a = host.get_assay(name)
+            params[name] = build_params(a.Params, cfg.params.get(name), where=where, assay=name)
+        unknown_params = sorted(set(cfg.params) - set(host.assays))
+        if unknown_params:
+            raise UsageError(
+                f"{where}: [params.{unknown_params[0]}] names an assay that is not installed; "
+                f"installed: {', '.join(sorted(host.assays))}"
+            )
+        files = sorted({r.file for e in the_plan.experiments for r in e.rows})
+        store = Store(out / STORE_NAME)
+        try:
+            store.start_run(run_id, started)
+            hashes = _hash_inputs(folder, files, store, opts.workers)
+            meta = _metadata(host, folder, files)
+            timings["scan_s"] = time.perf_counter() - t
+
+            # -- plan ------------------------------------------------------------------
+            t = time.perf_counter()
+            tasks: list[tuple[ExperimentTask, str]] = []
+            statuses: dict[tuple[str, str], ExperimentStatus] = {}
+            order: list[tuple[str, str]] = []
+            pjson = {n: params_json(p) for n, p in params.items()}
+            psha = {n: params_sha256(j) for n, j in pjson.items()}
+            for pe in the_plan.experiments:
+                a = host.get_assay(pe.assay)
+                exp = Experiment(
+                    name=pe.name,
+                    assay=pe.assay,
+                    inputs=build_inputs(folder, pe.rows, host, hashes, meta),
+                    folder=folder.resolve(),
+                    has_sheet=the_plan.has_sheet,
+                    figures=opts.figures,
+                )
+                fp = _fingerprint(a, exp, psha[pe.assay])
+                order.append(pe.key)
+                prev = store.experiment(pe.assay, pe.name)
+                reuse = (
+                    prev is not None
+                    and not opts.force
+                    and prev.fingerprint == fp
+                    and (prev.status == DONE or (prev.status == FAILED and not opts.retry_failed))
+                )
+                if reuse and prev is not None:
+                    statuses[pe.key] = ExperimentStatus(
+                        pe.assay, pe.name, prev.status, False, 0.0, prev.error
+                    )
+                    continue
+                task = ExperimentTask(
+                    host.config,
+                    pe.assay,
+                    exp,
+                    pjson[pe.assay],
+                    psha[pe.assay],
+                    run_id,
+                    opts.timeout,
+                )
+                tasks.append((task, fp))
+            timings["plan_s"] = time.perf_counter() - t
+
+            # -- execute + store -------------------------------------------------------
+            t = time.perf_counter()
+            rep.start(len(order), len(order) - len(tasks))
+
+            def store_outcome(oc: ExperimentOutcome, fp: str, task: ExperimentTask) -> None:
+                figs = _write_figures(out, oc)
+                store.write_experiment(
+                    assay=oc.assay,
+                    experiment=oc.experiment,
+                    fingerprint=fp,
+                    status=oc.status,
+                    plugin=host.assay_plugin(oc.assay),
+                    plugin_version=host.get_assay(oc.assay).version,
+                    params_sha256=task.params_sha,
+                    input_hashes=task.experiment.input_hashes(),
+                    run_id=run_id,
+                    completed_at=utc_now(),
+                    duration_s=oc.duration_s,
+                    error=oc.error if oc.traceback is None else f"{oc.error}\n{oc.traceback}",
+                    records=oc.records,
+                    conditions=oc.conditions,
+                    figures=figs,
+                )
+                st = ExperimentStatus(
+                    oc.assay, oc.experiment, oc.status, True, oc.duration_s, oc.error
+                )
+                statuses[(oc.assay, oc.experiment)] = st
+                if oc.status == DONE:
+                    log.info("done %s/%s (%.2fs)", oc.assay, oc.experiment, oc.duration_s)
+                else:
+                    log.warning("FAILED %s/%s: %s", oc.assay, oc.experiment, oc.error)
+                rep.advance(st)
+
+            _execute(tasks, opts, host, store_outcome, statuses)
+            rep.finish()
+            timings["execute_s"] = time.perf_counter() - t
+
+            # -- export ----------------------------------------------------------------
+            t = time.perf_counter()
+            table = store.table(order)
+            exported = _export(host, table, out, opts.exporters)
+            timings["export_s"] = time.perf_counter() - t
+
+            exp_status = [statuses[k] for k in order if k in statuses]
+            exit_code = 1 if any(s.status != DONE for s in exp_status) else 0
+
+            # -- report ----------------------------------------------------------------
+            t = time.perf_counter()
+            if opts.report:
+                from assaykit.report import write_report
+
+                write_report(
+                    out / "report.html",
+                    run_id=run_id,
+                    table=table,
+                    experiments=exp_status,
+                    figures=store.figures(order),
+                    out=out,
+                    ignored=the_plan.ignored,
+                )
+            timings["report_s"] = time.perf_counter() - t
+
+            summary = {
+                "experiments": len(order),
+                "ran": sum(1 for s in exp_status if s.ran),
+                "skipped": sum(1 for s in exp_status if not s.ran),
+                "done": sum(1 for s in exp_status if s.status == DONE),
+                "failed": sum(1 for s in exp_status if s.status != DONE),
+                "records": len(table),
+            }
+            finished = utc_now()
+            run_json = {
+                "run_id": run_id,
+                "started_at": started,
+                "finished_at": finished,
+                "exit_code": exit_code,
+                "assaykit_version": __version__,
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "folder": str(folder.resolve()),
+                "out": str(out.resolve()),
+                "sheet": str(Path(sheet).resolve()) if sheet is not None else None,
+                "config": str(cfg.path) if cfg.path else None,
+                "options": {
+                    "assay": opts.assay,
+                    "workers": opts.workers,
+                    "fail_fast": opts.fail_fast,
+                    "scheduler": opts.scheduler,
+                    "force": opts.force,
+                    "retry_failed": opts.retry_failed,
+                    "figures": opts.figures,
+                    "timeout": opts.timeout,
+                },
+                "plugins": [
+                    {k: d[k] for k in ("name", "version", "distribution", "status", "reason")}
+                    for d in host.describe()
+                ],
+                "assays": {
+                    n: {
+                        "plugin": host.assay_plugin(n),
+                        "version": host.get_assay(n).version,
+                        "params": pjson[n],
+                        "params_sha256": psha[n],
+                    }
+                    for n in sorted(params)
+                },
+                "inputs": [
+                    {"path": f, "sha256": hashes.get(f), "missing": hashes.get(f) is None}
+                    for f in files
+                ],
+                "ignored_files": the_plan.ignored,
+                "experiments": [
+                    {
+                        "assay": s.assay,
+                        "experiment": s.experiment,
+                        "status": s.status,
+                        "ran": s.ran,
+                        "duration_s": round(s.duration_s, 4),
+                        "error": s.error,
+                    }
+                    for s in exp_status
+                ],
+                "exported": [p.relative_to(out).as_posix() for p in exported],
+                "timings_s": {k: round(v, 4) for k, v in timings.items()},
+                "summary": summary,
+            }
+            with atomic_write(out / "run.json", "w", encoding="utf-8") as fh:
+                json.dump(run_json, fh, indent=2, ensure_ascii=False)
+            store.finish_run(run_id, finished, exit_code, summary)
+        finally:
+            store.close()
+    return RunResult(run_id, out, exit_code, exp_status, table, the_plan.ignored)
+
+
+def _export(
+    host: PluginHost, table: ResultTable, out: Path, names: tuple[str, ...] | None
+) -> list[Path]:
+    written: list[Path] = []
+    if names is not None:
+        unknown = [n for n in names if n not in host.exporters]
+        if unknown:
+            raise UsageError(
+                f"unknown exporter(s) {', '.join(unknown)}; "
+                f"available: {', '.join(sorted(host.exporters))}"
+            )
+    for name, exp in host.exporters.items():
+        if names is not None and name not in names:
+            continue
+        if not exp.available():
+            log.info("exporter %s unavailable (optional dependency missing); skipped", name)
+            continue
+        written.extend(exp.export(table, out))
+    return written
+
+
+def _execute(
+    tasks: list[tuple[ExperimentTask, str]],
+    opts: RunOptions,
+    host: PluginHost,
+    store_outcome: Callable[[ExperimentOutcome, str, ExperimentTask], None],
+    statuses: dict[tuple[str, str], ExperimentStatus],
+) -> None:
+    if not tasks:
+        return
+
+    def crashed(task: ExperimentTask, why: str) -> ExperimentOutcome:
+        a = host.get_assay(task.assay)
+        ctx = RecordContext(task.run_id, host.assay_plugin(task.assay), task.params_sha, utc_now())
+        recs = error_records(
+            assay_name=task.assay,
+            plugin=ctx.plugin,
+            plugin_version=a.version,
+            experiment=task.experiment,
+            error_type="WorkerCrash",
+            message=why,
+            ctx=ctx,
+        )
+        return ExperimentOutcome(
+            task.assay,
+            task.experiment.name,
+            CRASHED,
+            recs,
+            [],
+            _conditions(task.experiment, recs),
+            0.0,
+            f"WorkerCrash: {why}",
+        )
+
+    def cancel_rest(pending: list[tuple[ExperimentTask, str]]) -> None:
+        for task, _ in pending:
+            key = (task.assay, task.experiment.name)
+            statuses[key] = ExperimentStatus(
+                task.assay,
+                task.experiment.name,
+                CANCELLED,
+                False,
+                0.0,
+                "not run: --fail-fast stopped the batch",
+            )
+
+    if opts.scheduler:
+        _execute_dask(tasks, opts, store_outcome, crashed, cancel_rest)
+        return
+    if opts.workers <= 1 or len(tasks) == 1:
+        for n, (task, fp) in enumerate(tasks):
+            oc = execute_experiment(task, host)
+            store_outcome(oc, fp, task)
+            if opts.fail_fast and oc.status != DONE:
+                cancel_rest(tasks[n + 1 :])
+                return
+        return
+
+    with ProcessPoolExecutor(
+        max_workers=min(opts.workers, len(tasks)),
+        mp_context=_mp_context(),
+        initializer=_worker_init,
+        initargs=(host.config,),
+    ) as pool:
+        futures: dict[Future[ExperimentOutcome], tuple[ExperimentTask, str]] = {
+            pool.submit(execute_experiment, task): (task, fp) for task, fp in tasks
+        }
+        pending = set(futures)
+        stop = False
+        while pending and not stop:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                task, fp = futures[fut]
+                try:
+                    oc = fut.result()
+                except BrokenProcessPool as exc:
+                    oc = crashed(task, f"a worker process died ({exc})")
+                except Exception as exc:  # e.g. an unpicklable result
+                    oc = crashed(task, f"{type(exc).__name__}: {exc}")
+                store_outcome(oc, fp, task)
+                if opts.fail_fast and oc.status != DONE:
+                    stop = True
+            if stop:
+                for f in pending:
+                    f.cancel()
+                cancel_rest([futures[f] for f in pending])
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute_dask(
+    tasks: list[tuple[ExperimentTask, str]],
+    opts: RunOptions,
+    store_outcome: Callable[[ExperimentOutcome, str, ExperimentTask], None],
+    crashed: Callable[[ExperimentTask, str], ExperimentOutcome],
+    cancel_rest: Callable[[list[tuple[ExperimentTask, str]]], None],
+) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UsageError(
+            "--scheduler needs dask.distributed: pip install 'assaykit[dask]'"
+        ) from None
+    try:
+        client = Client(opts.scheduler, timeout=30, set_as_default=False)
+    except Exception as exc:
+        raise UsageError(f"cannot reach Dask scheduler {opts.scheduler!r}: {exc}") from None
+    try:
+        futs = {}
+        for task, fp in tasks:
+            key = f"assaykit-{task.run_id}-{sha256_text(task.assay + '/' + task.experiment.name)}"
+            futs[client.submit(execute_experiment, task, key=key, pure=False)] = (task, fp)
+        ac = as_completed(list(futs))
+        remaining = dict(futs)
+        for fut in ac:
+            task, fp = futs[fut]
+            remaining.pop(fut, None)
+            try:
+                oc = fut.result()
+            except Exception as exc:
+                oc = crashed(task, f"{type(exc).__name__}: {exc}")
+            store_outcome(oc, fp, task)
+            if opts.fail_fast and oc.status != DONE:
+                for f in remaining:
+                    f.cancel()
+                cancel_rest(list(remaining.values()))
+                break
+    finally:
+        client.close()
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))

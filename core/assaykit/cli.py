@@ -1,0 +1,319 @@
+"""The ``assaykit`` command line.
+
+Exit codes: 0 everything passed; 1 an experiment failed (its error records
+are in the results); 2 a usage error (bad option, sheet, params or plugin
+configuration); 3 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assaykit._version import __version__
+from assaykit.errors import AssaykitError, ConfigError, PluginError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+log = logging.getLogger("assaykit")
+
+
+class _Ctx:
+    def __init__(
+        self, block: tuple[str, ...], load: tuple[str, ...], no_autoload: bool, debug: bool
+    ) -> None:
+        self.block, self.load, self.no_autoload, self.debug = block, load, no_autoload, debug
+
+    def host(self) -> Any:
+        from assaykit.plugins import HostConfig, PluginHost
+
+        cfg = HostConfig.from_env(
+            autoload=False if self.no_autoload else None, load=self.load, block=self.block
+        )
+        return PluginHost(cfg)
+
+
+def _err(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+
+
+def _guard(ctx: _Ctx, fn: Any, *args: Any, **kw: Any) -> int:
+    """Run a command body, turning our errors into messages and exit codes (no tracebacks)."""
+    try:
+        return int(fn(*args, **kw) or 0)
+    except (ConfigError, PluginError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except AssaykitError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("interrupted; finished experiments are stored and will be skipped next time")
+        return 130
+    except Exception as exc:
+        if ctx.debug:
+            traceback.print_exc()
+        else:
+            _err(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(a bug in assaykit or a plugin; rerun with --debug for the traceback)"
+            )
+        return EXIT_INTERNAL
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="assaykit")
+@click.option(
+    "--block-plugin",
+    "block",
+    multiple=True,
+    metavar="NAME",
+    help="Never load this plugin (entry-point or distribution name). Repeatable.",
+)
+@click.option(
+    "-p",
+    "--plugin",
+    "load",
+    multiple=True,
+    metavar="NAME",
+    help="Load this plugin even when autoload is off. Repeatable.",
+)
+@click.option(
+    "--no-autoload",
+    is_flag=True,
+    help="Do not load plugins automatically (also ASSAYKIT_DISABLE_PLUGIN_AUTOLOAD=1).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    block: tuple[str, ...],
+    load: tuple[str, ...],
+    no_autoload: bool,
+    verbose: int,
+    debug: bool,
+) -> None:
+    """assaykit: standardized result records from gels, blots and FCS files."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.captureWarnings(True)
+    ctx.obj = _Ctx(block, load, no_autoload, debug)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder (results, figures, report, SQLite store).",
+)
+@click.option(
+    "--sheet",
+    type=click.Path(path_type=Path),
+    help="Sample sheet CSV (default: FOLDER/samples.csv when present).",
+)
+@click.option("--assay", help="Assay for rows without one, or for a folder without a sheet.")
+@click.option(
+    "--workers", "-j", default=1, show_default=True, type=int, help="Parallel worker processes."
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed experiment.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on a Dask distributed cluster at this scheduler address.",
+)
+@click.option("--force", is_flag=True, help="Re-run every experiment, even unchanged ones.")
+@click.option(
+    "--retry-failed", is_flag=True, help="Re-run experiments that failed before, even if unchanged."
+)
+@click.option("--no-figures", is_flag=True, help="Skip drawing QC figures.")
+@click.option(
+    "--timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Fail an experiment whose analysis runs longer than this.",
+)
+@click.option(
+    "--export",
+    "export",
+    metavar="NAMES",
+    help="Comma-separated exporters to run (default: all available).",
+)
+@click.option("--no-report", is_flag=True, help="Do not write report.html.")
+@click.pass_obj
+def run(
+    obj: _Ctx,
+    folder: Path,
+    out: Path,
+    sheet: Path | None,
+    assay: str | None,
+    workers: int,
+    fail_fast: bool,
+    scheduler: str | None,
+    force: bool,
+    retry_failed: bool,
+    no_figures: bool,
+    timeout: float | None,
+    export: str | None,
+    no_report: bool,
+) -> None:
+    """Analyze every experiment in FOLDER and write results into --out."""
+
+    def body() -> int:
+        from assaykit.api import run as api_run
+        from assaykit.progress import make_reporter
+
+        host = obj.host()
+        reporter = make_reporter()
+        result = api_run(
+            folder,
+            out,
+            sheet=sheet,
+            assay=assay,
+            workers=workers,
+            fail_fast=fail_fast,
+            scheduler=scheduler,
+            force=force,
+            retry_failed=retry_failed,
+            figures=not no_figures,
+            timeout=timeout,
+            exporters=[e.strip() for e in export.split(",") if e.strip()] if export else None,
+            report=not no_report,
+            host=host,
+            reporter=reporter,
+        )
+        ran = sum(1 for e in result.experiments if e.ran)
+        failed = result.failed
+        click.echo(
+            f"{len(result.experiments)} experiment(s): {len(result.experiments) - len(failed)} ok, "
+            f"{len(failed)} failed; {ran} ran, {len(result.experiments) - ran} unchanged; "
+            f"{len(result.table)} record(s) in {out}"
+        )
+        for e in failed:
+            click.echo(f"  FAILED {e.assay}/{e.experiment}: {e.error}", err=True)
+        return result.exit_code
+
+    sys.exit(_guard(obj, body))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def plugins(obj: _Ctx, as_json: bool) -> None:
+    """List plugins with their assays, input kinds, roles and declared metrics."""
+
+    def body() -> int:
+        host = obj.host()
+        desc = host.describe()
+        if as_json:
+            click.echo(json.dumps(desc, indent=2))
+            return 0
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        console = Console()
+        for p in desc:
+            head = (
+                f"[bold]{escape(p['name'])}[/bold] {escape(p['version'] or '')} "
+                f"({escape(p['distribution'] or '-')})"
+            )
+            if p["status"] != "loaded":
+                head += f" [yellow]{escape(p['status'])}: {escape(p['reason'])}[/yellow]"
+            console.print(head)
+            for a in p["assays"]:
+                console.print(
+                    f"  assay [cyan]{escape(a['name'])}[/cyan] {escape(a['version'])}: "
+                    f"{escape(a['summary'])}\n"
+                    f"    input kinds: {escape(', '.join(a['input_kinds']))}; "
+                    f"roles: {escape(', '.join(a['roles']))}"
+                )
+                t = Table(
+                    "entity_type",
+                    "metric",
+                    "unit",
+                    "dtype",
+                    "description",
+                    box=None,
+                    padding=(0, 2),
+                )
+                for m in a["metrics"]:
+                    t.add_row(
+                        m["entity_type"],
+                        m["metric"],
+                        m["unit"] or "-",
+                        m["dtype"],
+                        m["description"],
+                    )
+                console.print(t)
+            for r in p["readers"]:
+                console.print(f"  reader {r['kind']}: {', '.join(r['suffixes'])}")
+            for e in p["exporters"]:
+                avail = "" if e["available"] else " [yellow](unavailable)[/yellow]"
+                console.print(f"  exporter {e['name']}{avail}")
+        return 0
+
+    sys.exit(_guard(obj, body))
+
+
+@cli.command()
+@click.argument("what", metavar="ASSAY|records")
+@click.pass_obj
+def schema(obj: _Ctx, what: str) -> None:
+    """Print the JSON Schema of an assay's Params, or of the records."""
+
+    def body() -> int:
+        if what == "records":
+            from assaykit.records import record_json_schema
+
+            click.echo(json.dumps(record_json_schema(), indent=2))
+            return 0
+        host = obj.host()
+        assay = host.get_assay(what)
+        click.echo(json.dumps(assay.Params.model_json_schema(), indent=2))
+        return 0
+
+    sys.exit(_guard(obj, body))
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to create the plugin's folder.",
+)
+@click.pass_obj
+def new_plugin(obj: _Ctx, name: str, directory: Path) -> None:
+    """Create a ready-to-install plugin package from the template."""
+
+    def body() -> int:
+        from assaykit.scaffold import create_plugin
+
+        path = create_plugin(name, directory)
+        click.echo(f"created {path}\nnext: pip install -e {path} && pytest {path}")
+        return 0
+
+    sys.exit(_guard(obj, body))
+
+
+def main() -> None:
+    cli(prog_name="assaykit")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

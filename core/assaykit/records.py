@@ -1,0 +1,373 @@
+"""Result records: long format, one row per measured value.
+
+The fields are exactly those of DESIGN.md, in that order. Records are plain
+frozen dataclasses so that millions of them stay cheap; their JSON Schema
+(``assaykit schema records``) comes from pydantic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from assaykit._version import __version__
+from assaykit.assay import (
+    Assay,
+    AssayResult,
+    Measurement,
+    QCFlag,
+    QCStatus,
+    worst_status,
+)
+from assaykit.errors import PluginError
+
+if TYPE_CHECKING:
+    from assaykit.experiment import Experiment, Input
+
+SCHEMA_VERSION = "assaykit.record/1"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measured value with everything needed to trust and trace it."""
+
+    schema_version: str
+    record_id: str
+    run_id: str
+    assay: str
+    plugin: str
+    plugin_version: str
+    assaykit_version: str
+    experiment: str
+    sample_id: str
+    entity_type: str
+    entity: str
+    metric: str
+    value_num: float | None
+    value_str: str | None
+    unit: str | None
+    input_path: str
+    input_sha256: str
+    instrument: str | None
+    acquired_at: str | None
+    params_sha256: str
+    processed_at: str
+    qc_status: QCStatus
+    qc_flags: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["qc_flags"] = list(self.qc_flags)
+        return d
+
+    def as_row(self) -> tuple[Any, ...]:
+        return tuple(list(v) if isinstance(v, tuple) else v for v in dataclasses.astuple(self))
+
+    @property
+    def value(self) -> float | str | None:
+        return self.value_num if self.value_num is not None else self.value_str
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record))
+
+#: Fields that differ between two runs of the same analysis on the same inputs.
+VOLATILE_FIELDS = ("run_id", "processed_at")
+
+
+def record_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one record (what ``assaykit schema records`` prints)."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(Record).json_schema()
+    schema["$id"] = "https://assaykit.invalid/schemas/record-1.json"
+    schema["title"] = "assaykit record"
+    schema["description"] = (
+        "One measured value in long format. schema_version is "
+        f"{SCHEMA_VERSION!r}; record_id is stable for the same inputs, assay, "
+        "entity, metric and params."
+    )
+    schema["properties"]["schema_version"]["const"] = SCHEMA_VERSION
+    schema["additionalProperties"] = False
+    return schema
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys, no spaces), the input of every hash we publish."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def params_sha256(params_json: Mapping[str, Any]) -> str:
+    return sha256_text(canonical_json(params_json))
+
+
+def make_record_id(
+    *,
+    assay: str,
+    experiment: str,
+    input_hashes: Sequence[str],
+    sample_id: str,
+    entity_type: str,
+    entity: str,
+    metric: str,
+    params_sha: str,
+) -> str:
+    """Stable id of (experiment input hashes, assay, experiment, sample, entity, metric, params).
+
+    The experiment and sample are part of the key so that two experiments that
+    share a control file never collide.
+    """
+    key = canonical_json(
+        [
+            SCHEMA_VERSION,
+            assay,
+            experiment,
+            sorted(input_hashes),
+            sample_id,
+            entity_type,
+            entity,
+            metric,
+            params_sha,
+        ]
+    )
+    return sha256_text(key)[:32]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What the host knows about a run that every record of an experiment carries."""
+
+    run_id: str
+    plugin: str
+    params_sha: str
+    processed_at: str
+
+
+def _source_input(experiment: Experiment, m: Measurement) -> Input | None:
+    if m.source is not None:
+        for i in experiment.inputs:
+            if i.relpath == m.source:
+                return i
+        raise PluginError(
+            f"assay {experiment.assay!r} gave source {m.source!r}, which is not an input "
+            f"of experiment {experiment.name!r}"
+        )
+    files = {i.relpath: i for i in experiment.inputs if i.sample_id == m.sample_id}
+    return next(iter(files.values())) if len(files) == 1 else None
+
+
+def _value_fields(assay: Assay, m: Measurement) -> tuple[float | None, str | None, str | None]:
+    decl = assay.metric_for(m.entity_type, m.metric)
+    if decl is None:
+        raise PluginError(
+            f"assay {assay.name!r} emitted undeclared metric "
+            f"({m.entity_type!r}, {m.metric!r}); declare it in Assay.metrics"
+        )
+    unit = m.unit if m.unit is not None else decl.unit
+    if unit != decl.unit:
+        raise PluginError(
+            f"assay {assay.name!r} metric {m.metric!r}: unit {unit!r} differs from the "
+            f"declared {decl.unit!r}"
+        )
+    v = m.value
+    if v is None:
+        return None, None, unit
+    if isinstance(v, bool) and decl.dtype != "bool":
+        raise PluginError(
+            f"assay {assay.name!r} metric {m.metric!r}: declared {decl.dtype}, got a bool"
+        )
+    if decl.dtype == "str":
+        if not isinstance(v, str):
+            raise PluginError(f"assay {assay.name!r} metric {m.metric!r}: expected str, got {v!r}")
+        return None, v, unit
+    if decl.dtype == "bool":
+        if not isinstance(v, bool):
+            raise PluginError(f"assay {assay.name!r} metric {m.metric!r}: expected bool, got {v!r}")
+        return (1.0 if v else 0.0), ("yes" if v else "no"), unit
+    if not isinstance(v, int | float):
+        try:  # numpy scalars
+            v = float(v)
+        except (TypeError, ValueError):
+            raise PluginError(
+                f"assay {assay.name!r} metric {m.metric!r}: expected a number, got {v!r}"
+            ) from None
+    fv = float(v)
+    if not math.isfinite(fv):
+        # A non-finite statistic is "not measurable", never a number in a table.
+        return None, None, unit
+    if decl.dtype == "int" and not fv.is_integer():
+        raise PluginError(f"assay {assay.name!r} metric {m.metric!r}: expected int, got {v!r}")
+    return fv, None, unit
+
+
+def complete_records(
+    assay: Assay, experiment: Experiment, result: AssayResult, ctx: RecordContext
+) -> list[Record]:
+    """Turn an assay's measurements into full records: ids, hashes, QC status, provenance.
+
+    Raises PluginError when the assay broke its contract (an undeclared
+    metric, a wrong dtype, a duplicated value), which the batch turns into an
+    error record for the experiment.
+    """
+    hashes = experiment.input_hashes()
+    exp_flags = list(result.qc_flags)
+    records: list[Record] = []
+    seen: set[str] = set()
+    for m in result.measurements:
+        value_num, value_str, unit = _value_fields(assay, m)
+        src = _source_input(experiment, m)
+        flags: list[QCFlag] = [f for f in exp_flags if f.applies_to(m.sample_id, m.entity)]
+        flags.extend(m.flags)
+        names = tuple(dict.fromkeys(f.flag for f in flags))
+        rid = make_record_id(
+            assay=assay.name,
+            experiment=experiment.name,
+            input_hashes=hashes,
+            sample_id=m.sample_id,
+            entity_type=m.entity_type,
+            entity=m.entity,
+            metric=m.metric,
+            params_sha=ctx.params_sha,
+        )
+        if rid in seen:
+            raise PluginError(
+                f"assay {assay.name!r} emitted ({m.sample_id!r}, {m.entity_type!r}, "
+                f"{m.entity!r}, {m.metric!r}) twice in experiment {experiment.name!r}"
+            )
+        seen.add(rid)
+        meta = src.metadata if src is not None else {}
+        records.append(
+            Record(
+                schema_version=SCHEMA_VERSION,
+                record_id=rid,
+                run_id=ctx.run_id,
+                assay=assay.name,
+                plugin=ctx.plugin,
+                plugin_version=assay.version,
+                assaykit_version=__version__,
+                experiment=experiment.name,
+                sample_id=m.sample_id,
+                entity_type=m.entity_type,
+                entity=m.entity,
+                metric=m.metric,
+                value_num=value_num,
+                value_str=value_str,
+                unit=unit,
+                input_path=src.relpath if src is not None else "",
+                input_sha256=(src.sha256 or "") if src is not None else "",
+                instrument=meta.get("instrument"),
+                acquired_at=meta.get("acquired_at"),
+                params_sha256=ctx.params_sha,
+                processed_at=ctx.processed_at,
+                qc_status=worst_status(flags),
+                qc_flags=names,
+            )
+        )
+    return records
+
+
+def error_records(
+    *,
+    assay_name: str,
+    plugin: str,
+    plugin_version: str,
+    experiment: Experiment,
+    error_type: str,
+    message: str,
+    ctx: RecordContext,
+    only: Iterable[Input] | None = None,
+) -> list[Record]:
+    """``metric="error"`` rows: one per input file (or per ``only``) of a failed experiment,
+    so that every file of the batch shows up in the results, failed or not."""
+    hashes = experiment.input_hashes()
+    targets = list(only) if only is not None else list(experiment.inputs)
+    out: list[Record] = []
+    seen: set[str] = set()
+    for i in targets:
+        key = f"{i.relpath}\x00{i.sample_id}"
+        if key in seen:
+            continue
+        seen.add(key)
+        rid = make_record_id(
+            assay=assay_name,
+            experiment=experiment.name,
+            input_hashes=hashes,
+            sample_id=i.sample_id,
+            entity_type="file",
+            entity=i.relpath,
+            metric="error",
+            params_sha=ctx.params_sha,
+        )
+        out.append(
+            Record(
+                schema_version=SCHEMA_VERSION,
+                record_id=rid,
+                run_id=ctx.run_id,
+                assay=assay_name,
+                plugin=plugin,
+                plugin_version=plugin_version,
+                assaykit_version=__version__,
+                experiment=experiment.name,
+                sample_id=i.sample_id,
+                entity_type="file",
+                entity=i.relpath,
+                metric="error",
+                value_num=None,
+                value_str=f"{error_type}: {message}",
+                unit=None,
+                input_path=i.relpath,
+                input_sha256=i.sha256 or "",
+                instrument=i.metadata.get("instrument"),
+                acquired_at=i.metadata.get("acquired_at"),
+                params_sha256=ctx.params_sha,
+                processed_at=ctx.processed_at,
+                qc_status="fail",
+                qc_flags=("error",),
+            )
+        )
+    return out
+
+
+def sample_conditions(
+    experiment: Experiment, extra_ids: Iterable[str] = ()
+) -> dict[str, dict[str, str]]:
+    """Condition columns per sample id, to be joined onto that sample's records.
+
+    When rows of one sample disagree on a column (a western sample has a
+    target row and a loading-control row), the distinct values are joined
+    with ``;`` in sheet order. A sample id in ``extra_ids`` with no row of its
+    own (a per-experiment or per-cell-line value) gets the columns that every
+    row of the experiment shares.
+    """
+    by_sample: dict[str, dict[str, list[str]]] = {}
+    columns: list[str] = []
+    for i in experiment.inputs:
+        d = by_sample.setdefault(i.sample_id, {})
+        for k, v in i.conditions.items():
+            if k not in columns:
+                columns.append(k)
+            vals = d.setdefault(k, [])
+            if v not in vals:
+                vals.append(v)
+    out = {sid: {k: ";".join(v) for k, v in d.items()} for sid, d in by_sample.items()}
+    common: dict[str, str] = {}
+    for k in columns:
+        distinct = {i.conditions.get(k, "") for i in experiment.inputs}
+        if len(distinct) == 1:
+            common[k] = distinct.pop()
+    for sid in extra_ids:
+        out.setdefault(sid, dict(common))
+    return out

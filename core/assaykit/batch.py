@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import re
@@ -21,8 +20,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures.thread import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +186,8 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
     except Exception as exc:
         etype = "TimeoutError" if isinstance(exc, _Timeout) else type(exc).__name__
         msg = str(exc) or etype
+        if exp.folder is not None:  # records stay the same wherever the folder is mounted
+            msg = msg.replace(f"{exp.folder}{os.sep}", "")
         tb = None if isinstance(exc, AssaykitError | _Timeout) else traceback.format_exc()
         if tb:
             log.error("experiment %s/%s: unexpected %s\n%s", assay.name, exp.name, etype, tb)
@@ -230,6 +229,8 @@ class RunOptions:
     out: Path
     sheet: Path | None = None
     assay: str | None = None
+    #: Worker processes. Each experiment runs in one, so a crash or hang fails only
+    #: that experiment. 0 runs in this process (fast to debug, but not isolated).
     workers: int = 1
     fail_fast: bool = False
     scheduler: str | None = None
@@ -398,14 +399,7 @@ def _write_figures(out: Path, outcome: ExperimentOutcome) -> list[StoredFigure]:
     return stored
 
 
-def _mp_context() -> Any:
-    # spawn: workers start clean (no inherited threads or locks), and they get the
-    # parent's sys.path, so plugins found on it are found in the workers too.
-    return multiprocessing.get_context("spawn")
-
-
 def _worker_init(config: HostConfig) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     host_for(config)
 
 
@@ -421,8 +415,8 @@ def run_batch(
     folder = Path(opts.folder)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder")
-    if opts.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {opts.workers}")
+    if opts.workers < 0:
+        raise UsageError(f"--workers must be 0 (in-process) or more, got {opts.workers}")
     out = Path(opts.out)
     timings: dict[str, float] = {}
     started = utc_now()
@@ -712,7 +706,7 @@ def _execute(
     if opts.scheduler:
         _execute_dask(tasks, opts, store_outcome, crashed, cancel_rest)
         return
-    if opts.workers <= 1 or len(tasks) == 1:
+    if opts.workers == 0:  # in-process: for debugging; a crashing plugin takes the batch down
         for n, (task, fp) in enumerate(tasks):
             oc = execute_experiment(task, host)
             store_outcome(oc, fp, task)
@@ -721,35 +715,28 @@ def _execute(
                 return
         return
 
-    with ProcessPoolExecutor(
-        max_workers=min(opts.workers, len(tasks)),
-        mp_context=_mp_context(),
-        initializer=_worker_init,
-        initargs=(host.config,),
-    ) as pool:
-        futures: dict[Future[ExperimentOutcome], tuple[ExperimentTask, str]] = {
-            pool.submit(execute_experiment, task): (task, fp) for task, fp in tasks
-        }
-        pending = set(futures)
-        stop = False
-        while pending and not stop:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                task, fp = futures[fut]
-                try:
-                    oc = fut.result()
-                except BrokenProcessPool as exc:
-                    oc = crashed(task, f"a worker process died ({exc})")
-                except Exception as exc:  # e.g. an unpicklable result
-                    oc = crashed(task, f"{type(exc).__name__}: {exc}")
-                store_outcome(oc, fp, task)
-                if opts.fail_fast and oc.status != DONE:
-                    stop = True
-            if stop:
-                for f in pending:
-                    f.cancel()
-                cancel_rest([futures[f] for f in pending])
-                pool.shutdown(wait=True, cancel_futures=True)
+    from assaykit._pool import SupervisedPool
+
+    by_id = {id(task): (task, fp) for task, fp in tasks}
+    stop = [False]
+
+    def on_result(task: ExperimentTask, oc: ExperimentOutcome) -> None:
+        store_outcome(oc, by_id[id(task)][1], task)
+        if opts.fail_fast and oc.status != DONE:
+            stop[0] = True
+
+    def on_failure(task: ExperimentTask, why: str) -> None:
+        fp = by_id[id(task)][1]
+        store_outcome(crashed(task, why), fp, task)
+        if opts.fail_fast:
+            stop[0] = True
+
+    pool = SupervisedPool(
+        opts.workers, _worker_init, (host.config,), execute_experiment, timeout=opts.timeout
+    )
+    # The pool hands back this process's own task objects, so id() maps them to fingerprints.
+    unstarted = pool.run([t for t, _ in tasks], on_result, on_failure, lambda: stop[0])
+    cancel_rest([by_id[id(t)] for t in unstarted])
 
 
 def _execute_dask(
@@ -794,4 +781,5 @@ def _execute_dask(
 
 
 def default_workers() -> int:
+    """The CLI's default: one worker per CPU, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))

@@ -106,6 +106,8 @@ def cli(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.captureWarnings(True)
+    if verbose == 0:  # the progress display already reports each experiment
+        logging.getLogger("assaykit.batch").setLevel(logging.ERROR)
     ctx.obj = _Ctx(block, load, no_autoload, debug)
 
 
@@ -125,7 +127,12 @@ def cli(
 )
 @click.option("--assay", help="Assay for rows without one, or for a folder without a sheet.")
 @click.option(
-    "--workers", "-j", default=1, show_default=True, type=int, help="Parallel worker processes."
+    "--workers",
+    "-j",
+    type=int,
+    default=None,
+    help="Worker processes (default: one per CPU, at most 8). Each experiment runs isolated "
+    "in a worker, so a crash or hang fails only that experiment; 0 runs in-process.",
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed experiment.")
 @click.option(
@@ -158,7 +165,7 @@ def run(
     out: Path,
     sheet: Path | None,
     assay: str | None,
-    workers: int,
+    workers: int | None,
     fail_fast: bool,
     scheduler: str | None,
     force: bool,
@@ -172,6 +179,7 @@ def run(
 
     def body() -> int:
         from assaykit.api import run as api_run
+        from assaykit.batch import default_workers
         from assaykit.progress import make_reporter
 
         host = obj.host()
@@ -181,7 +189,7 @@ def run(
             out,
             sheet=sheet,
             assay=assay,
-            workers=workers,
+            workers=default_workers() if workers is None else workers,
             fail_fast=fail_fast,
             scheduler=scheduler,
             force=force,

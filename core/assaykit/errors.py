@@ -30,9 +30,14 @@ class SampleSheetError(ConfigError):
     the spreadsheet row number (the header is row 1) and the column.
     """
 
+    MAX_SHOWN = 25
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        shown = self.problems[: self.MAX_SHOWN]
+        more = len(self.problems) - len(shown)
+        text = "\n".join(shown) + (f"\n... and {more} more problem(s)" if more > 0 else "")
+        super().__init__(text)
 
 
 class ParamsError(ConfigError):

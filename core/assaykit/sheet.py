@@ -147,6 +147,13 @@ def parse_sheet(
     if "file" not in lower:
         raise SampleSheetError([f"{sheet}, row 1, column 'file': missing; the header is {header}"])
     idx = {h: lower.index(h) for h in RESERVED if h in lower}
+    if "assay" not in idx and not default_assay:
+        raise SampleSheetError(
+            [
+                f"{sheet}, row 1, column 'assay': missing, and no default assay was given "
+                f"(add an 'assay' column, pass --assay, or set default_assay in {CONFIG_NAME})"
+            ]
+        )
     cond_cols = [(j, h) for j, h in enumerate(header) if h.lower() not in RESERVED and h]
 
     def cell(cells: list[str], name: str) -> str:

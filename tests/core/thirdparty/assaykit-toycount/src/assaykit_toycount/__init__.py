@@ -1,0 +1,1 @@
+"""A real third-party assaykit plugin, used by assaykit's tests."""

@@ -1,0 +1,1 @@
+"""Test helpers: data generators with known answers, and real package installation."""

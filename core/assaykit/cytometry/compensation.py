@@ -152,7 +152,9 @@ def parse_spillover(text: str, *, id: str | None = None) -> SpilloverMatrix:
     try:
         n = int(float(parts[0]))
     except (ValueError, IndexError) as exc:
-        raise CompensationError(f"spillover keyword does not start with a count: {text[:40]!r}") from exc
+        raise CompensationError(
+            f"spillover keyword does not start with a count: {text[:40]!r}"
+        ) from exc
     if n <= 0 or len(parts) != 1 + n + n * n:
         raise CompensationError(
             f"spillover keyword declares {n} channels but holds {len(parts) - 1} fields "

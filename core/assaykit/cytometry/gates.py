@@ -28,6 +28,7 @@ region intersected with its ancestors'. Boolean gates combine their operands'
 
 from __future__ import annotations
 
+import itertools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -285,7 +286,7 @@ class Divider:
         vals = tuple(float(v) for v in self.values)
         if not vals:
             raise GateError(f"divider {self.id!r} has no values")
-        if any(b <= a for a, b in zip(vals, vals[1:])):
+        if any(b <= a for a, b in itertools.pairwise(vals)):
             raise GateError(f"divider {self.id!r}: values must increase, got {vals}")
         object.__setattr__(self, "values", vals)
 

@@ -68,9 +68,9 @@ NS_GATING = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
 NS_TRANSFORMS = "http://www.isac-net.org/std/Gating-ML/v2.0/transformations"
 NS_DATATYPE = "http://www.isac-net.org/std/Gating-ML/v2.0/datatypes"
 
-_G = "{%s}" % NS_GATING
-_T = "{%s}" % NS_TRANSFORMS
-_D = "{%s}" % NS_DATATYPE
+_G = f"{{{NS_GATING}}}"
+_T = f"{{{NS_TRANSFORMS}}}"
+_D = f"{{{NS_DATATYPE}}}"
 
 _GATE_TAGS = {
     _G + "RectangleGate",
@@ -311,7 +311,9 @@ class _Builder:
             cov_el = el.find(_G + "covarianceMatrix")
             ds_el = el.find(_G + "distanceSquare")
             if mean_el is None or cov_el is None or ds_el is None:
-                raise _Unsupported(f"{what}: ellipsoid needs mean, covarianceMatrix, distanceSquare")
+                raise _Unsupported(
+                    f"{what}: ellipsoid needs mean, covarianceMatrix, distanceSquare"
+                )
             mean = [_float_attr(c, "value", _D, what) for c in mean_el.findall(_G + "coordinate")]
             cov = [
                 [_float_attr(e, "value", _D, what) for e in row.findall(_G + "entry")]
@@ -415,7 +417,9 @@ def _parse_root(root: Element, source: str) -> GatingStrategy:
                 for q in el.findall(_G + "Quadrant"):
                     qid = _attr(q, "id")
                     if not qid:
-                        raise GatingMLError(source, f"quadrant gate {gid!r} has a quadrant without id")
+                        raise GatingMLError(
+                            source, f"quadrant gate {gid!r} has a quadrant without id"
+                        )
                     b.quadrant_owner[qid] = gid
     for gid, el in b.elements.items():
         try:

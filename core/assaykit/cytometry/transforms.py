@@ -183,7 +183,9 @@ class AsinhTransform(Transform):
         return {"kind": self.kind, "T": self.t, "M": self.m, "A": self.a}
 
 
-def asinh_scale(x: ArrayLike, t: float = 262144.0, m: float = 4.5, a: float = 0.0) -> NDArray[np.float64]:
+def asinh_scale(
+    x: ArrayLike, t: float = 262144.0, m: float = 4.5, a: float = 0.0
+) -> NDArray[np.float64]:
     """Functional form of :class:`AsinhTransform`."""
     return AsinhTransform(t, m, a).apply(x)
 

@@ -8,6 +8,7 @@ take a few milliseconds.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +55,8 @@ def binned_kde(
     smooth = gaussian_filter1d(counts, sig_bins, mode="constant")
     total = smooth.sum() * width
     dens = smooth / total if total > 0 else smooth
-    grid = lo + (np.arange(bins) + 0.5) * width
-    return Density(grid, dens, float(bandwidth))
+    grid = np.asarray(lo + (np.arange(bins) + 0.5) * width, dtype=np.float64)
+    return Density(grid, np.asarray(dens, dtype=np.float64), float(bandwidth))
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def valleys(d: Density, min_prominence: float = 0.05) -> list[Valley]:
     peaks, _ = find_peaks(dens, prominence=min_prominence * float(dens.max() or 1.0))
     peaks = peaks - 1
     out: list[Valley] = []
-    for left, right in zip(peaks[:-1], peaks[1:]):
+    for left, right in itertools.pairwise(peaks):
         seg = d.density[left : right + 1]
         k = left + int(np.argmin(seg))
         lower = min(d.density[left], d.density[right])

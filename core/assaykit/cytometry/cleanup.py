@@ -61,27 +61,27 @@ class CleanupParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    fsc_area: str = Field("FSC-A", description="forward-scatter area channel")
-    ssc_area: str = Field("SSC-A", description="side-scatter area channel (for figures)")
-    fsc_height: str = Field("FSC-H", description="forward-scatter height channel")
+    fsc_area: str = Field(default="FSC-A", description="forward-scatter area channel")
+    ssc_area: str = Field(default="SSC-A", description="side-scatter area channel (for figures)")
+    fsc_height: str = Field(default="FSC-H", description="forward-scatter height channel")
     debris_method: Literal["valley", "fixed", "none"] = "valley"
     debris_cutoff: float | None = Field(
-        None, description="FSC-A cutoff in data units when debris_method='fixed'"
+        default=None, description="FSC-A cutoff in data units when debris_method='fixed'"
     )
-    kde_bins: int = Field(512, ge=64, le=8192)
+    kde_bins: int = Field(default=512, ge=64, le=8192)
     kde_bandwidth: float | None = Field(
-        None, gt=0, description="KDE bandwidth as a fraction of the FSC-A range; None: Scott"
+        default=None, gt=0, description="KDE bandwidth, fraction of the FSC-A range; None: Scott"
     )
     min_prominence: float = Field(
-        0.05, gt=0, lt=1, description="peak prominence, as a fraction of the highest density"
+        default=0.05, gt=0, lt=1, description="peak prominence, fraction of the highest density"
     )
     valley_depth: float = Field(
-        0.7, gt=0, le=1, description="a valley must dip below this fraction of its lower peak"
+        default=0.7, gt=0, le=1, description="a valley dips below this fraction of its lower peak"
     )
     singlets: bool = True
-    n_mad_low: float = Field(4.0, gt=0, description="band half-width below the centre, in σ")
-    n_mad_high: float = Field(4.0, gt=0, description="band half-width above the centre, in σ")
-    min_events: int = Field(100, ge=1)
+    n_mad_low: float = Field(default=4.0, gt=0, description="band width below centre, σ")
+    n_mad_high: float = Field(default=4.0, gt=0, description="band width above centre, σ")
+    min_events: int = Field(default=100, ge=1)
 
 
 @dataclass(frozen=True)
@@ -258,6 +258,7 @@ def plot_cleanup(data: EventData, result: CleanupResult, title: str = "") -> Any
             ax.hist2d(a[mask], y[mask], bins=200, range=[xr, yr], norm=LogNorm(), cmap="viridis")
         ax.set_xlabel(xn)
         ax.set_ylabel(yn)
+        ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
         draw_cleanup_gates(ax, result, kind)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="upper left", fontsize=7)

@@ -72,7 +72,9 @@ class Threshold:
         if dim is None:
             raise ConfigError("threshold has no channel; pass the dimension to gate on")
         if isinstance(dim, Dimension) and dim.transform is not None:
-            raise ConfigError("Threshold.value is in data units; gate on an untransformed dimension")
+            raise ConfigError(
+                "Threshold.value is in data units; gate on an untransformed dimension"
+            )
         return ThresholdGate(dim, self.value, "above", id=id or f"{self.channel or dim}+")
 
     def positive(self, values: ArrayLike) -> NDArray[np.bool_]:
@@ -139,13 +141,16 @@ def auto_logicle(
 ) -> LogicleTransform:
     """Logicle parameters fitted to the data (Parks et al. 2006, "W from negatives").
 
-    ``T`` is the data maximum (or given); ``W = (M − log10(T / |r|)) / 2`` where
-    ``r`` is the ``negative_percentile``-th percentile of the negative values,
-    so the negative spread fits in the linear zone. No negatives: ``W = 0``.
+    ``T`` is given, or else the larger of the data maximum and 262144 (the top
+    of common 18-bit instruments; a small ``T`` from a dim sample would stretch
+    the linear zone over most of the axis and split one population in two).
+    ``W = (M − log10(T / |r|)) / 2`` where ``r`` is the ``negative_percentile``-th
+    percentile of the negative values, so the negative spread fits in the
+    linear zone. No negatives: ``W = 0``.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    top = float(t) if t is not None else float(v.max()) if v.size else 262144.0
+    top = float(t) if t is not None else max(float(v.max()) if v.size else 0.0, 262144.0)
     top = max(top, 1.0)
     neg = v[v < 0]
     w = 0.0
@@ -221,15 +226,18 @@ def biexponential_ticks(
     """Tick positions (scale units) and labels (data units) at 0 and ±10^k.
 
     Only decades whose scale positions lie in ``[lo, hi]`` and are not crowded
-    (at least 4 % of the axis apart) are returned.
+    (at least 8 % of the axis apart) are returned.
     """
-    cands = [0.0] + [s * 10.0**k for k in range(1, 8) for s in (1.0, -1.0)]
+    # Zero first, then decades from the largest down, so crowding drops the
+    # small decades next to zero rather than zero itself.
+    cands = [0.0] + [s * 10.0**k for k in range(7, 0, -1) for s in (1.0, -1.0)]
     pos = transform.apply(np.asarray(cands))
+    min_gap = 0.08 * (hi - lo)
     ticks: list[tuple[float, str]] = []
-    for value, p in sorted(zip(cands, pos), key=lambda t: t[1]):
+    for value, p in zip(cands, pos):
         if not np.isfinite(p) or not (lo <= p <= hi):
             continue
-        if ticks and p - ticks[-1][0] < 0.04 * (hi - lo):
+        if any(abs(p - q) < min_gap for q, _ in ticks):
             continue
         if value == 0:
             label = "0"
@@ -237,6 +245,7 @@ def biexponential_ticks(
             k = round(math.log10(abs(value)))
             label = f"{'-' if value < 0 else ''}$10^{{{k}}}$"
         ticks.append((float(p), label))
+    ticks.sort()
     return [t[0] for t in ticks], [t[1] for t in ticks]
 
 
@@ -315,9 +324,10 @@ def density_plot(
 def _decorate(
     ax: Any, transform: Transform | None, thresholds: Iterable[Threshold], rng: tuple[float, float]
 ) -> None:
-    for th in thresholds:
+    colors = ("crimson", "black", "darkorange", "purple")
+    for k, th in enumerate(thresholds):
         pos = th.value if transform is None else float(transform.apply(np.array([th.value]))[0])
-        ax.axvline(pos, color="crimson", ls="--", lw=1.2,
+        ax.axvline(pos, color=colors[k % len(colors)], ls="--", lw=1.2,
                    label=f"{th.method} {th.value:.4g}" + (f" ({th.control})" if th.control else ""))
     if transform is not None:
         ticks, labels = biexponential_ticks(transform, rng[0], rng[1])

@@ -1,4 +1,4 @@
-"""Generated events with known labels, for tests whose truth must not come from the code under test."""
+"""Generated events with known labels: test truth that does not come from the code under test."""
 
 from __future__ import annotations
 
@@ -56,10 +56,14 @@ def scatter_sample(
     fsc_a = np.concatenate([ca, da, ba])
     fsc_h = np.concatenate([ch, dh, bh])
     ssc_a = np.concatenate([cs, ds, bs])
-    is_debris = np.concatenate([np.zeros(n_cell, bool), np.ones(n_deb, bool), np.zeros(n_dbl, bool)])
+    is_debris = np.concatenate(
+        [np.zeros(n_cell, bool), np.ones(n_deb, bool), np.zeros(n_dbl, bool)]
+    )
     is_doublet = np.concatenate([np.zeros(n_cell + n_deb, bool), np.ones(n_dbl, bool)])
     order = rng.permutation(n)
-    return ScatterSample(fsc_a[order], fsc_h[order], ssc_a[order], is_debris[order], is_doublet[order])
+    return ScatterSample(
+        fsc_a[order], fsc_h[order], ssc_a[order], is_debris[order], is_doublet[order]
+    )
 
 
 def spillover_sample(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synthetic import spillover_sample
-
 from assaykit.cytometry.compensation import (
     CompensationError,
     SingleStainControl,
@@ -18,6 +16,7 @@ from assaykit.cytometry.compensation import (
 )
 from assaykit.cytometry.events import EventFrame
 from assaykit.errors import AnalysisError, ConfigError
+from synthetic import spillover_sample
 
 KNOWN = np.array([[1.0, 0.15, 0.02], [0.05, 1.0, 0.20], [0.01, 0.08, 1.0]])
 DETECTORS = ["FL1-A", "FL2-A", "FL3-A"]
@@ -114,7 +113,9 @@ def test_estimate_spillover_recovers_known_matrix(method: str, with_unstained: b
     channels = ["FSC-A", *DETECTORS]
     rng = np.random.default_rng(5)
     ctrl = [
-        SingleStainControl(np.column_stack([rng.normal(5e4, 5e3, len(c)), c]), DETECTORS[i], f"ss{i}")
+        SingleStainControl(
+            np.column_stack([rng.normal(5e4, 5e3, len(c)), c]), DETECTORS[i], f"ss{i}"
+        )
         for i, c in enumerate(controls)
     ]
     unst = np.column_stack([rng.normal(5e4, 5e3, len(unstained)), unstained])

@@ -6,9 +6,6 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from assaykit.cytometry.compensation import SpilloverMatrix
 from assaykit.cytometry.events import EventFrame
 from assaykit.cytometry.gates import (
@@ -26,6 +23,8 @@ from assaykit.cytometry.gates import (
 )
 from assaykit.cytometry.transforms import LogicleTransform
 from assaykit.errors import ConfigError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_range_is_half_open() -> None:
@@ -173,9 +172,8 @@ def test_transformed_and_compensated_dimension() -> None:
 
 def test_one_million_event_pass_is_fast() -> None:
     """Compensation + quadrant + cleanup on 1e6 events stays well under a second."""
-    from synthetic import scatter_sample
-
     from assaykit.cytometry.cleanup import auto_cleanup
+    from synthetic import scatter_sample
 
     n = 1_000_000
     s = scatter_sample(n=n, seed=9)

@@ -6,9 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from assaykit.cytometry.gates import Dimension, RangeGate
 from assaykit.cytometry.transforms import (
     AsinhTransform,
@@ -22,6 +19,8 @@ from assaykit.cytometry.transforms import (
     logicle,
     logicle_inverse,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 X = np.array([-1000.0, -10.0, 0.0, 1.0, 10.0, 100.0, 1000.0, 9999.0, 262144.0])
 
@@ -57,7 +56,9 @@ def test_logicle_matches_reference_implementation(params: tuple[float, ...]) -> 
 @pytest.mark.parametrize("params", list(HYPERLOG_REF))
 def test_hyperlog_matches_reference_implementation(params: tuple[float, ...]) -> None:
     t, w, m, a = params
-    np.testing.assert_allclose(hyperlog(X, t, w, m, a), HYPERLOG_REF[params], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        hyperlog(X, t, w, m, a), HYPERLOG_REF[params], rtol=1e-12, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("cls", [LogicleTransform, HyperlogTransform])

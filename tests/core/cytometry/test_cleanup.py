@@ -1,0 +1,116 @@
+"""Cleanup gates on generated data with known debris/doublet labels, and on real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from assaykit.cytometry.cleanup import (
+    CleanupParams,
+    auto_cleanup,
+    debris_cutoff,
+    draw_cleanup_gates,
+    plot_cleanup,
+)
+from assaykit.errors import AnalysisError
+from pydantic import ValidationError
+from synthetic import scatter_sample
+
+# Accuracy floors measured on seeds 0..4 (debris ~0.9995, singlets ~0.9997), with margin.
+DEBRIS_ACCURACY = 0.995
+SINGLET_ACCURACY = 0.995
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cleanup_accuracy_on_known_labels(seed: int) -> None:
+    s = scatter_sample(n=100_000, seed=seed)
+    r = auto_cleanup(s.columns())
+    assert r.debris_method_used == "valley"
+    debris_acc = float(np.mean(r.cells == ~s.is_debris))
+    not_debris = ~s.is_debris
+    singlet_acc = float(np.mean(r.singlets[not_debris] == ~s.is_doublet[not_debris]))
+    assert debris_acc >= DEBRIS_ACCURACY, debris_acc
+    assert singlet_acc >= SINGLET_ACCURACY, singlet_acc
+    # doublets are the ones that must go
+    assert r.singlets[s.is_doublet].mean() < 0.01
+    # the cutoff lies between the debris and cell populations
+    assert 15_000 < (r.fsc_cutoff or 0) < 50_000
+    assert r.ratio_center == pytest.approx(0.80, abs=0.01)
+
+
+def test_no_debris_means_nothing_removed() -> None:
+    s = scatter_sample(n=30_000, debris_fraction=0.0, doublet_fraction=0.0, seed=3)
+    r = auto_cleanup(s.columns())
+    assert r.debris_method_used == "none_found"
+    assert r.fsc_cutoff is None
+    assert r.cells.all()
+    assert r.singlets.mean() > 0.99
+
+
+def test_parameters_override_and_validate() -> None:
+    s = scatter_sample(n=20_000, seed=1)
+    r = auto_cleanup(s.columns(), {"debris_method": "fixed", "debris_cutoff": 30_000.0,
+                                   "singlets": False})
+    assert r.fsc_cutoff == 30_000.0
+    assert np.array_equal(r.cells, s.fsc_a >= 30_000.0)
+    assert np.array_equal(r.singlets, r.cells)
+    with pytest.raises(ValidationError):
+        CleanupParams(n_mad_low=-1)
+    with pytest.raises(ValidationError):
+        CleanupParams(unknown_field=1)  # type: ignore[call-arg]
+    with pytest.raises(AnalysisError):
+        debris_cutoff([1.0, 2.0], CleanupParams(debris_method="fixed"))
+
+
+def test_summary_reports_boundaries() -> None:
+    s = scatter_sample(n=20_000, seed=2)
+    summ = auto_cleanup(s.columns()).summary()
+    assert summ["n_events"] == 20_000
+    assert summ["ratio_low"] < summ["ratio_center"] < summ["ratio_high"]
+    assert summ["params"]["fsc_area"] == "FSC-A"
+
+
+def test_figure_draws_the_gates(tmp_path: Path) -> None:
+    s = scatter_sample(n=20_000, seed=4)
+    r = auto_cleanup(s.columns())
+    fig = plot_cleanup(s.columns(), r, title="synthetic")
+    ax1, ax2 = fig.axes[:2]
+    assert any(abs(line.get_xdata()[0] - r.fsc_cutoff) < 1e-6 for line in ax1.get_lines())
+    assert len(ax2.get_lines()) == 2
+    out = tmp_path / "cleanup.png"
+    fig.savefig(out)
+    assert out.stat().st_size > 10_000
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    ax.set_xlim(0, 100)
+    draw_cleanup_gates(ax, r, "singlets")
+    assert len(ax.get_lines()) == 2
+
+
+def test_cleanup_on_real_fortessa_file(shared_data: Path) -> None:
+    """A real file: the gates must be plausible (not a truth comparison)."""
+    from assaykit.cytometry.events import EventFrame
+    from assaykit.cytometry.fcs import read_fcs
+
+    folder = shared_data / "fcs-instruments"
+    candidates = []
+    for p in sorted(folder.rglob("*.fcs")):
+        try:
+            f = read_fcs(p)
+        except Exception:
+            continue
+        chans = list(f.channels)
+        if {"FSC-A", "FSC-H", "SSC-A"} <= set(chans) and np.asarray(f.events).shape[0] > 1000:
+            candidates.append(f)
+    if not candidates:
+        pytest.fail(f"no FCS file with FSC-A, FSC-H and SSC-A under {folder}")
+    frame = EventFrame.from_fcs(candidates[0])
+    r = auto_cleanup(frame)
+    assert 0.2 < r.singlets.mean() <= 1.0
+    assert r.ratio_low is not None and r.ratio_low > 0

@@ -111,8 +111,10 @@ def channel_to_scale(events: ArrayLike, keywords: Mapping[str, Any]) -> NDArray[
 
     * ``$PnE = f1,f2`` with ``f1 > 0`` (log amplifier): ``10^(f1·x/$PnR) · f2``;
       ``f2 = 0`` (written by many FCS 2.0 instruments) is read as 1.
-    * otherwise, with ``$PnG`` present and non-zero: ``x / $PnG``.
-    * float data (``$DATATYPE`` F or D) is already on scale and is left alone.
+    * otherwise, for integer data with ``$PnG`` present and non-zero: ``x / $PnG``.
+    * float data (``$DATATYPE`` F or D) is already on scale and is left alone,
+      including its ``$PnG`` (BD FACSDiva writes ``$PnG`` 0.01 for float Time,
+      which is not a gain to undo).
 
     Why here: Gating-ML coordinates, thresholds and QC plots are all in scale
     units; a log-amplified FACSCalibur channel read as raw 0..1023 integers
@@ -138,7 +140,7 @@ def channel_to_scale(events: ArrayLike, keywords: Mapping[str, Any]) -> NDArray[
             arr[:, i] = np.power(10.0, f1 * arr[:, i] / rng) * (f2 if f2 > 0 else 1.0)
             continue
         gain = _keyword(keywords, f"$P{n}G")
-        if gain:
+        if gain and datatype not in ("F", "D"):
             try:
                 g = float(gain)
             except ValueError:
@@ -197,12 +199,13 @@ class EventFrame:
         events = np.asarray(fcs.events, dtype=np.float64)
         if to_scale:
             events = channel_to_scale(events, keywords)
-        spill_obj = getattr(fcs, "spillover", None)
-        spill = (
-            SpilloverMatrix.coerce(spill_obj)
-            if spill_obj is not None
-            else spillover_from_keywords(keywords)
-        )
+        # A reader that exposes ``spillover`` has already decided (None for a
+        # missing or malformed keyword); only objects without it are parsed here.
+        if hasattr(fcs, "spillover"):
+            spill_obj = fcs.spillover
+            spill = None if spill_obj is None else SpilloverMatrix.coerce(spill_obj)
+        else:
+            spill = spillover_from_keywords(keywords)
         return cls(
             events,
             list(fcs.channels),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from assaykit.cytometry.compensation import (
@@ -143,3 +145,22 @@ def test_estimate_spillover_needs_positives() -> None:
             unstained=dim,
             min_positive=50,
         )
+
+
+def test_real_file_spillover_round_trip(shared_data: Path) -> None:
+    """facs_diva_test.fcs carries $SPILLOVER: compensating and re-applying the
+    spillover must give back the recorded values, touching only its channels."""
+    from assaykit.cytometry.fcs import read_fcs
+
+    f = read_fcs(shared_data / "fcs-instruments" / "FACS_Diva" / "facs_diva_test.fcs")
+    frame = EventFrame.from_fcs(f)
+    assert frame.spillover is not None
+    sm = frame.spillover
+    assert set(sm.detectors) <= set(f.channels)
+    comp = frame.compensated("FCS")
+    idx = match_channels(sm.detectors, frame.channels)
+    others = [i for i in range(len(frame.channels)) if i not in idx]
+    np.testing.assert_array_equal(comp[:, others], frame.events[:, others])
+    np.testing.assert_allclose(comp[:, idx] @ sm.matrix, frame.events[:, idx], rtol=1e-9,
+                               atol=1e-6)
+    assert not np.allclose(comp[:, idx], frame.events[:, idx])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Union, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -87,7 +87,8 @@ class MappingSource:
             ) from None
 
 
-EventData = EventSource | Mapping[str, ArrayLike]
+#: What gates accept: an :class:`EventSource` or a plain ``{name: array}`` mapping.
+EventData = Union[EventSource, Mapping[str, ArrayLike]]  # noqa: UP007 (runtime alias, 3.10)
 
 
 def as_event_source(data: EventData) -> EventSource:

@@ -106,10 +106,13 @@ def resolve_channel(
        match, or a name that matches several channels, is an error — a name
        the lab typed is never replaced by a guess.
     2. ``label_patterns``: regular expressions searched (``re.search``) in
-       every ``$PnS`` label. Exactly one matching channel is taken; several
-       matches are narrowed to the area parameters (``$PnN`` ending in
-       ``-A``) and taken when one remains; otherwise an error listing the
-       candidates. A plain string pattern is compiled case-insensitively.
+       every ``$PnS`` label, one pattern at a time in the order given (so a
+       specific ``annexin`` can outrank a generic ``FITC``); the first
+       pattern that matches any label decides. Exactly one matching channel
+       is taken; several are narrowed to the area parameters (``$PnN``
+       ending in ``-A``) and taken when one remains; otherwise it is an
+       error listing the candidates. A plain string pattern is compiled
+       case-insensitively.
     3. ``fallbacks``: the first of these ``$PnN`` names present (exactly, once)
        in the file.
 
@@ -152,18 +155,18 @@ def resolve_channel(
     pats = [
         p if isinstance(p, re.Pattern) else re.compile(p, re.IGNORECASE) for p in label_patterns
     ]
-    if pats:
-        hits = [i for i, s in enumerate(labels) if s and any(p.search(s) for p in pats)]
-        if hits:
-            cand = list(dict.fromkeys(names[i] for i in hits))
-            narrowed = _area_preferred(cand)
-            if len(narrowed) == 1:
-                return _unique([names.index(narrowed[0])], "label")
-            raise AnalysisError(
-                f"{where}: the {what} is ambiguous: the labels of "
-                f"{[f'{names[i]} ({labels[i]})' for i in hits]} all match "
-                f"{[p.pattern for p in pats]}{how}"
-            )
+    for pat in pats:
+        hits = [i for i, s in enumerate(labels) if s and pat.search(s)]
+        if not hits:
+            continue
+        cand = list(dict.fromkeys(names[i] for i in hits))
+        narrowed = _area_preferred(cand)
+        if len(narrowed) == 1:
+            return _unique([names.index(narrowed[0])], f"label pattern {pat.pattern!r}")
+        raise AnalysisError(
+            f"{where}: the {what} is ambiguous: the labels of "
+            f"{[f'{names[i]} ({labels[i]})' for i in hits]} all match {pat.pattern!r}{how}"
+        )
     for fb in fallbacks:
         if names.count(fb) == 1:
             return fb

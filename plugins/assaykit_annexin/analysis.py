@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
-
 from assaykit import AnalysisError, AssayResult, Experiment, Input
 from assaykit.cytometry.cleanup import CleanupParams
 from assaykit.cytometry.compensation import (
@@ -34,9 +32,11 @@ from assaykit.cytometry.prepare import (
     resolve_channel,
 )
 from assaykit.cytometry.thresholds import Threshold, fixed_threshold
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from assaykit.cytometry.fcs import FCSData
+
     from assaykit_annexin.plugin import AnnexinParams
 
 #: ``$PnS`` label patterns, most specific first (see ``resolve_channel``).
@@ -290,9 +290,10 @@ def _pooled(units: Sequence[Unit], which: str, limit: int) -> NDArray[np.float64
     parts = []
     for u in units:
         assert u.prep is not None
-        v = u.prep.kept(getattr(u, which))
-        step = max(1, math.ceil(v.size / per))
-        parts.append(v[::step])
+        step = max(1, math.ceil(u.prep.n_kept / per))
+        # stride over all events first, then mask: no copy of the whole column
+        keep = u.prep.keep[::step]
+        parts.append(u.prep.column(getattr(u, which))[::step][keep])
     return np.concatenate(parts) if parts else np.empty(0)
 
 
@@ -345,7 +346,8 @@ def channel_threshold(
         return ChannelThreshold(
             th, f"percentile:{params.threshold_percentile:g}", f"{role}:{_ids(ctrl)}"
         )
-    reason = f"no {' or '.join(order)} control for the {'Annexin V' if which == 'annexin' else 'PI'} threshold"
+    dye = "Annexin V" if which == "annexin" else "PI"
+    reason = f"no {' or '.join(order)} control for the {dye} threshold"
     return _auto(units, which, channel, params, reason)
 
 
@@ -353,16 +355,25 @@ def channel_threshold(
 # quadrants
 # --------------------------------------------------------------------------------------
 def quadrant_counts(
-    annexin: NDArray[np.float64], pi: NDArray[np.float64], t_annexin: float, t_pi: float
+    annexin: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    t_annexin: float,
+    t_pi: float,
+    keep: NDArray[np.bool_] | None = None,
 ) -> dict[str, int]:
-    """Events per quadrant. ``>=`` is positive, so each finite event is in exactly one.
+    """Events per quadrant among ``keep`` (all when None). ``>=`` is positive, so each
+    finite event is in exactly one quadrant.
 
-    Equivalent to ``QuadrantGate.cross(annexin, pi, t_annexin, t_pi).assign`` (a
-    test checks it event by event), in three vectorized passes.
+    Equivalent to counting ``QuadrantGate.cross(annexin, pi, t_annexin,
+    t_pi).assign`` over the kept events (a test checks it event by event),
+    but in a few vectorized passes and without copying the kept events.
     """
     a_pos = annexin >= t_annexin
     p_pos = pi >= t_pi
-    n = int(annexin.size)
+    if keep is not None:
+        a_pos &= keep
+        p_pos &= keep
+    n = int(annexin.size) if keep is None else int(np.count_nonzero(keep))
     n_a = int(np.count_nonzero(a_pos))
     n_p = int(np.count_nonzero(p_pos))
     n_ap = int(np.count_nonzero(a_pos & p_pos))
@@ -417,8 +428,7 @@ def analyze_experiment(experiment: Experiment, params: AnnexinParams) -> AssayRe
             res.add(sid, "sample", sid, "compensation", "none", source=src)
             continue
         p = u.prep
-        ann, pi = p.kept(u.annexin), p.kept(u.pi)
-        n = int(ann.size)
+        n = p.n_kept
         if n < params.min_events:
             res.flag(
                 "low_event_count",
@@ -426,7 +436,10 @@ def analyze_experiment(experiment: Experiment, params: AnnexinParams) -> AssayRe
                 sample_id=sid,
                 message=f"{n} singlet cells, fewer than min_events={params.min_events}",
             )
-        counts = quadrant_counts(ann, pi, th_a.threshold.value, th_p.threshold.value)
+        counts = quadrant_counts(
+            p.column(u.annexin), p.column(u.pi), th_a.threshold.value, th_p.threshold.value,
+            p.keep,
+        )
         pct = {m: (100.0 * c / n if n else math.nan) for m, c in counts.items()}
         for m in QUADRANTS:
             res.add(sid, "sample", sid, m, pct[m], source=src)

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
-
 from assaykit import AssayResult, new_figure
 from assaykit.cytometry.cleanup import draw_cleanup_gates
 from assaykit.cytometry.thresholds import (
@@ -27,6 +25,7 @@ from assaykit.cytometry.thresholds import (
     density_plot,
 )
 from assaykit.cytometry.transforms import Transform
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from assaykit_annexin.analysis import ChannelThreshold, Unit

@@ -49,9 +49,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from assaykit import Assay, AssayResult, Experiment, Metric, Params, hookimpl
 from pydantic import Field, model_validator
 
-from assaykit import Assay, AssayResult, Experiment, Metric, Params, hookimpl
 from assaykit_annexin import __version__
 
 CONTROL_ROLES = ("unstained", "annexin_only", "pi_only")
@@ -187,7 +187,7 @@ class AnnexinParams(Params):
         description="Half-width of the singlet FSC-H/FSC-A band, in robust SDs (1.4826 MAD).",
     )
     fit_events: int = Field(
-        200_000,
+        20_000,
         ge=1_000,
         le=1_000_000_000,
         description=(

@@ -1455,12 +1455,13 @@ def _encode_events(
         if bits is not None:
             raise UsageError("bits applies to datatype 'I' only")
         dtype = np.dtype(f"{endian}f{4 if datatype == 'F' else 8}")
-        out = np.ascontiguousarray(data.astype(dtype, copy=False))
+        with np.errstate(over="ignore"):  # overflow is detected just below
+            out = np.ascontiguousarray(data.astype(dtype, copy=False))
         narrowing = data.dtype.kind == "f" and data.dtype.itemsize > dtype.itemsize
         if narrowing and np.count_nonzero(np.isinf(out)) > np.count_nonzero(np.isinf(data)):
             raise UsageError(f"some values overflow {dtype.name} ($DATATYPE/{datatype}/)")
         default_ranges = [_float_range(out[:, j]) for j in range(par)] if tot else [1.0] * par
-        return out.data.cast("B"), [8 * dtype.itemsize] * par, default_ranges
+        return _byte_view(out), [8 * dtype.itemsize] * par, default_ranges
 
     if data.dtype.kind == "f" and (not np.all(np.isfinite(data)) or np.any(data != np.round(data))):
         raise UsageError("datatype 'I' needs whole, finite values")
@@ -1482,7 +1483,7 @@ def _encode_events(
     widths = [b // 8 for b in bit_list]
     if len(set(widths)) == 1 and widths[0] != 3:
         out = np.ascontiguousarray(values.astype(f"{endian}u{widths[0]}"))
-        return out.data.cast("B"), bit_list, [float(2**b) for b in bit_list]
+        return _byte_view(out), bit_list, [float(2**b) for b in bit_list]
     rows = np.empty((tot, sum(widths)), dtype=np.uint8)
     offset = 0
     for j, w in enumerate(widths):
@@ -1490,7 +1491,12 @@ def _encode_events(
             col = offset + (k if endian == "<" else w - 1 - k)
             rows[:, col] = (values[:, j] >> np.uint64(8 * k)) & np.uint64(0xFF)
         offset += w
-    return rows.data.cast("B"), bit_list, [float(2**b) for b in bit_list]
+    return _byte_view(rows), bit_list, [float(2**b) for b in bit_list]
+
+
+def _byte_view(array: npt.NDArray[Any]) -> memoryview:
+    """The bytes of a C-contiguous array, without copying (also for zero events)."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
 
 
 def _float_range(column: npt.NDArray[Any]) -> float:

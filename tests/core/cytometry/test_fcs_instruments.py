@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from assaykit.cytometry.fcs import FCSData, read_fcs, read_fcs_all, read_fcs_metadata
 from assaykit.errors import FCSError, InputError
 
@@ -190,10 +189,13 @@ def test_macsquant_31_off_by_one_offsets_are_repaired_with_warnings(instruments:
     assert any(w.startswith("TEXT end offset 2406") for w in data.warnings)
     # Its supplemental TEXT (bytes 2722-127220) was merged in.
     assert "@MB_P1_BASE" in data.keywords
-    assert "@MB_P1_BASE" not in read_fcs(
-        instruments / "MiltenyiBiotec/FCS3.1/EY_2013-07-19_PBS_FCS_3.1_Custom_Without_Add_Well"
-        "_A1.001.fcs"
-    ).keywords
+    assert (
+        "@MB_P1_BASE"
+        not in read_fcs(
+            instruments / "MiltenyiBiotec/FCS3.1/EY_2013-07-19_PBS_FCS_3.1_Custom_Without_Add_Well"
+            "_A1.001.fcs"
+        ).keywords
+    )
 
 
 def test_macsquant_truncated_spillover_is_refused_not_guessed(instruments: Path) -> None:

@@ -841,9 +841,9 @@ def _layout(
         warnings.append("required keyword $MODE is missing; assumed list mode (L)")
 
     if datatype not in ("I", "F", "D", "A"):
-        raise src.fail(
-            f"$DATATYPE={kw.get('$DATATYPE')!r} is missing or invalid; expected I, F, D or A"
-        )
+        if not datatype:
+            raise src.fail("required keyword $DATATYPE (I, F, D or A) is missing")
+        raise src.fail(f"$DATATYPE={kw.get('$DATATYPE')!r} is invalid; expected I, F, D or A")
     per_type = {(_kw(kw, f"$P{n}DATATYPE") or datatype).upper() for n in range(1, par + 1)}
     if per_type != {datatype}:
         raise src.fail(f"per-parameter data types $PnDATATYPE {sorted(per_type)} are not supported")

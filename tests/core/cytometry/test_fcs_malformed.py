@@ -230,7 +230,7 @@ def test_fcs20_without_tot_derives_it_with_a_warning(tmp_path: Path) -> None:
     [
         ({"drop": ["$P2B"]}, "$P2B"),
         ({"drop": ["$DATATYPE"]}, "$DATATYPE"),
-        ({"datatype": "X"}, "$DATATYPE='X'"),
+        ({"datatype": "X"}, "$DATATYPE='X' is invalid"),
         ({"drop": ["$BYTEORD"]}, "$BYTEORD"),
         ({"byteord": "3,4,1,2"}, "mixed byte order"),
         ({"byteord": "1,2,x,4"}, "not a comma-separated list"),

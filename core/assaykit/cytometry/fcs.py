@@ -153,6 +153,8 @@ class FCSMetadata:
     long names ("" when absent), both stripped of surrounding blanks.
     ``ranges`` are the ``$PnR`` values (NaN when missing). ``keywords`` holds
     every keyword with an upper-cased key and the value exactly as written.
+    ``version`` is the HEADER's identifier (e.g. ``"FCS3.1"``), ``datatype``
+    the ``$DATATYPE`` letter and ``n_events`` the ``$TOT`` count.
     ``warnings`` lists every repair the reader made; it is empty for a clean
     file.
     """
@@ -408,6 +410,7 @@ class _Dataset:
     offsets: list[int]
     keywords: dict[str, str]
     warnings: list[str]
+    text_range: tuple[int, int] = (0, 0)  # primary TEXT as repaired, relative offsets
     nextdata_hint: int = 0
 
 
@@ -567,13 +570,21 @@ def _read_text_segment(
         return None
     assert delim is not None
     if raw[-1:] != delim:
-        stripped = raw.rstrip(_PADDING)
+        stripped = raw.rstrip(_PADDING.replace(delim, b""))
         if len(stripped) > 1 and stripped[-1:] == delim:
             warnings.append(
                 f"{what} end offset {end} includes {len(raw) - len(stripped)} byte(s) of padding "
                 f"after the final delimiter (off by {len(raw) - len(stripped)}); ignored them"
             )
             raw = stripped
+        elif len(raw) > 2 and raw[-2:-1] == delim:
+            # The end offset names the byte after the final delimiter, often the
+            # first DATA byte (TEXT end == DATA start, as some writers do).
+            warnings.append(
+                f"{what} end offset {end} is one past the final delimiter (off by one); "
+                f"ignored the extra byte {raw[-1:]!r}"
+            )
+            raw = raw[:-1]
         elif ds_base + end + 1 < src.size and src.read(ds_base + end + 1, 1, what) == delim:
             warnings.append(
                 f"{what} end offset {end} is one byte short of the final delimiter; used {end + 1}"
@@ -602,10 +613,11 @@ def _read_dataset_text(src: _Source, base: int, index: int) -> _Dataset:
     assert got is not None
     raw, delim = got
     keywords = _parse_text(raw, delim, where, warnings)
+    text_range = (start, min(end, start + len(raw) - 1))
 
     if version != "FCS2.0":
         _merge_supplemental(src, base, keywords, delim, where, warnings)
-    return _Dataset(index, base, version, offsets, keywords, warnings)
+    return _Dataset(index, base, version, offsets, keywords, warnings, text_range)
 
 
 def _merge_supplemental(
@@ -1027,6 +1039,13 @@ def _locate_data(src: _Source, ds: _Dataset, lay: _Layout, tot: int | None) -> N
         length = e - s + 1
         if s < HEADER_SIZE:
             reasons.append(f"{name} start {s} lies inside the HEADER")
+            continue
+        t_start, t_end = ds.text_range
+        if s <= t_end and s + need - 1 >= t_start:
+            reasons.append(
+                f"{name} DATA segment {s}-{s + need - 1} overlaps the TEXT segment "
+                f"({t_start}-{t_end})"
+            )
             continue
         if length - need not in (-1, 0, 1):
             reasons.append(f"{name} gives {s}-{e} = {length} bytes")

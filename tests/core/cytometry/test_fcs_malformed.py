@@ -370,6 +370,44 @@ def test_text_end_offsets(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data.events, EVENTS)
 
 
+def test_text_end_equal_to_data_start(tmp_path: Path) -> None:
+    """Some writers give the DATA start as TEXT end (fcsparser special-cases this).
+
+    The byte after the final delimiter is the first DATA byte; it must not be
+    glued onto the last keyword value.
+    """
+    pairs = keywords(extra=[("LAST", "value")])
+    content = bytearray(build(pairs, EVENTS.tobytes()))
+    content[18:26] = content[26:34]  # TEXT end := DATA start
+    data = read_fcs(write(tmp_path, bytes(content)))
+    assert data.keywords["LAST"] == "value"
+    assert any(
+        "after the final delimiter" in w or "past the final delimiter" in w for w in data.warnings
+    )
+    np.testing.assert_array_equal(data.events, EVENTS)
+    big = EVENTS.astype(">f4")  # first DATA byte 0x3F, not padding
+    content = bytearray(build(keywords(byteord="4,3,2,1", extra=[("LAST", "v")]), big.tobytes()))
+    content[18:26] = content[26:34]
+    data = read_fcs(write(tmp_path, bytes(content)))
+    assert data.keywords["LAST"] == "v"
+    assert any("one past the final delimiter" in w and "b'?'" in w for w in data.warnings)
+    np.testing.assert_array_equal(data.events, EVENTS)
+
+
+def test_whitespace_delimiter_is_not_mistaken_for_padding(tmp_path: Path) -> None:
+    pairs = [(k, v) for k, v in keywords() if "\t" not in k + v]
+    data = read_fcs(write(tmp_path, build(pairs, EVENTS.tobytes(), delim="\t")))
+    np.testing.assert_array_equal(data.events, EVENTS)
+    assert data.warnings == []
+
+
+def test_data_offsets_inside_the_text_are_refused(tmp_path: Path) -> None:
+    """A damaged offset that points DATA into the TEXT is not read as events."""
+    content = bytearray(build(keywords(), EVENTS.tobytes(), offsets_in_text=False))
+    content[26:42] = f"{100:>8}{123:>8}".encode()  # right size, wrong place
+    refuse(write(tmp_path, bytes(content)), "overlaps the TEXT segment")
+
+
 @pytest.mark.parametrize(
     ("header", "fragment"),
     [

@@ -297,6 +297,13 @@ def test_escaped_delimiters_and_repeated_keywords(instruments: Path) -> None:
 
 
 def test_non_utf8_text_falls_back_to_latin1(instruments: Path) -> None:
+    """FACSCalibur (Mac OS) wrote CREATOR as b"CellQuest Pro\\xaa 5.2.1" (0xAA is '™' in MacRoman).
+
+    FCS 2.0 TEXT should be ASCII, so no rule names the encoding. fcsparser
+    decodes UTF-8 with errors="ignore" and silently drops the byte; we decode
+    latin-1, which keeps every byte recoverable (value.encode("latin-1")),
+    and record a warning.
+    """
     data = read_fcs_metadata(instruments / "FACSCaliburHTS/Sample_Well_A02.fcs")
     raw = (instruments / "FACSCaliburHTS/Sample_Well_A02.fcs").read_bytes()[256:2610]
     start = raw.index(b"\\CREATOR\\") + 9

@@ -135,6 +135,13 @@ def test_data_off_by_two_is_refused(tmp_path: Path) -> None:
 
 
 def test_header_and_text_disagree_use_the_one_that_fits(tmp_path: Path) -> None:
+    """FCS 3.0 $BEGINDATA/$ENDDATA: below 99,999,999 bytes they "duplicate the offset
+    contained in the HEADER". When they differ the file breaks that rule and
+    neither copy is authoritative; the one whose size equals $TOT × bytes per
+    event is used, with a warning. (fcsparser always takes a non-zero HEADER
+    start and reads $TOT events from it, so with a wrong HEADER start it
+    returns shifted events without a word.)
+    """
     raw = EVENTS.tobytes()
     content = bytearray(build(keywords(), raw))
     good_begin = int(content[26:34])
@@ -157,6 +164,19 @@ def test_header_and_text_disagree_use_the_one_that_fits(tmp_path: Path) -> None:
 def test_both_offsets_wrong_is_refused(tmp_path: Path) -> None:
     content = build(keywords(tot=4), EVENTS.tobytes())  # $TOT claims one event too many
     refuse(write(tmp_path, content), "$TOT=4", "= 32 bytes", "HEADER gives", "= 24 bytes")
+
+
+def test_segment_longer_than_tot_is_refused_not_cut(tmp_path: Path) -> None:
+    """Disagreement with fcsparser: it reads the first $TOT events and ignores $ENDDATA.
+
+    FCS 3.0 defines $TOT as the total number of events and the HEADER/TEXT
+    offsets as the first and last byte of the DATA segment. A segment holding
+    three events under $TOT/2/ contradicts itself; which number is stale
+    cannot be known, so returning two of the three events would be a silent
+    guess. We refuse and say why.
+    """
+    content = build(keywords(tot=2), EVENTS.tobytes())
+    refuse(write(tmp_path, content), "$TOT=2 × 8 bytes per event = 16 bytes", "= 24 bytes")
 
 
 def test_two_plausible_data_segments_are_not_guessed_between(tmp_path: Path) -> None:
@@ -324,7 +344,8 @@ def test_empty_values_written_as_doubled_delimiters(tmp_path: Path) -> None:
 
     Read strictly, "/$P1S//$P2S//" would swallow the following keyword; the
     reader notices the broken pairing and reads the doubled delimiters as
-    empty values, with a warning.
+    empty values, with a warning. (fcsparser reads strictly and ends up with
+    a keyword named "$P1S/$P2S/$CYT" and no $CYT.)
     """
     pairs = keywords(extra=[("$P1S", ""), ("$P2S", ""), ("$CYT", "X")])
     data = read_fcs(write(tmp_path, build(pairs, EVENTS.tobytes())))
@@ -334,7 +355,11 @@ def test_empty_values_written_as_doubled_delimiters(tmp_path: Path) -> None:
 
 
 def test_keywords_are_case_insensitive_values_are_not(tmp_path: Path) -> None:
-    """FCS 3.0 §3.2.10: readers must ignore keyword case; values are case sensitive."""
+    """FCS 3.0 §3.2.10: "an FCS file reader must ignore keyword case"; values are case sensitive.
+
+    Disagreement with fcsparser, which looks up "$PAR" verbatim and raises
+    KeyError on a file written with lower-case keywords.
+    """
     pairs = [(k.lower(), v) for k, v in keywords(extra=[("$Cyt", "MiXeD")])]
     data = read_fcs(write(tmp_path, build(pairs, EVENTS.tobytes())))
     assert data.keywords["$CYT"] == "MiXeD" and data.channels == ["CH1", "CH2"]

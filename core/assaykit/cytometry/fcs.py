@@ -2,10 +2,14 @@
 
 Why our own reader: the existing Python readers each get some real files
 wrong (flowio silently drops 24-bit integer data and refuses the MACSQuant
-off-by-one offsets; fcsparser crashes on big-endian files under numpy 2 and
-reads only the first data set), and none of them reports *what* it repaired.
+off-by-one offsets; fcsparser crashes on big-endian files under numpy 2, reads
+one data set per call and trusts $TOT over the offsets), and none of them
+reports *what* it repaired.
 A batch pipeline needs every repair recorded next to the result and every
 failure raised as one typed error, so that one bad file becomes one error row.
+
+Versions: FCS 2.0, 3.0 and 3.1. FCS 3.2 files are read like 3.1 (with
+``$BEGINDATETIME``); its per-parameter ``$PnDATATYPE`` is refused.
 
 Rules this module follows (each one is a decision a reader has to make):
 
@@ -30,8 +34,9 @@ Rules this module follows (each one is a decision a reader has to make):
   in a warning.
 * **Integer dtype.** Masked integers are returned as ``float32`` when every
   channel fits in 24 bits (float32 represents every integer below 2**24
-  exactly), otherwise as ``float64``. Either way the conversion is lossless
-  and downstream compensation can work in floating point directly.
+  exactly), otherwise as ``float64`` (exact below 2**53, i.e. for every
+  integer width FCS files use in practice). Downstream compensation can then
+  work in floating point directly.
 * **Float data** is returned in native byte order: ``float32`` for ``F``,
   ``float64`` for ``D``. ``A`` (ASCII) data become ``float64``.
 * **Zero copy.** Native-order, aligned ``F``/``D`` data segments of at least
@@ -39,6 +44,14 @@ Rules this module follows (each one is a decision a reader has to make):
   the file: writable, lazily paged in, and writes never reach the file.
   Everything else is read with a single ``readinto`` and converted in place
   where possible. ``copy=True`` always returns memory owned by the array.
+* **TEXT end.** Bytes after the final delimiter inside the TEXT range
+  (padding, or the first DATA byte when TEXT end == DATA start) are dropped
+  with a warning; a TEXT range one byte short of its final delimiter is
+  extended by one byte, with a warning.
+* **Data sets.** ``$NEXTDATA`` is relative to the current data set (FCS 3.0).
+  Offsets only move forward, so chains cannot loop; a pointer that lands on
+  no HEADER is an error, except that an absolute offset which does land on
+  one is followed with a warning.
 * **TEXT.** The first byte is the delimiter; a doubled delimiter is an
   escaped delimiter (FCS 3.0 §3.2.7). Keywords are case-insensitive
   (§3.2.10): keys are upper-cased, values are kept verbatim. Values are
@@ -432,7 +445,8 @@ def _parse_header(src: _Source, base: int, index: int) -> tuple[str, list[int]]:
     version = magic.decode("ascii", errors="replace")
     if version not in _SUPPORTED_VERSIONS:
         raise src.fail(
-            f"unsupported FCS version {version!r} in {where}; supported: FCS2.0, FCS3.0, FCS3.1"
+            f"unsupported FCS version {version!r} in {where}; supported: FCS2.0, FCS3.0, "
+            "FCS3.1 (and FCS3.2 read as 3.1)"
         )
     offsets: list[int] = []
     for i, name in enumerate(_HEADER_FIELDS):

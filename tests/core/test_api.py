@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pytest
-from helpers.toydata import write_counts
-
 import assaykit
+import pytest
 from assaykit import PluginHost
+from helpers.toydata import write_counts
 
 
 def _snapshot(root: Path) -> set[tuple[str, int]]:
@@ -17,7 +16,10 @@ def _snapshot(root: Path) -> set[tuple[str, int]]:
 
 
 def test_analyze_runs_in_memory_and_writes_nothing(
-    toy_host: PluginHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    toy_host: PluginHost,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ctrl = write_counts(tmp_path / "ctrl.counts", list(range(100)))
     s1 = write_counts(tmp_path / "s1.counts", [1.0] * 60 + [500.0] * 40)
@@ -34,13 +36,18 @@ def test_analyze_runs_in_memory_and_writes_nothing(
     assert [f.name for f in res.figures] == ["histogram"]
     assert res.figures[0].png.startswith(b"\x89PNG")
     r = next(r for r in res.records if r.metric == "positive_pct")
-    assert (r.input_path, r.instrument, r.acquired_at) == ("s1.counts", "ToyCyte 3000",
-                                                           "2026-01-02T03:04:05")
+    assert (r.input_path, r.instrument, r.acquired_at) == (
+        "s1.counts",
+        "ToyCyte 3000",
+        "2026-01-02T03:04:05",
+    )
     df = res.to_pandas()
     assert len(df) == len(res.records)
 
 
-def test_a_plain_list_of_paths_is_one_experiment_of_samples(toy_host: PluginHost, tmp_path: Path) -> None:
+def test_a_plain_list_of_paths_is_one_experiment_of_samples(
+    toy_host: PluginHost, tmp_path: Path
+) -> None:
     a = write_counts(tmp_path / "a.counts", [1.0, 1.0, 1.0, 100.0])
     b = write_counts(tmp_path / "b.counts", [1.0, 1.0, 1.0, 1.0])
     res = assaykit.analyze("toy_threshold", [a, str(b)], figures=False, host=toy_host)
@@ -59,7 +66,7 @@ def test_analyze_params_and_typed_errors(toy_host: PluginHost, tmp_path: Path) -
         assaykit.analyze("toy_threshold", [a], {"percentile": -1}, host=toy_host)
     with pytest.raises(assaykit.UnknownAssayError, match="installed assays: toy_threshold"):
         assaykit.analyze("nope", [a], host=toy_host)
-    with pytest.raises(assaykit.MissingInputError, match="missing.counts"):
+    with pytest.raises(assaykit.MissingInputError, match=r"missing\.counts"):
         assaykit.analyze("toy_threshold", [tmp_path / "missing.counts"], host=toy_host)
     bad = tmp_path / "bad.counts"
     bad.write_text("1\nxyz\n")
@@ -70,12 +77,19 @@ def test_analyze_params_and_typed_errors(toy_host: PluginHost, tmp_path: Path) -
     with pytest.raises(assaykit.UsageError, match="unknown role 'ctl'"):
         assaykit.analyze("toy_threshold", {a: "ctl"}, host=toy_host)
     # every one of them is an AssaykitError
-    for exc in (assaykit.ParamsError, assaykit.UnknownAssayError, assaykit.InputError,
-                assaykit.UsageError, assaykit.AnalysisError):
+    for exc in (
+        assaykit.ParamsError,
+        assaykit.UnknownAssayError,
+        assaykit.InputError,
+        assaykit.UsageError,
+        assaykit.AnalysisError,
+    ):
         assert issubclass(exc, assaykit.AssaykitError)
 
 
-def test_unexpected_plugin_exception_becomes_analysis_error(toy_host: PluginHost, tmp_path: Path) -> None:
+def test_unexpected_plugin_exception_becomes_analysis_error(
+    toy_host: PluginHost, tmp_path: Path
+) -> None:
     empty = tmp_path / "empty.counts"
     empty.write_text("# nothing\n")
     a = write_counts(tmp_path / "a.counts", [1.0])
@@ -85,13 +99,16 @@ def test_unexpected_plugin_exception_becomes_analysis_error(toy_host: PluginHost
 
 
 def test_run_returns_records_and_logs_instead_of_printing(
-    toy_host: PluginHost, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    toy_host: PluginHost,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     write_counts(tmp_path / "in" / "a.counts", [1.0, 2.0])
     caplog.set_level(logging.INFO, logger="assaykit")
-    res = assaykit.run(tmp_path / "in", tmp_path / "out", assay="toy_threshold", workers=0,
-                       host=toy_host)
+    res = assaykit.run(
+        tmp_path / "in", tmp_path / "out", assay="toy_threshold", workers=0, host=toy_host
+    )
     assert capsys.readouterr() == ("", "")
     assert any("done toy_threshold/a" in m for m in caplog.messages)
     assert res.exit_code == 0 and len(res.records) == 7

@@ -9,20 +9,33 @@ import sys
 from pathlib import Path
 
 import jsonschema
-from helpers.toydata import make_folder, write_counts
-
 from assaykit.records import RECORD_FIELDS
+from helpers.toydata import make_folder, write_counts
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assaykit.cli", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "assaykit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=os.environ.copy(),
+    )
 
 
 def test_exit_codes(toy_env: Path, tmp_path: Path) -> None:
     make_folder(tmp_path / "good", 2, seed=1)
-    r = cli("run", str(tmp_path / "good"), "--out", str(tmp_path / "o1"), "--assay", "toy_threshold",
-            "--workers", "1")
+    r = cli(
+        "run",
+        str(tmp_path / "good"),
+        "--out",
+        str(tmp_path / "o1"),
+        "--assay",
+        "toy_threshold",
+        "--workers",
+        "1",
+    )
     assert r.returncode == 0, r.stderr
     assert "2 experiment(s): 2 ok, 0 failed" in r.stdout
     make_folder(tmp_path / "bad", 2, seed=1, corrupt=(1,))
@@ -36,8 +49,16 @@ def test_exit_codes(toy_env: Path, tmp_path: Path) -> None:
         ("run", str(tmp_path / "good"), "--out", str(tmp_path / "o3"), "--workers", "-1"),
         ("run", str(tmp_path / "good")),  # --out missing (click usage error)
         ("schema", "zzz"),
-        ("run", str(tmp_path / "good"), "--out", str(tmp_path / "o3"), "--assay", "toy_threshold",
-         "--export", "xlsx"),
+        (
+            "run",
+            str(tmp_path / "good"),
+            "--out",
+            str(tmp_path / "o3"),
+            "--assay",
+            "toy_threshold",
+            "--export",
+            "xlsx",
+        ),
     ]
     for args in cases:
         r = cli(*args)

@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.toydata import write_counts
-from pydantic import Field
-
 from assaykit import (
     Assay,
     AssayResult,
@@ -21,6 +18,8 @@ from assaykit import (
     hookimpl,
 )
 from assaykit.testing import assert_conforms, check_assay
+from helpers.toydata import write_counts
+from pydantic import Field
 
 
 @pytest.fixture
@@ -30,12 +29,15 @@ def files(tmp_path: Path) -> dict[Path, str]:
     return {ctrl: "negative_control", s1: "sample"}
 
 
-def test_third_party_plugin_passes_the_kit(toy_host: PluginHost, files: dict[Path, str],
-                                           tmp_path: Path) -> None:
+def test_third_party_plugin_passes_the_kit(
+    toy_host: PluginHost, files: dict[Path, str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.counts"
     bad.write_text("# instrument: x\n1\nnot-a-number\n")
     report = assert_conforms(
-        "toy_threshold", files, host=toy_host,
+        "toy_threshold",
+        files,
+        host=toy_host,
         bad=[{next(iter(files)): "negative_control", bad: "sample"}],
         bad_params={"percentile": 5000},
     )
@@ -149,7 +151,12 @@ def test_declaration_checks() -> None:
             return AssayResult()
 
     problems = "\n".join(declaration_problems(Bad()))
-    for expected in ("name must be a non-empty string", "input_kinds must be a non-empty tuple",
-                     "roles must be unique", "control role 'ghost'", "Params() must construct",
-                     "metric name 'error' is reserved"):
+    for expected in (
+        "name must be a non-empty string",
+        "input_kinds must be a non-empty tuple",
+        "roles must be unique",
+        "control role 'ghost'",
+        "Params() must construct",
+        "metric name 'error' is reserved",
+    ):
         assert expected in problems

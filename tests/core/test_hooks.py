@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from helpers.toydata import make_folder, write_counts
-
 import assaykit
+import pytest
 from assaykit import InputError, PluginHost
+from helpers.toydata import make_folder, write_counts
 
 
 def test_assaykit_register_assays(toy_host: PluginHost) -> None:
@@ -36,16 +35,23 @@ def test_assaykit_register_readers(toy_host: PluginHost, tmp_path: Path) -> None
 
 def test_assaykit_register_exporters(toy_host: PluginHost, tmp_path: Path) -> None:
     toy = make_folder(tmp_path / "in", 2, seed=9)
-    res = assaykit.run(tmp_path / "in", tmp_path / "out", assay="toy_threshold", workers=0,
-                       host=toy_host)
+    res = assaykit.run(
+        tmp_path / "in", tmp_path / "out", assay="toy_threshold", workers=0, host=toy_host
+    )
     lines = (tmp_path / "out" / "toy_summary.tsv").read_text().splitlines()
     assert lines[0] == "experiment\tsample_id\tpositive_pct"
     got = {(e, s): float(v) for e, s, v in (ln.split("\t") for ln in lines[1:])}
     assert got == pytest.approx(toy.truth)
     assert res.exit_code == 0
     # --export chooses exporters
-    assaykit.run(tmp_path / "in", tmp_path / "out2", assay="toy_threshold", workers=0,
-                 exporters=["csv"], host=toy_host)
+    assaykit.run(
+        tmp_path / "in",
+        tmp_path / "out2",
+        assay="toy_threshold",
+        workers=0,
+        exporters=["csv"],
+        host=toy_host,
+    )
     assert (tmp_path / "out2" / "results.csv").exists()
     assert not (tmp_path / "out2" / "toy_summary.tsv").exists()
     assert not (tmp_path / "out2" / "results.jsonl").exists()

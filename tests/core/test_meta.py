@@ -7,11 +7,11 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from assaykit import hookspecs
 
 HOOKS = sorted(
-    name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    name
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
     if name.startswith("assaykit_")
 )
 TESTS = Path(__file__).resolve().parents[1]
@@ -19,8 +19,11 @@ REPO = TESTS.parent
 
 
 def test_there_are_hooks() -> None:
-    assert HOOKS == ["assaykit_register_assays", "assaykit_register_exporters",
-                     "assaykit_register_readers"]
+    assert HOOKS == [
+        "assaykit_register_assays",
+        "assaykit_register_exporters",
+        "assaykit_register_readers",
+    ]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -1,4 +1,4 @@
-"""The distribution: the wheel holds only assaykit* packages; the sdist carries fixtures and docs."""
+"""The distribution: the wheel holds only assaykit* packages; the sdist carries fixtures, docs."""
 
 from __future__ import annotations
 
@@ -19,13 +19,25 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("dist")
     src = tmp_path_factory.mktemp("src") / "assaykit"
     # build from a copy, so the build leaves nothing behind in the working tree
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "out"))
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "out"
+        ),
+    )
     for call in ("build_wheel", "build_sdist"):  # one process each: they share global state
         r = subprocess.run(
-            [sys.executable, "-c",
-             f"import sys; from setuptools import build_meta as b; b.{call}(sys.argv[1])", str(out)],
-            cwd=src, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-c",
+                f"import sys; from setuptools import build_meta as b; b.{call}(sys.argv[1])",
+                str(out),
+            ],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert r.returncode == 0, r.stderr[-3000:]
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))

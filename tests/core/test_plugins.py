@@ -10,10 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers.packages import pip_install_target, write_package
-
 from assaykit import HostConfig, PluginError, PluginHost
 from assaykit.errors import PluginCompatibilityWarning
+from helpers.packages import pip_install_target, write_package
 
 MISSPELLED = """
 from assaykit import hookimpl
@@ -73,8 +72,13 @@ def bad_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _cli_json(*args: str) -> tuple[int, list[dict[str, object]], str]:
-    proc = subprocess.run([sys.executable, "-m", "assaykit.cli", *args, "plugins", "--json"],
-                          capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "assaykit.cli", *args, "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
     data = json.loads(proc.stdout) if proc.returncode == 0 else []
     return proc.returncode, data, proc.stderr
 
@@ -82,7 +86,11 @@ def _cli_json(*args: str) -> tuple[int, list[dict[str, object]], str]:
 def test_third_party_plugin_is_discovered_and_listed(toy_env: Path) -> None:
     host = PluginHost(HostConfig())  # autoload, as a lab's installation would
     info = host.plugins["toycount"]
-    assert (info.status, info.distribution, info.version) == ("loaded", "assaykit-toycount", "1.2.0")
+    assert (info.status, info.distribution, info.version) == (
+        "loaded",
+        "assaykit-toycount",
+        "1.2.0",
+    )
     assert host.assay_plugin("toy_threshold") == "toycount"
     assert host.reader_for("x.counts") is not None
     assert "toy_summary" in host.exporters
@@ -93,12 +101,21 @@ def test_third_party_plugin_is_discovered_and_listed(toy_env: Path) -> None:
     assert assay["name"] == "toy_threshold"
     assert assay["input_kinds"] == ["counts"]
     assert assay["roles"] == ["sample", "negative_control", "positive_control"]
-    assert {"entity_type": "sample", "metric": "positive_pct", "unit": "%", "dtype": "float",
-            "description": "percent of events above the threshold"} in assay["metrics"]
+    assert {
+        "entity_type": "sample",
+        "metric": "positive_pct",
+        "unit": "%",
+        "dtype": "float",
+        "description": "percent of events above the threshold",
+    } in assay["metrics"]
     assert toy["distribution"] == "assaykit-toycount" and toy["version"] == "1.2.0"
     # the human listing names the same things
-    proc = subprocess.run([sys.executable, "-m", "assaykit.cli", "plugins"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "assaykit.cli", "plugins"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "toy_threshold" in proc.stdout and "negative_control" in proc.stdout
 
 
@@ -121,7 +138,9 @@ def test_autoload_can_be_turned_off_and_one_plugin_loaded(
 
 
 @pytest.mark.parametrize("how", ["env", "cli", "dist"])
-def test_one_plugin_can_be_blocked(toy_env: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+def test_one_plugin_can_be_blocked(
+    toy_env: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     if how == "env":
         monkeypatch.setenv("ASSAYKIT_BLOCK_PLUGINS", "toycount")
         rc, data, _ = _cli_json()
@@ -197,7 +216,7 @@ def test_registering_a_non_assay_is_an_error() -> None:
         def assaykit_register_assays(self, register: Callable[[object], None]) -> None:
             register(object())
 
-    with pytest.raises(PluginError, match="not an assaykit.Assay"):
+    with pytest.raises(PluginError, match=r"not an assaykit\.Assay"):
         PluginHost(HostConfig(autoload=False), extra=[Junk()])
 
 

@@ -8,7 +8,6 @@ or on a Dask cluster, so the results are the same everywhere.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -91,7 +90,11 @@ def _alarm(seconds: float | None) -> Iterator[None]:
     """Interrupt a hung analysis after ``seconds`` (only possible in a main thread)."""
     import threading
 
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if (
+        not seconds
+        or not hasattr(signal, "SIGALRM")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 
@@ -303,9 +306,16 @@ def _out_lock(out: Path) -> Iterator[None]:
     fh = open(out / ".assaykit.lock", "w")  # noqa: SIM115 - held for the whole run
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UsageError(f"{out}: another assaykit run is writing to this folder") from None
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks; SQLite still guards
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise UsageError(
+                    f"{out}: another assaykit run is writing to this folder"
+                ) from None
         yield
     finally:
         fh.close()

@@ -176,6 +176,10 @@ def _ids(units: Sequence[Unit]) -> str:
     return ",".join(u.sample_id for u in units)
 
 
+def _files(units: Sequence[Unit]) -> str:
+    return ", ".join(dict.fromkeys(u.inp.relpath for u in units))
+
+
 def estimate_matrix(units: list[Unit], params: AnnexinParams) -> tuple[SpilloverMatrix, str]:
     """A 2x2 spillover (Annexin, PI) from the single-stain controls' uncompensated singlets."""
     ann = [u for u in units if u.role == "annexin_only"]
@@ -304,7 +308,10 @@ def _auto(
         u for u in units if u.prep is not None and u.prep.n_kept > 0
     ]
     if not pool:
-        raise AnalysisError("no data set has singlet cells to set an automatic threshold on")
+        raise AnalysisError(
+            f"no data set has singlet cells to set an automatic threshold on "
+            f"(files: {_files(units)})"
+        )
     source = f"samples:{_ids(pool)}"
     try:
         th = auto_threshold(
@@ -313,8 +320,8 @@ def _auto(
         )
     except AnalysisError as exc:
         raise AnalysisError(
-            f"{exc}. Give an unstained or single-stain control, or set threshold_method='fixed' "
-            "with annexin_threshold and pi_threshold"
+            f"{exc} (files: {_files(pool)}). Give an unstained or single-stain control, or set "
+            "threshold_method='fixed' with annexin_threshold and pi_threshold"
         ) from exc
     return ChannelThreshold(th, "density_valley", source, reason)
 
@@ -342,7 +349,10 @@ def channel_threshold(
             continue
         assert all(u.prep is not None for u in ctrl)
         values = {u.sample_id: u.prep.kept(getattr(u, which)) for u in ctrl if u.prep}
-        th = control_threshold(values, params.threshold_percentile, channel=channel)
+        try:
+            th = control_threshold(values, params.threshold_percentile, channel=channel)
+        except AnalysisError as exc:
+            raise AnalysisError(f"{exc} (files: {_files(ctrl)})") from exc
         return ChannelThreshold(
             th, f"percentile:{params.threshold_percentile:g}", f"{role}:{_ids(ctrl)}"
         )

@@ -212,7 +212,9 @@ def draw_thresholds(
                 series.append(v)
                 labels.append("samples (pooled)" if role == "sample" else role)
         if series:
-            density_plot(ax, series, tr, [th.threshold], labels=labels)
+            mark = float(tr.apply(np.array([th.threshold.value]))[0])
+            rng = _range(tr.apply(np.concatenate(series)), mark)
+            density_plot(ax, series, tr, [th.threshold], labels=labels, range=rng)
         ax.set_xlabel(f"{name}, compensated, logicle")
         ax.set_title(f"{name}: {th.method} from {th.source}", fontsize=8)
     fig.tight_layout()

@@ -187,7 +187,7 @@ class AnnexinParams(Params):
         description="Half-width of the singlet FSC-H/FSC-A band, in robust SDs (1.4826 MAD).",
     )
     fit_events: int = Field(
-        20_000,
+        10_000,
         ge=1_000,
         le=1_000_000_000,
         description=(

@@ -138,7 +138,9 @@ def make_blot(
             rows = np.sort(rng.uniform(0.15, 0.8, size=3))
             while np.any(np.diff(rows) < 0.12):
                 rows = np.sort(rng.uniform(0.15, 0.8, size=3))
-            vols = rng.uniform(0.3, 1.0, size=3) * 3.0e6 * (top / 65535.0)
+            # peak heights 30-100 % of 5400 AU (16-bit) or of 100 grey levels (8-bit)
+            peak_max = 5400.0 if bit_depth == 16 else 100.0
+            vols = rng.uniform(0.3, 1.0, size=3) * peak_max * lw * band_sigma * math.sqrt(2 * math.pi)
             bands.append([(float(r), float(v)) for r, v in zip(rows, vols)])
     if len(bands) != n_lanes:
         raise ValueError(f"bands must have one list per lane ({n_lanes}), got {len(bands)}")

@@ -14,10 +14,10 @@ Lane profile
     are not cut) of the background-subtracted pixels. A sum, not a mean, so
     that the area under the profile is the band volume.
 Noise
-    The larger of ``1.4826 * MAD(diff(profile)) / sqrt(2)`` (pixel noise,
-    robust to bands, which are smooth) and ``1.4826 * MAD`` of the
-    baseline-corrected profile (slow wander left by a 2-D background, which is
-    coherent across the lane width and so survives the sum).
+    ``1.4826 * MAD(diff(profile)) / sqrt(2)``: robust to bands, which are
+    smooth and may fill most of a ladder lane. It does not see the slow wander
+    a 2-D background leaves (coherent across the lane width), which is why the
+    default ``min_snr`` is 8 rather than the textbook 3-5.
 Band
     A peak of the (Gaussian, ``smooth`` px) smoothed profile with prominence
     at least ``min_snr`` times the noise. Its rows run from where the
@@ -239,6 +239,8 @@ def find_bands(
     edge_fraction: float = 0.01,
     background: BackgroundSpec | None = None,
     neighbours: Sequence[Lane] = (),
+    min_coverage: float = 0.3,
+    min_lane_contrast: float | None = 2.0,
 ) -> list[Band]:
     """Find and integrate the bands of one lane (definitions in the module docs).
 
@@ -259,6 +261,14 @@ def find_bands(
     ``"none"``
         no baseline (use when ``image`` is already background-free).
 
+    Two shape tests reject what is not a band (on ``detect_image``, over the
+    band's rows): ``min_coverage``, the participation ratio
+    ``(sum c)^2 / (n sum c^2)`` of the per-column sums ``c`` across the lane
+    (1 for a band spanning the lane evenly, ~1/n for a speck of dust); and
+    ``min_lane_contrast``, the ratio of the lane's mean intensity to that of the
+    gaps beside it (wells, gel edges and streaks cross the gaps too; bands do
+    not). ``None``/0 turn a test off.
+
     ``saturated`` is the raw image's saturation mask; ``background`` the 2-D
     method applied to ``detect_image`` (or to ``image``), recorded on each
     band together with the volume baseline. Bands are returned top to bottom.
@@ -278,11 +288,7 @@ def find_bands(
     )
     corr = prof.corrected
     sm = gaussian_filter1d(corr, smooth, mode="nearest") if smooth > 0 else corr
-    # Noise at the band scale: the larger of the pixel-to-pixel noise and the
-    # spread of the baseline-corrected profile (which also sees the slow
-    # wander a 2-D background leaves, coherent across the lane width).
-    spread = 1.4826 * float(np.median(np.abs(sm - np.median(sm))))
-    noise = max(prof.noise, spread, 1e-12)
+    noise = max(prof.noise, 1e-12)
     peaks, props = find_peaks(sm, prominence=min_snr * noise, distance=max(1, int(min_distance)))
     if peaks.size and rel_prominence > 0:
         keep = props["prominences"] >= rel_prominence * props["prominences"].max()
@@ -304,6 +310,7 @@ def find_bands(
         "detection_profile": prof.baseline_spec.as_dict(),
         "volume": vol_spec.as_dict(),
     }
+    gap_cols = _gap_columns(lane, neighbours, det_arr.shape[1], prof.col_start, prof.col_stop)
     bands: list[Band] = []
     for k, p in enumerate(peaks):
         p = int(p)
@@ -315,6 +322,23 @@ def find_bands(
         right_limit = int(peaks[k + 1]) if k + 1 < peaks.size else sm.size - 1
         top = _walk(sm, p, -1, stop_level, left_limit, noise)
         bottom = _walk(sm, p, +1, stop_level, right_limit, noise)
+        r_top, r_bottom = prof.row_start + top, prof.row_start + bottom + 1
+        block = det_arr[r_top:r_bottom, prof.col_start : prof.col_stop]
+        if min_coverage:
+            cols = np.clip(block.sum(axis=0, dtype=np.float64), 0, None)
+            denom = cols.size * float(np.sum(cols * cols))
+            coverage = float(cols.sum() ** 2 / denom) if denom > 0 else 0.0
+            if coverage < min_coverage:
+                log.debug("lane %d row %d: coverage %.2f, not a band", lane.index, p, coverage)
+                continue
+        if min_lane_contrast and gap_cols:
+            inside = float(block.mean())
+            outside = float(
+                np.mean([det_arr[r_top:r_bottom, c0:c1].mean() for c0, c1 in gap_cols])
+            )
+            if outside > 0 and inside < min_lane_contrast * outside:
+                log.debug("lane %d row %d: lane/gap %.2f, not a band", lane.index, p, inside / outside)
+                continue
         if volume_baseline == "edges":
             base = _edge_baseline(vol_signal, top, bottom, max(1, int(edge_rows)))
         else:
@@ -330,7 +354,6 @@ def find_bands(
             denom = y0 - 2 * y1 + y2
             if denom < 0:
                 row += float(0.5 * (y0 - y2) / denom)
-        r_top, r_bottom = prof.row_start + top, prof.row_start + bottom + 1
         sat = False
         sat_frac = 0.0
         if saturated is not None:
@@ -357,6 +380,28 @@ def find_bands(
             )
         )
     return bands
+
+
+def _gap_columns(
+    lane: Lane, neighbours: Sequence[Lane], width: int, c0: int, c1: int
+) -> list[tuple[int, int]]:
+    """Column ranges of the gaps beside a lane (between it and its neighbours)."""
+    others = sorted((o for o in neighbours if o.index != lane.index), key=lambda o: o.center)
+    left = [o for o in others if o.center < lane.center]
+    right = [o for o in others if o.center > lane.center]
+    half = max(2, int(0.25 * lane.width))
+    gaps: list[tuple[int, int]] = []
+    lo = int(np.ceil(left[-1].right)) if left else c0 - half
+    if lo < c0:
+        a, b = max(0, max(lo, c0 - half)), c0
+        if b - a >= 2:
+            gaps.append((a, b))
+    hi = int(np.floor(right[0].left)) if right else c1 + half
+    if hi > c1:
+        a, b = c1, min(width, min(hi, c1 + half))
+        if b - a >= 2:
+            gaps.append((a, b))
+    return gaps
 
 
 def _profile_base(

@@ -22,6 +22,8 @@ from assaykit.imaging.background import profile_baseline, rolling_ball_backgroun
 __all__ = [
     "Lane",
     "LaneDetection",
+    "LaneRegistration",
+    "register_lanes",
     "SmileModel",
     "estimate_rotation",
     "estimate_smile",
@@ -394,8 +396,18 @@ def _lane_profile(arr: NDArray[np.float32], lane: Lane, fraction: float) -> NDAr
     return prof - base
 
 
-def _xcorr_shift(a: NDArray[np.float64], b: NDArray[np.float64], max_shift: int) -> float | None:
-    """Shift s (px) such that b(y) ~ a(y - s); None if either profile is flat."""
+def _xcorr_shift(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    max_shift: int,
+    *,
+    min_corr: float = 0.3,
+    return_corr: bool = False,
+) -> Any:
+    """Shift s (px) such that b(y) ~ a(y - s); None if flat or poorly correlated.
+
+    With ``return_corr``, returns ``(shift, correlation)``.
+    """
     if np.std(a) <= 0 or np.std(b) <= 0:
         return None
     a0 = (a - a.mean()) / a.std()
@@ -409,7 +421,7 @@ def _xcorr_shift(a: NDArray[np.float64], b: NDArray[np.float64], max_shift: int)
         else:
             cc[k] = np.dot(a0[-s:], b0[: n + s]) / (n + s)
     i = int(np.argmax(cc))
-    if cc[i] < 0.3:
+    if cc[i] < min_corr:
         return None
     shift = float(shifts[i])
     if 0 < i < shifts.size - 1:
@@ -417,7 +429,7 @@ def _xcorr_shift(a: NDArray[np.float64], b: NDArray[np.float64], max_shift: int)
         denom = y0 - 2 * y1 + y2
         if denom < 0:
             shift += 0.5 * (y0 - y2) / denom
-    return shift
+    return (shift, float(cc[i])) if return_corr else shift
 
 
 def estimate_smile(
@@ -475,3 +487,77 @@ def estimate_smile(
     else:
         out = np.where(good, raw_arr, 0.0)
     return SmileModel(centres, [float(v) for v in raw_arr], [float(v) for v in out], coeffs)
+
+
+@dataclass(frozen=True)
+class LaneRegistration:
+    """Maps rows of one lane onto a reference lane: ``row = scale * row_ref + shift``.
+
+    Why a scale too: lanes of one gel often run slightly different distances
+    (heat, salt), so the offset between lanes grows down the gel; a constant
+    shift cannot follow that.
+    """
+
+    lane: int
+    reference: int
+    scale: float
+    shift: float
+    correlation: float
+
+    def to_reference(self, row: float) -> float:
+        """Row in the reference lane's frame."""
+        return (row - self.shift) / self.scale
+
+
+def register_lanes(
+    data: NDArray[Any],
+    lanes: list[Lane],
+    *,
+    reference: int = 0,
+    rows: tuple[int, int] | None = None,
+    max_shift: int = 25,
+    max_stretch: float = 0.05,
+    stretch_step: float = 0.001,
+    fraction: float = 0.5,
+) -> list[LaneRegistration]:
+    """Register every lane's vertical profile onto the reference lane's (scale and shift).
+
+    For each trial scale, the profile of the lane is resampled into the
+    reference frame and the best integer shift is found by normalised
+    cross-correlation, refined by a parabola; the scale with the highest
+    correlation wins. Meaningful when lanes share bands (identical ladders,
+    the same protein across a blot).
+    """
+    arr = np.asarray(data, dtype=np.float32)
+    h = arr.shape[0]
+    r0, r1 = (0, h) if rows is None else (max(0, rows[0]), min(h, rows[1]))
+    profiles = [_lane_profile(arr[r0:r1], ln, fraction) for ln in lanes]
+    ref = profiles[reference]
+    y = np.arange(ref.size, dtype=np.float64)
+    out: list[LaneRegistration] = []
+    for i, prof in enumerate(profiles):
+        if i == reference:
+            out.append(LaneRegistration(lanes[i].index, lanes[reference].index, 1.0, 0.0, 1.0))
+            continue
+        best = (-np.inf, 1.0, 0.0)
+        for scale in np.arange(1.0 - max_stretch, 1.0 + max_stretch + 1e-12, stretch_step):
+            # lane row = scale * ref_row (+ shift): resample the lane at scale * y
+            resampled = np.interp(scale * y, y, prof, left=0.0, right=0.0)
+            s = _xcorr_shift(ref, resampled, max_shift, min_corr=-1.0, return_corr=True)
+            if s is None:
+                continue
+            shift, corr = s
+            if corr > best[0]:
+                best = (corr, float(scale), float(shift))
+        corr, scale, shift = best
+        # resampled(y) = prof(scale*y) ~ ref(y - shift')  =>  lane row = scale * (ref_row + shift')
+        out.append(
+            LaneRegistration(
+                lanes[i].index,
+                lanes[reference].index,
+                scale,
+                scale * shift + r0 * (1.0 - scale),
+                float(corr),
+            )
+        )
+    return out

@@ -83,9 +83,9 @@ def make_blot(
     bands: Sequence[Sequence[tuple[float, float]]] | None = None,
     band_sigma: float = 4.0,
     edge_softness: float = 2.0,
-    background: float = 800.0,
+    background: float | None = None,
     illumination: float = 0.0,
-    noise_sigma: float = 20.0,
+    noise_sigma: float | None = None,
     rotation_deg: float = 0.0,
     smile_px: float = 0.0,
     invert: bool = False,
@@ -103,7 +103,8 @@ def make_blot(
     of the strip height (0 top, 1 bottom) and the volume in AU. When omitted,
     each lane gets 3 bands at seeded rows with seeded volumes. With several
     strips, the same band list is used in every strip (rows relative to the
-    strip). ``peak_scale`` rescales all volumes so that the brightest band peak
+    strip). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
+    ``noise_sigma`` (AU, Gaussian) to 20 or 1.5. ``peak_scale`` rescales all volumes so that the brightest band peak
     (plus background) reaches this value (use > the maximum to force
     saturation). ``illumination`` is the amplitude (AU) of a smooth additive
     background pattern on top of ``background``.
@@ -112,6 +113,10 @@ def make_blot(
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     top = 255.0 if bit_depth == 8 else 65535.0
+    if background is None:
+        background = 20.0 if bit_depth == 8 else 800.0
+    if noise_sigma is None:
+        noise_sigma = 1.5 if bit_depth == 8 else 20.0
     h, w = int(height), int(width)
     n_strips = max(1, int(n_strips))
 

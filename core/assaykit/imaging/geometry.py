@@ -232,13 +232,15 @@ def find_lanes(
     min_separation: float | None = None,
     rel_prominence: float = 0.12,
     background_radius: float | None = None,
+    min_snr: float = 6.0,
 ) -> LaneDetection:
     """Find lanes from the background-corrected, smoothed column profile.
 
     The image is first flattened by a rolling-ball background (radius
     ``background_radius``, default 1/15 of the smaller side) so uneven
     illumination cannot pose as lanes; the baseline left under the column
-    profile is its lower convex hull. Peaks of the profile are lanes; each lane's edges are where the
+    profile is its lower convex hull. A lane's peak must stand out by
+    ``rel_prominence`` of the strongest and by ``min_snr`` times the profile noise. Peaks of the profile are lanes; each lane's edges are where the
     profile falls to half of its height above the baseline, and all lanes get
     the median of those widths (lanes of one comb are equally wide). With
     ``expected_lanes``: the strongest that many peaks are kept if more were
@@ -254,14 +256,16 @@ def find_lanes(
     prof = gaussian_filter1d(raw, sigma, mode="nearest")
     base, _ = profile_baseline(prof, "hull")
     corr = prof - base
-    noise = 1.4826 * float(np.median(np.abs(np.diff(raw - gaussian_filter1d(raw, 3 * sigma))))) / np.sqrt(2) + 1e-9
+    # pixel-to-pixel noise of the column profile, scaled to the smoothed profile
+    raw_noise = 1.4826 * float(np.median(np.abs(np.diff(raw)))) / np.sqrt(2)
+    noise = raw_noise / np.sqrt(2.0 * np.sqrt(np.pi) * sigma) + 1e-12
     sep = min_separation if min_separation is not None else max(5.0, w / 60.0)
     if expected_lanes:
         sep = min(sep, 0.5 * w / expected_lanes)
     peaks, props = find_peaks(corr, distance=max(1, int(sep)), prominence=1e-12)
     prominences = props["prominences"]
     if peaks.size:
-        thr = max(rel_prominence * float(prominences.max()), 5.0 * noise / np.sqrt(max(1, h)))
+        thr = max(rel_prominence * float(prominences.max()), min_snr * noise)
         keep = prominences >= thr
         peaks, prominences = peaks[keep], prominences[keep]
     method = "column-profile peaks"

@@ -181,24 +181,40 @@ def lane_profile(
 
 
 def _walk(
-    corr: NDArray[np.float64], start: int, step: int, stop_level: float, limit: int, tol: float
+    corr: NDArray[np.float64],
+    start: int,
+    step: int,
+    stop_level: float,
+    limit: int,
+    tol: float,
+    slope_fraction: float = 0.02,
 ) -> int:
-    """From ``start``, step until the value drops to ``stop_level`` or rises again (a valley).
+    """From the peak at ``start``, step outwards to the band's edge.
 
-    A rise counts only below half the peak and by more than ``tol`` (the noise),
-    so noise in a band's tail does not end it early.
+    The edge is the first of: the value drops to ``stop_level``; below half the
+    peak, the profile rises again by more than ``tol`` (a valley: the next band
+    begins; the lowest point is returned); below half the peak, the drop per
+    row falls under ``slope_fraction`` of the steepest drop seen on this flank
+    (the band has ended on a pedestal or a slowly varying background).
     """
     i = start
     best = start
     n = corr.size
+    steepest = 0.0
+    half = 0.5 * corr[start]
     while True:
         j = i + step
         if j < 0 or j >= n or (step > 0 and j > limit) or (step < 0 and j < limit):
             return best
         if corr[j] <= stop_level:
             return j
-        if corr[j] > corr[best] + tol and corr[best] < 0.5 * corr[start]:
-            return best  # valley: the next band begins
+        drop = corr[i] - corr[j]
+        steepest = max(steepest, drop)
+        if corr[j] < half:
+            if corr[j] > corr[best] + tol:
+                return best  # valley: the next band begins
+            if drop < slope_fraction * steepest:
+                return j if corr[j] <= corr[best] else best
         if corr[j] < corr[best]:
             best = j
         i = j
@@ -265,9 +281,10 @@ def find_bands(
     band's rows): ``min_coverage``, the participation ratio
     ``(sum c)^2 / (n sum c^2)`` of the per-column sums ``c`` across the lane
     (1 for a band spanning the lane evenly, ~1/n for a speck of dust); and
-    ``min_lane_contrast``, the ratio of the lane's mean intensity to that of the
-    gaps beside it (wells, gel edges and streaks cross the gaps too; bands do
-    not). ``None``/0 turn a test off.
+    ``min_lane_contrast``, the ratio of the band's excess over the rows just
+    beside it in the lane to the same excess in the gaps beside the lane
+    (wells, gel edges and streaks cross the gaps too; bands do not).
+    ``None``/0 turn a test off.
 
     ``saturated`` is the raw image's saturation mask; ``background`` the 2-D
     method applied to ``detect_image`` (or to ``image``), recorded on each
@@ -332,12 +349,12 @@ def find_bands(
                 log.debug("lane %d row %d: coverage %.2f, not a band", lane.index, p, coverage)
                 continue
         if min_lane_contrast and gap_cols:
-            inside = float(block.mean())
+            inside = _excess(det_arr, r_top, r_bottom, prof.col_start, prof.col_stop, edge_rows)
             outside = float(
-                np.mean([det_arr[r_top:r_bottom, c0:c1].mean() for c0, c1 in gap_cols])
+                np.mean([_excess(det_arr, r_top, r_bottom, c0, c1, edge_rows) for c0, c1 in gap_cols])
             )
             if outside > 0 and inside < min_lane_contrast * outside:
-                log.debug("lane %d row %d: lane/gap %.2f, not a band", lane.index, p, inside / outside)
+                log.debug("lane %d row %d: lane/gap excess %.2f, not a band", lane.index, p, inside / outside)
                 continue
         if volume_baseline == "edges":
             base = _edge_baseline(vol_signal, top, bottom, max(1, int(edge_rows)))
@@ -380,6 +397,17 @@ def find_bands(
             )
         )
     return bands
+
+
+def _excess(arr: NDArray[np.float32], r0: int, r1: int, c0: int, c1: int, k: int) -> float:
+    """Mean of rows r0..r1 over columns c0..c1, above the mean of ``k`` rows beside them."""
+    inner = arr[r0:r1, c0:c1]
+    edges = np.concatenate(
+        [arr[max(0, r0 - k) : r0, c0:c1].ravel(), arr[r1 : min(arr.shape[0], r1 + k), c0:c1].ravel()]
+    )
+    if inner.size == 0:
+        return 0.0
+    return float(inner.mean() - (edges.mean() if edges.size else 0.0))
 
 
 def _gap_columns(

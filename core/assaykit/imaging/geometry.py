@@ -196,13 +196,20 @@ def _half_max_edges(profile: NDArray[np.float64], peak: int) -> tuple[float, flo
 
 
 def _regular_grid(
-    peaks: NDArray[np.float64], n: int, width: int, min_pitch: float
+    peaks: NDArray[np.float64], n: int, width: int, min_pitch: float, profile: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], float] | None:
-    """Centres of ``n`` equally spaced lanes that best explain the detected peaks."""
+    """Centres of ``n`` equally spaced lanes that best explain the detected peaks.
+
+    Candidate combs come from pairs of peaks (their distance divided by 1..n-1).
+    The comb must pass close to every peak (sum of squared distances); among
+    combs that do about equally well, the one whose lanes collect the most
+    profile signal wins (a comb twice too fine puts lanes in the gaps).
+    """
     if peaks.size < 2:
         return None
-    best: tuple[float, NDArray[np.float64], float] | None = None
+    candidates: list[tuple[float, float, NDArray[np.float64], float]] = []
     diffs = np.abs(peaks[:, None] - peaks[None, :])[np.triu_indices(peaks.size, 1)]
+    xs = np.arange(profile.size, dtype=np.float64)
     for d in diffs:
         for k in range(1, n):
             pitch = d / k
@@ -210,17 +217,19 @@ def _regular_grid(
                 break
             for anchor in peaks:
                 for j in range(n):
-                    x0 = anchor - j * pitch
-                    grid = x0 + pitch * np.arange(n)
+                    grid = anchor - j * pitch + pitch * np.arange(n)
                     if grid[0] < 0 or grid[-1] > width:
                         continue
                     cost = float(np.sum(np.min(np.abs(peaks[:, None] - grid[None, :]), axis=1) ** 2))
-                    cost += 1e-9 * pitch  # on ties prefer the finer comb
-                    if best is None or cost < best[0] - 1e-9:
-                        best = (cost, grid, pitch)
-    if best is None:
+                    signal = float(np.sum(np.interp(grid, xs, profile)))
+                    candidates.append((cost, signal, grid, pitch))
+    if not candidates:
         return None
-    return best[1], best[2]
+    best_cost = min(c[0] for c in candidates)
+    tolerance = best_cost + 2.0 * peaks.size  # ~1.4 px rms slack per peak
+    good = [c for c in candidates if c[0] <= tolerance]
+    _, _, grid, pitch = max(good, key=lambda c: c[1])
+    return grid, pitch
 
 
 def find_lanes(
@@ -265,9 +274,12 @@ def find_lanes(
     peaks, props = find_peaks(corr, distance=max(1, int(sep)), prominence=1e-12)
     prominences = props["prominences"]
     if peaks.size:
-        thr = max(rel_prominence * float(prominences.max()), min_snr * noise)
-        keep = prominences >= thr
-        peaks, prominences = peaks[keep], prominences[keep]
+        strong = prominences >= max(rel_prominence * float(prominences.max()), min_snr * noise)
+        significant = prominences >= min_snr * noise
+        if expected_lanes and strong.sum() < expected_lanes:
+            # weak lanes (one faint band) are real when the caller says they exist
+            strong = significant
+        peaks, prominences = peaks[strong], prominences[strong]
     method = "column-profile peaks"
     if expected_lanes and peaks.size > expected_lanes:
         order = np.argsort(prominences)[::-1][:expected_lanes]
@@ -283,7 +295,7 @@ def find_lanes(
     lane_width = float(np.median(widths)) if widths else 0.0
     pitch = float(np.median(np.diff(centres_arr))) if centres_arr.size > 1 else float(w)
     if expected_lanes and centres_arr.size < expected_lanes:
-        grid = _regular_grid(centres_arr, expected_lanes, w, min_pitch=max(lane_width, sep))
+        grid = _regular_grid(centres_arr, expected_lanes, w, max(lane_width, sep), corr)
         if grid is None:
             # Nothing to anchor a comb to: divide the image evenly.
             pitch = w / expected_lanes

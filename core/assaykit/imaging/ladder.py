@@ -131,16 +131,6 @@ class LadderFit:
         return float(self.positions.min()), float(self.positions.max())
 
 
-def _poly_r2(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
-    """R² of y against a cubic in x (a quadratic below 8 points)."""
-    if x.size < 4:
-        return -math.inf
-    c = np.polyfit(x, y, 3 if x.size >= 8 else 2)
-    res = y - np.polyval(c, x)
-    ss = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - float(np.sum(res**2)) / ss if ss > 0 else -math.inf
-
-
 def match_ladder(
     positions: Sequence[float],
     sizes: Sequence[float],
@@ -179,17 +169,34 @@ def match_ladder(
         n_missing = n_s - n_keep
         if n_missing < 0 or n_missing > max_missing or n_keep < 4:
             continue
-        for keep_p in itertools.combinations(range(n_p), n_keep):
-            xp = pos[list(keep_p)]
-            for keep_s in itertools.combinations(range(n_s), n_keep):
-                ys = np.log10(sz[list(keep_s)])
-                score = _poly_r2(ys, xp) - penalty * (n_extra + n_missing)
-                if use_mass:
-                    lv, lm = log_vol[list(keep_p)], log_mass[list(keep_s)]
-                    if np.std(lv) > 0 and np.std(lm) > 0:
-                        score += mass_weight * float(np.corrcoef(lv, lm)[0, 1])
-                if best is None or score > best[0]:
-                    best = (score, keep_p, keep_s)
+        # All kept-position subsets at once: one column per subset.
+        keep_ps = list(itertools.combinations(range(n_p), n_keep))
+        xp = pos[np.asarray(keep_ps)].T  # (n_keep, n_subsets)
+        xc = xp - xp.mean(axis=0)
+        ss_tot = np.sum(xc * xc, axis=0)
+        if use_mass:
+            lv = log_vol[np.asarray(keep_ps)].T
+            lv = lv - lv.mean(axis=0)
+            lv_norm = np.sqrt(np.sum(lv * lv, axis=0))
+        deg = 3 if n_keep >= 8 else 2
+        for keep_s in itertools.combinations(range(n_s), n_keep):
+            ys = np.log10(sz[list(keep_s)])
+            design = np.vander(ys, deg + 1)
+            q, _ = np.linalg.qr(design)
+            resid = xp - q @ (q.T @ xp)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = np.where(ss_tot > 0, 1.0 - np.sum(resid * resid, axis=0) / ss_tot, -np.inf)
+            score = r2 - penalty * (n_extra + n_missing)
+            if use_mass:
+                lm = log_mass[list(keep_s)]
+                lm = lm - lm.mean()
+                denom = lv_norm * float(np.sqrt(np.sum(lm * lm)))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    corr = np.where(denom > 0, (lm @ lv) / denom, 0.0)
+                score = score + mass_weight * corr
+            k = int(np.argmax(score))
+            if best is None or score[k] > best[0]:
+                best = (float(score[k]), keep_ps[k], keep_s)
     if best is None:
         raise AnalysisError(
             f"ladder: {n_p} bands cannot be matched to {n_s} sizes with at most "

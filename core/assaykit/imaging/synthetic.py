@@ -88,6 +88,7 @@ def make_blot(
     noise_sigma: float | None = None,
     rotation_deg: float = 0.0,
     smile_px: float = 0.0,
+    skew_px: float = 0.0,
     invert: bool = False,
     bit_depth: int = 16,
     peak_scale: float | None = None,
@@ -106,7 +107,9 @@ def make_blot(
     strip). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
     ``noise_sigma`` (AU, Gaussian) to 20 or 1.5. ``peak_scale`` rescales all volumes so that the brightest band peak
     (plus background) reaches this value (use > the maximum to force
-    saturation). ``illumination`` is the amplitude (AU) of a smooth additive
+    saturation). ``smile_px`` bends bands down (+) or up (-) towards both edges
+    (quadratic across the image); ``skew_px`` lowers them linearly from left to
+    right (a gel running faster on one side). ``illumination`` is the amplitude (AU) of a smooth additive
     background pattern on top of ``background``.
     """
     rng = np.random.default_rng(seed)
@@ -135,7 +138,8 @@ def make_blot(
     centres = [x0 + (i + 0.5) * pitch for i in range(n_lanes)]
 
     def smile(u: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
-        return smile_px * ((np.asarray(u) - w / 2.0) / (w / 2.0)) ** 2
+        t = (np.asarray(u) - w / 2.0) / (w / 2.0)
+        return smile_px * t**2 + skew_px * t
 
     if bands is None:
         bands = []
@@ -202,7 +206,7 @@ def make_blot(
 
     # --- bands, each evaluated on its own bounding box
     sq2 = math.sqrt(2.0)
-    max_smile = abs(smile_px) + 1.0
+    max_smile = abs(smile_px) + abs(skew_px) + 1.0
     for b in band_list:
         xc = centres[b["lane"]]
         xl, xr = xc - lw / 2.0, xc + lw / 2.0
@@ -251,6 +255,7 @@ def make_blot(
         "polarity": "dark_bands_on_light" if invert else "light_bands_on_dark",
         "rotation_deg": float(rotation_deg),
         "smile_px": float(smile_px),
+        "skew_px": float(skew_px),
         "lane_pitch": pitch,
         "lanes": lanes,
         "bands": [b for b in band_list if not b.get("haze")],

@@ -55,6 +55,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# OpenCV's stubs do not know that scalars and float32 arrays are fine here.
+_cv: Any = cv2
+
 FloatArray = NDArray[np.floating[Any]]
 
 _INF = float("inf")
@@ -120,7 +123,7 @@ class RollingBall:
             shrink, trim_percent = 8, 40
         small_radius = max(radius / shrink, 1.0)
         x_trim = int(trim_percent * small_radius) // 100
-        half = int(math.floor(small_radius - x_trim + 0.5))  # Java Math.round
+        half = math.floor(small_radius - x_trim + 0.5)  # Java Math.round
         yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
         t = small_radius * small_radius - (xx * xx + yy * yy)
         heights = np.where(t > 0, np.sqrt(np.maximum(t, 0.0)), 0.0).astype(np.float32)
@@ -146,19 +149,19 @@ def _nonflat_strip(
     res: NDArray[np.float32] | None = None
     for level, kernel in rings:
         if erode:
-            cv2.erode(sub, kernel, dst=tmp, borderType=cv2.BORDER_CONSTANT, borderValue=_INF)
-            cv2.subtract(tmp, level, dst=tmp)
+            _cv.erode(sub, kernel, dst=tmp, borderType=cv2.BORDER_CONSTANT, borderValue=_INF)
+            _cv.subtract(tmp, level, dst=tmp)
             if res is None:
                 res = tmp.copy()
             else:
-                cv2.min(res, tmp, dst=res)
+                _cv.min(res, tmp, dst=res)
         else:
-            cv2.dilate(sub, kernel, dst=tmp, borderType=cv2.BORDER_CONSTANT, borderValue=-_INF)
-            cv2.add(tmp, level, dst=tmp)
+            _cv.dilate(sub, kernel, dst=tmp, borderType=cv2.BORDER_CONSTANT, borderValue=-_INF)
+            _cv.add(tmp, level, dst=tmp)
             if res is None:
                 res = tmp.copy()
             else:
-                cv2.max(res, tmp, dst=res)
+                _cv.max(res, tmp, dst=res)
     assert res is not None
     out[i0:i1] = res[r : r + (i1 - i0)]
 
@@ -171,7 +174,7 @@ def _nonflat(
     fill = _INF if erode else -_INF
     # Rows outside the image must not count: pad them with +/-inf. Columns are
     # handled by OpenCV's constant border.
-    padded = cv2.copyMakeBorder(image, r, r, 0, 0, cv2.BORDER_CONSTANT, value=fill)
+    padded = _cv.copyMakeBorder(image, r, r, 0, 0, cv2.BORDER_CONSTANT, value=fill)
     height = image.shape[0]
     out = np.empty_like(image)
     rings = ball.rings()
@@ -194,7 +197,7 @@ def _roll_ball(small: NDArray[np.float32], ball: RollingBall) -> NDArray[np.floa
     dilation is cropped back.
     """
     r = ball.half_width
-    padded = cv2.copyMakeBorder(small, r, r, r, r, cv2.BORDER_CONSTANT, value=_INF)
+    padded = _cv.copyMakeBorder(small, r, r, r, r, cv2.BORDER_CONSTANT, value=_INF)
     workers = min(4, os.cpu_count() or 1)
     pool = ThreadPoolExecutor(workers) if workers > 1 and small.size > 65536 else None
     try:
@@ -208,9 +211,9 @@ def _roll_ball(small: NDArray[np.float32], ball: RollingBall) -> NDArray[np.floa
 
 def _shrink(image: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
     """ImageJ ``shrinkImage``: each small pixel is the minimum of its factor x factor block."""
-    h, w = image.shape
+    _h, _w = image.shape
     kernel = np.ones((factor, factor), np.uint8)
-    eroded = cv2.erode(
+    eroded = _cv.erode(
         image, kernel, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT, borderValue=_INF
     )
     return np.ascontiguousarray(eroded[::factor, ::factor])
@@ -228,7 +231,9 @@ def _interpolation_arrays(
     return idx.astype(np.intp), (1.0 - distance).astype(np.float32)
 
 
-def _enlarge(small: NDArray[np.float32], height: int, width: int, factor: int) -> NDArray[np.float32]:
+def _enlarge(
+    small: NDArray[np.float32], height: int, width: int, factor: int
+) -> NDArray[np.float32]:
     """ImageJ ``enlargeImage``: bilinear interpolation, linear extrapolation at the edges.
 
     OpenCV's INTER_LINEAR uses the same pixel-centre mapping, so it does the bulk;
@@ -237,11 +242,11 @@ def _enlarge(small: NDArray[np.float32], height: int, width: int, factor: int) -
     """
     sh, sw = small.shape
     if sh < 2 or sw < 2:  # ImageJ needs two small pixels per axis; replicate.
-        small = cv2.copyMakeBorder(
+        small = _cv.copyMakeBorder(
             small, 0, max(0, 2 - sh), 0, max(0, 2 - sw), cv2.BORDER_REPLICATE
         )
         sh, sw = small.shape
-    full = cv2.resize(small, (sw * factor, sh * factor), interpolation=cv2.INTER_LINEAR)
+    full = _cv.resize(small, (sw * factor, sh * factor), interpolation=cv2.INTER_LINEAR)
     full = np.ascontiguousarray(full[:height, :width])
     xi, xw = _interpolation_arrays(width, sw, factor)
     yi, yw = _interpolation_arrays(height, sh, factor)
@@ -280,7 +285,7 @@ def rolling_ball_background(
     ball = RollingBall.for_radius(radius)
     if presmooth:
         src = arr if arr.dtype in (np.uint8, np.uint16, np.float32) else arr.astype(np.float32)
-        fp = cv2.boxFilter(src, cv2.CV_32F, (3, 3), normalize=True, borderType=cv2.BORDER_REPLICATE)
+        fp = _cv.boxFilter(src, cv2.CV_32F, (3, 3), normalize=True, borderType=cv2.BORDER_REPLICATE)
     else:
         fp = arr.astype(np.float32, copy=True)
     if light_background:

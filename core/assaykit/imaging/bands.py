@@ -223,7 +223,7 @@ def _walk(
 def _edge_baseline(
     profile: NDArray[np.float64], top: int, bottom: int, k: int
 ) -> NDArray[np.float64]:
-    """Straight line under rows ``top..bottom`` through the mean of ``k`` rows just outside each end."""
+    """Straight line under rows ``top..bottom`` through the mean of ``k`` rows outside each end."""
     n = profile.size
     above = profile[max(0, top - k) : top]
     below = profile[bottom + 1 : min(n, bottom + 1 + k)]
@@ -316,7 +316,11 @@ def find_bands(
         if volume_baseline != "minima":
             vol_base, vol_spec = _profile_base(prof.signal, volume_baseline, baseline_window)
     else:
-        vol_signal = arr[prof.row_start : prof.row_start + prof.signal.size, prof.col_start : prof.col_stop].astype(np.float64).sum(axis=1)
+        vol_signal = (
+            arr[prof.row_start : prof.row_start + prof.signal.size, prof.col_start : prof.col_stop]
+            .astype(np.float64)
+            .sum(axis=1)
+        )
         if volume_baseline == "edges":
             vol_base = np.zeros_like(vol_signal)
             vol_spec = BackgroundSpec("band_edges_linear", {"edge_rows": int(edge_rows)})
@@ -351,10 +355,17 @@ def find_bands(
         if min_lane_contrast and gap_cols:
             inside = _excess(det_arr, r_top, r_bottom, prof.col_start, prof.col_stop, edge_rows)
             outside = float(
-                np.mean([_excess(det_arr, r_top, r_bottom, c0, c1, edge_rows) for c0, c1 in gap_cols])
+                np.mean(
+                    [_excess(det_arr, r_top, r_bottom, c0, c1, edge_rows) for c0, c1 in gap_cols]
+                )
             )
             if outside > 0 and inside < min_lane_contrast * outside:
-                log.debug("lane %d row %d: lane/gap excess %.2f, not a band", lane.index, p, inside / outside)
+                log.debug(
+                    "lane %d row %d: lane/gap excess %.2f, not a band",
+                    lane.index,
+                    p,
+                    inside / outside,
+                )
                 continue
         if volume_baseline == "edges":
             base = _edge_baseline(vol_signal, top, bottom, max(1, int(edge_rows)))
@@ -403,7 +414,10 @@ def _excess(arr: NDArray[np.float32], r0: int, r1: int, c0: int, c1: int, k: int
     """Mean of rows r0..r1 over columns c0..c1, above the mean of ``k`` rows beside them."""
     inner = arr[r0:r1, c0:c1]
     edges = np.concatenate(
-        [arr[max(0, r0 - k) : r0, c0:c1].ravel(), arr[r1 : min(arr.shape[0], r1 + k), c0:c1].ravel()]
+        [
+            arr[max(0, r0 - k) : r0, c0:c1].ravel(),
+            arr[r1 : min(arr.shape[0], r1 + k), c0:c1].ravel(),
+        ]
     )
     if inner.size == 0:
         return 0.0

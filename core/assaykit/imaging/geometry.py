@@ -23,16 +23,18 @@ __all__ = [
     "Lane",
     "LaneDetection",
     "LaneRegistration",
-    "register_lanes",
     "SmileModel",
     "estimate_rotation",
     "estimate_smile",
     "find_lanes",
     "find_strips",
+    "register_lanes",
     "rotate_image",
 ]
 
 log = logging.getLogger(__name__)
+
+_cv: Any = cv2  # OpenCV's stubs are stricter than OpenCV
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,9 @@ def rotate_image(data: NDArray[Any], angle_deg: float, *, order: int = 1) -> NDA
     if angle_deg == 0:
         return arr.copy()
     h, w = arr.shape
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(angle_deg), 1.0)
+    m = _cv.getRotationMatrix2D((w / 2.0, h / 2.0), float(angle_deg), 1.0)
     interp = cv2.INTER_LINEAR if order == 1 else cv2.INTER_CUBIC
-    out = cv2.warpAffine(arr, m, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    out = _cv.warpAffine(arr, m, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
     return np.asarray(out, dtype=np.float32)
 
 
@@ -125,7 +127,7 @@ def estimate_rotation(
     max_size: int = 1000,
     flatten_radius: float | None = None,
 ) -> float:
-    """Angle (degrees, OpenCV sign) that straightens bands and lanes; apply with :func:`rotate_image`.
+    """Angle (degrees, OpenCV sign) that straightens bands and lanes (see :func:`rotate_image`).
 
     Why this estimator: band edges are horizontal and lane edges vertical, so
     the image gradients point along the axes. Their direction ``phi`` is
@@ -144,13 +146,13 @@ def estimate_rotation(
     h, w = arr.shape
     scale = min(1.0, max_size / max(h, w))
     if scale < 1.0:
-        arr = cv2.resize(
+        arr = _cv.resize(
             arr, (max(8, int(w * scale)), max(8, int(h * scale))), interpolation=cv2.INTER_AREA
         )
     flat = _flatten(np.ascontiguousarray(arr), flatten_radius)
-    flat = cv2.GaussianBlur(flat, (0, 0), 1.0)
-    gx = cv2.Sobel(flat, cv2.CV_64F, 1, 0, ksize=3)
-    gy = cv2.Sobel(flat, cv2.CV_64F, 0, 1, ksize=3)
+    flat = _cv.GaussianBlur(flat, (0, 0), 1.0)
+    gx = _cv.Sobel(flat, cv2.CV_64F, 1, 0, ksize=3)
+    gy = _cv.Sobel(flat, cv2.CV_64F, 0, 1, ksize=3)
     weight = gx * gx + gy * gy
     phi = np.arctan2(gy, gx)
     s = float(np.sum(weight * np.sin(4.0 * phi)))
@@ -220,7 +222,9 @@ def _regular_grid(
                     grid = anchor - j * pitch + pitch * np.arange(n)
                     if grid[0] < 0 or grid[-1] > width:
                         continue
-                    cost = float(np.sum(np.min(np.abs(peaks[:, None] - grid[None, :]), axis=1) ** 2))
+                    cost = float(
+                        np.sum(np.min(np.abs(peaks[:, None] - grid[None, :]), axis=1) ** 2)
+                    )
                     signal = float(np.sum(np.interp(grid, xs, profile)))
                     candidates.append((cost, signal, grid, pitch))
     if not candidates:
@@ -248,18 +252,20 @@ def find_lanes(
     The image is first flattened by a rolling-ball background (radius
     ``background_radius``, default 1/15 of the smaller side) so uneven
     illumination cannot pose as lanes; the baseline left under the column
-    profile is its lower convex hull. A lane's peak must stand out by
-    ``rel_prominence`` of the strongest and by ``min_snr`` times the profile noise. Peaks of the profile are lanes; each lane's edges are where the
-    profile falls to half of its height above the baseline, and all lanes get
-    the median of those widths (lanes of one comb are equally wide). With
-    ``expected_lanes``: the strongest that many peaks are kept if more were
-    found; if fewer, the lanes are placed on the regular grid (one comb, equal
-    pitch) that best fits the peaks found, so empty lanes are still returned.
+    profile is its lower convex hull. Peaks of the profile are lanes: a peak
+    must stand out by ``rel_prominence`` of the strongest and by ``min_snr``
+    times the profile noise. Each lane's edges are where the profile falls to
+    half of its height above the baseline, and all lanes get the median of
+    those widths (lanes of one comb are equally wide). With
+    ``expected_lanes``: weak peaks (above the noise test only) count too, the
+    strongest that many peaks are kept if more were found; if fewer, the
+    lanes are placed on the regular grid (one comb, equal pitch) that best
+    fits the peaks found, so empty lanes are still returned.
     """
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim != 2:
         raise AnalysisError(f"lane finding needs a 2-D image, got shape {arr.shape}")
-    h, w = arr.shape
+    _h, w = arr.shape
     raw = _column_profile(_flatten(arr, background_radius), rows)
     sigma = smooth if smooth is not None else max(2.0, w / 250.0)
     prof = gaussian_filter1d(raw, sigma, mode="nearest")

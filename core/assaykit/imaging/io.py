@@ -210,7 +210,7 @@ def _read_tiff(path: str, max_pixels: int) -> tuple[NDArray[Any], dict[str, Any]
         if len(tif.pages) == 0:
             raise ImageError(path, "TIFF structure: no image directory (IFD) found")
         page = tif.pages[0]
-        shape = tuple(int(s) for s in page.shape)  # type: ignore[union-attr]
+        shape = tuple(int(s) for s in page.shape)
         if len(shape) < 2:
             raise ImageError(path, f"TIFF page shape {shape}: expected a 2-D image")
         # RGB pages are (h, w, s); planar ones (s, h, w).
@@ -228,11 +228,11 @@ def _read_tiff(path: str, max_pixels: int) -> tuple[NDArray[Any], dict[str, Any]
                     "(file truncated?)",
                 )
         meta: dict[str, Any] = {"n_pages": len(tif.pages)}
-        tag = page.tags.get(281)  # type: ignore[union-attr]
+        tag = page.tags.get(281)
         if tag is not None:
             value = tag.value
             meta["max_sample_value"] = int(np.max(value))
-        data = page.asarray()  # type: ignore[union-attr]
+        data = page.asarray()
         if planar:
             data = np.moveaxis(data, 0, -1)
         for key in ("photometric", "compression"):
@@ -247,10 +247,9 @@ def _read_cv2(path: str, blob: bytes) -> NDArray[Any]:
     arr = cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageError(path, "pixel data: the decoder could not read this file")
-    if arr.ndim == 3:
+    if arr.ndim == 3 and arr.shape[2] >= 3:
         # OpenCV gives BGR(A); make it RGB(A) so channel names mean what they say.
-        if arr.shape[2] >= 3:
-            arr = np.concatenate([arr[..., 2::-1], arr[..., 3:]], axis=2)
+        arr = np.concatenate([arr[..., 2::-1], arr[..., 3:]], axis=2)
     return np.asarray(arr)
 
 
@@ -373,8 +372,10 @@ def load_image(
         raise
     except MemoryError as exc:
         raise ImageError(p, "pixel data: not enough memory to decode this image") from exc
-    except Exception as exc:  # noqa: BLE001 - every decoder failure becomes an ImageError
-        raise ImageError(p, f"cannot decode {fmt.upper()} data: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise ImageError(
+            p, f"cannot decode {fmt.upper()} data: {type(exc).__name__}: {exc}"
+        ) from exc
     if saturation_value is not None:
         sat, sat_rule = float(saturation_value), "given by caller"
     data = np.ascontiguousarray(one, dtype=np.float32)
@@ -412,7 +413,9 @@ def detect_polarity(data: NDArray[Any], border: int = 8) -> tuple[Polarity, str]
     tail_up, tail_down = hi - med, med - lo
     by_tails: Polarity = "light_bands_on_dark" if tail_up >= tail_down else "dark_bands_on_light"
     b = max(1, min(border, arr.shape[0] // 4, arr.shape[1] // 4))
-    frame = np.concatenate([arr[:b].ravel(), arr[-b:].ravel(), arr[:, :b].ravel(), arr[:, -b:].ravel()])
+    frame = np.concatenate(
+        [arr[:b].ravel(), arr[-b:].ravel(), arr[:, :b].ravel(), arr[:, -b:].ravel()]
+    )
     border_med = float(np.median(frame))
     mid = 0.5 * (float(lo) + float(hi))
     by_border: Polarity = "light_bands_on_dark" if border_med <= mid else "dark_bands_on_light"
@@ -448,7 +451,8 @@ def normalize_polarity(
     else:
         raise ImageError(
             source.path if source else "<array>",
-            f"polarity {polarity!r}: expected 'auto', 'light_bands_on_dark' or 'dark_bands_on_light'",
+            f"polarity {polarity!r}: expected 'auto', 'light_bands_on_dark' or "
+            "'dark_bands_on_light'",
         )
     if pol == "dark_bands_on_light":
         top = sat if np.isfinite(sat) else float(np.max(data))

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,12 +49,12 @@ from assaykit.errors import AnalysisError
 __all__ = [
     "NEB_1KB_PLUS_BP",
     "NEB_1KB_PLUS_REFERENCE_BP",
-    "reference_masses",
     "LadderFit",
     "LadderMatch",
     "MultiLaneCalibration",
     "fit_ladder",
     "match_ladder",
+    "reference_masses",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,8 +115,8 @@ class LadderFit:
             inside = np.interp(x, xs, ys)
             lo = ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
             hi = ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-            return np.where(x < xs[0], lo, np.where(x > xs[-1], hi, inside))
-        return np.polyval(self.coefficients, x)
+            return np.asarray(np.where(x < xs[0], lo, np.where(x > xs[-1], hi, inside)), np.float64)
+        return np.asarray(np.polyval(self.coefficients, x), dtype=np.float64)
 
     def size_at(self, position: float) -> float:
         """Size (bp) of a band at migration ``position`` (px)."""
@@ -159,7 +158,8 @@ def match_ladder(
         assert volumes is not None and masses is not None
         if len(volumes) != n_p or len(masses) != n_s:
             raise AnalysisError(
-                f"ladder: {len(volumes)} volumes for {n_p} bands, {len(masses)} masses for {n_s} sizes"
+                f"ladder: {len(volumes)} volumes for {n_p} bands, "
+                f"{len(masses)} masses for {n_s} sizes"
             )
         log_vol = np.log(np.clip(np.asarray(volumes, dtype=np.float64)[order], 1e-12, None))
         log_mass = np.log(np.clip(np.asarray(masses, dtype=np.float64)[size_order], 1e-12, None))
@@ -202,7 +202,7 @@ def match_ladder(
             f"ladder: {n_p} bands cannot be matched to {n_s} sizes with at most "
             f"{max_missing} missing and {max_extra} extra bands"
         )
-    score, keep_p, keep_s = best
+    best_score, keep_p, keep_s = best
     missing = tuple(float(sz[i]) for i in range(n_s) if i not in keep_s)
     extra = tuple(float(pos[i]) for i in range(n_p) if i not in keep_p)
     return LadderMatch(
@@ -211,20 +211,22 @@ def match_ladder(
         position_index=tuple(int(order[i]) for i in keep_p),
         missing_sizes=missing,
         extra_positions=extra,
-        score=float(score),
+        score=float(best_score),
     )
 
 
-def _fit(x: NDArray[np.float64], y: NDArray[np.float64], model: Model) -> tuple[tuple[float, ...], NDArray[np.float64]]:
+def _fit(
+    x: NDArray[np.float64], y: NDArray[np.float64], model: Model
+) -> tuple[tuple[float, ...], NDArray[np.float64]]:
     """Coefficients and fitted log10 sizes (leave-one-out for piecewise)."""
     if model == "linear":
         c = np.polyfit(x, y, 1)
-        return tuple(float(v) for v in c), np.polyval(c, x)
+        return tuple(float(v) for v in c), np.asarray(np.polyval(c, x), dtype=np.float64)
     if model == "cubic":
         if x.size < 5:
             raise AnalysisError(f"ladder: a cubic fit needs at least 5 bands, got {x.size}")
         c = np.polyfit(x, y, 3)
-        return tuple(float(v) for v in c), np.polyval(c, x)
+        return tuple(float(v) for v in c), np.asarray(np.polyval(c, x), dtype=np.float64)
     if model == "piecewise":
         order = np.argsort(x)
         xs, ys = x[order], y[order]
@@ -240,7 +242,9 @@ def _fit(x: NDArray[np.float64], y: NDArray[np.float64], model: Model) -> tuple[
         fitted = np.empty_like(loo)
         fitted[order] = loo
         return (), fitted
-    raise AnalysisError(f"unknown ladder model {model!r}; expected 'cubic', 'linear' or 'piecewise'")
+    raise AnalysisError(
+        f"unknown ladder model {model!r}; expected 'cubic', 'linear' or 'piecewise'"
+    )
 
 
 def fit_ladder(

@@ -46,7 +46,9 @@ def plot_lanes_and_bands(
     fig = _figure(8.0, 8.0 * h / max(w, 1) + 0.6)
     ax = fig.add_subplot(1, 1, 1)
     lo, hi = np.percentile(arr, [1.0, 99.8])
-    ax.imshow(arr, cmap="gray", vmin=float(lo), vmax=float(max(hi, lo + 1e-6)), interpolation="nearest")
+    ax.imshow(
+        arr, cmap="gray", vmin=float(lo), vmax=float(max(hi, lo + 1e-6)), interpolation="nearest"
+    )
     if saturated is not None and saturated.any():
         overlay = np.zeros((h, w, 4), np.float32)
         overlay[saturated] = (1.0, 0.0, 0.0, 0.8)
@@ -63,7 +65,9 @@ def plot_lanes_and_bands(
     for b in bands:
         color = "red" if b.saturated else "yellow"
         ax.add_patch(
-            Rectangle((b.left, b.top), b.right - b.left, b.bottom - b.top, fill=False, ec=color, lw=0.7)
+            Rectangle(
+                (b.left, b.top), b.right - b.left, b.bottom - b.top, fill=False, ec=color, lw=0.7
+            )
         )
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
@@ -97,9 +101,14 @@ def plot_lane_profiles(
             if not sel.any():
                 continue
             y = prof.signal[sel]
-            # the volume baseline: straight line between the band edges
-            base = np.linspace(y[0], y[-1], y.size) if y.size > 1 else y
-            ax.fill_between(rows[sel], base, y, color="red" if b.saturated else "tab:orange", alpha=0.4)
+            if b.background.get("volume", {}).get("method") == "band_edges_linear":
+                # straight line between the band edges (approximately what was integrated)
+                base = np.linspace(y[0], y[-1], y.size) if y.size > 1 else y
+            else:
+                base = prof.baseline[sel]
+            ax.fill_between(
+                rows[sel], base, y, color="red" if b.saturated else "tab:orange", alpha=0.4
+            )
             ax.axvline(b.row, color="tab:red", lw=0.5)
         ax.set_title(f"lane {prof.lane.index + 1}", fontsize=8)
         ax.tick_params(labelsize=7)

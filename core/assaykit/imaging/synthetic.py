@@ -105,11 +105,12 @@ def make_blot(
     each lane gets 3 bands at seeded rows with seeded volumes. With several
     strips, the same band list is used in every strip (rows relative to the
     strip). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
-    ``noise_sigma`` (AU, Gaussian) to 20 or 1.5. ``peak_scale`` rescales all volumes so that the brightest band peak
-    (plus background) reaches this value (use > the maximum to force
-    saturation). ``smile_px`` bends bands down (+) or up (-) towards both edges
-    (quadratic across the image); ``skew_px`` lowers them linearly from left to
-    right (a gel running faster on one side). ``illumination`` is the amplitude (AU) of a smooth additive
+    ``noise_sigma`` (AU, Gaussian) to 20 or 1.5. ``peak_scale`` rescales all
+    volumes so that the brightest band peak (plus background) reaches this
+    value (use > the maximum to force saturation). ``smile_px`` bends bands
+    down (+) or up (-) towards both edges (quadratic across the image);
+    ``skew_px`` lowers them linearly from left to right (a gel running faster
+    on one side). ``illumination`` is the amplitude (AU) of a smooth additive
     background pattern on top of ``background``.
     """
     rng = np.random.default_rng(seed)
@@ -129,7 +130,7 @@ def make_blot(
     strips = []
     for s in range(n_strips):
         r0 = s * (strip_h + strip_gap)
-        strips.append((int(round(r0)), int(round(r0 + strip_h))))
+        strips.append((round(r0), round(r0 + strip_h)))
 
     # --- lanes
     x0, x1 = margin * w, (1.0 - margin) * w
@@ -149,7 +150,9 @@ def make_blot(
                 rows = np.sort(rng.uniform(0.15, 0.8, size=3))
             # peak heights 30-100 % of 5400 AU (16-bit) or of 100 grey levels (8-bit)
             peak_max = 5400.0 if bit_depth == 16 else 100.0
-            vols = rng.uniform(0.3, 1.0, size=3) * peak_max * lw * band_sigma * math.sqrt(2 * math.pi)
+            vols = (
+                rng.uniform(0.3, 1.0, size=3) * peak_max * lw * band_sigma * math.sqrt(2 * math.pi)
+            )
             bands.append([(float(r), float(v)) for r, v in zip(rows, vols)])
     if len(bands) != n_lanes:
         raise ValueError(f"bands must have one list per lane ({n_lanes}), got {len(bands)}")
@@ -160,7 +163,13 @@ def make_blot(
             for row_frac, vol in lane_bands:
                 row = r0 + float(row_frac) * (r1 - r0)
                 band_list.append(
-                    {"lane": lane, "strip": s, "row": row, "volume": float(vol), "sigma": band_sigma}
+                    {
+                        "lane": lane,
+                        "strip": s,
+                        "row": row,
+                        "volume": float(vol),
+                        "sigma": band_sigma,
+                    }
                 )
     if haze_volume > 0:
         for s, (r0, r1) in enumerate(strips):
@@ -299,7 +308,7 @@ def make_gel(
         f = (lmax - math.log10(bp)) / (lmax - lmin)
         return top_fraction + (bottom_fraction - top_fraction) * (f + curvature * f * (1 - f))
 
-    masses = [NEB_1KB_PLUS_MASS_NG.get(int(round(s)), 50.0) for s in sizes]
+    masses = [NEB_1KB_PLUS_MASS_NG.get(round(s), 50.0) for s in sizes]
     scale = ladder_total_volume / sum(masses)
     lane_bands: list[list[tuple[float, float]]] = [[] for _ in range(n_lanes)]
     bp_of: dict[tuple[int, int], float] = {}

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-
 from assaykit.errors import AnalysisError
 from assaykit.imaging.background import (
     RollingBall,
@@ -28,7 +27,9 @@ IMAGEJ_CASES = [
 
 
 @pytest.mark.parametrize(("src", "ref", "radius", "light"), IMAGEJ_CASES)
-def test_matches_imagej_output(imaging_fixtures: Path, src: str, ref: str, radius: float, light: bool) -> None:
+def test_matches_imagej_output(
+    imaging_fixtures: Path, src: str, ref: str, radius: float, light: bool
+) -> None:
     """ImageJ 1.53t's own "Subtract Background..." output is the truth here."""
     img = tifffile.imread(imaging_fixtures / "imagej" / src)
     expected = tifffile.imread(imaging_fixtures / "imagej" / ref)
@@ -73,7 +74,8 @@ def test_opening_equals_brute_force(radius: float) -> None:
 
 
 def test_ball_geometry_follows_imagej() -> None:
-    # ImageJ: radius 50 -> shrink 4, trim 32 %: small radius 12.5, xtrim 4, half width round(8.5) = 9
+    # ImageJ: radius 50 -> shrink 4, trim 32 %: small radius 12.5, xtrim 4,
+    # half width round(8.5) = 9
     ball = RollingBall.for_radius(50)
     assert (ball.shrink_factor, ball.half_width) == (4, 9)
     assert ball.heights[9, 9] == pytest.approx(12.5)
@@ -134,7 +136,10 @@ def test_profile_baselines() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("imagej") is None or shutil.which("xvfb-run") is None, reason="ImageJ not installed")
+@pytest.mark.skipif(
+    shutil.which("imagej") is None or shutil.which("xvfb-run") is None,
+    reason="ImageJ not installed",
+)
 def test_against_live_imagej(tmp_path: Path) -> None:
     """When ImageJ is installed, run it on a fresh random image (no stored output)."""
     rng = np.random.default_rng(99)
@@ -143,8 +148,15 @@ def test_against_live_imagej(tmp_path: Path) -> None:
     src, dst = tmp_path / "in.tif", tmp_path / "out.tif"
     tifffile.imwrite(src, img)
     macro = tmp_path / "m.ijm"
-    macro.write_text(f'open("{src}");\nrun("Subtract Background...", "rolling=35");\nsaveAs("Tiff", "{dst}");\n')
-    subprocess.run(["xvfb-run", "-a", "imagej", "-b", str(macro)], check=False, timeout=300, capture_output=True)
+    macro.write_text(
+        f'open("{src}");\nrun("Subtract Background...", "rolling=35");\nsaveAs("Tiff", "{dst}");\n'
+    )
+    subprocess.run(
+        ["xvfb-run", "-a", "imagej", "-b", str(macro)],
+        check=False,
+        timeout=300,
+        capture_output=True,
+    )
     if not dst.exists():
         pytest.skip("ImageJ ran but wrote no output")
     expected = tifffile.imread(dst)

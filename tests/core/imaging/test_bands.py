@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from assaykit.imaging.background import rolling_ball_background
 from assaykit.imaging.bands import Band, find_bands, lane_profile, select_band
 from assaykit.imaging.geometry import estimate_rotation, find_lanes, find_strips, rotate_image
@@ -16,7 +15,9 @@ from assaykit.imaging.synthetic import SyntheticImage, make_blot
 
 def _measure(syn: SyntheticImage, radius: float = 50.0) -> list[tuple[dict[str, Any], Band | None]]:
     """Full pipeline: polarity, deskew, strips, lanes, rolling ball for detection, volumes."""
-    norm = normalize_polarity(syn.image.astype(np.float32), saturation_value=syn.truth["saturation_value"])
+    norm = normalize_polarity(
+        syn.image.astype(np.float32), saturation_value=syn.truth["saturation_value"]
+    )
     data = norm.data
     data = rotate_image(data, estimate_rotation(data))
     saturated = data >= norm.saturation_value
@@ -63,7 +64,9 @@ def test_band_volumes_within_5_percent(name: str) -> None:
     for seed in (1, 2):
         syn = make_blot(seed, **SCENARIOS[name])
         for truth, band in _measure(syn):
-            assert band is not None, f"{name}: band at row {truth['row_observed']:.0f} lane {truth['lane']} missed"
+            assert band is not None, (
+                f"{name}: band at row {truth['row_observed']:.0f} lane {truth['lane']} missed"
+            )
             errors.append(band.volume / truth["volume"] - 1.0)
             assert abs(band.row - truth["row_observed"]) < 1.5
             assert not band.saturated
@@ -74,7 +77,9 @@ def test_band_volumes_within_5_percent(name: str) -> None:
 def test_relative_volumes_between_lanes() -> None:
     """What a western blot reports: ratios between lanes, here known exactly."""
     vols = [1.0e6, 2.0e6, 4.0e6, 0.5e6]
-    syn = make_blot(5, n_lanes=4, bands=[[(0.5, v)] for v in vols], illumination=1500, rotation_deg=1.5)
+    syn = make_blot(
+        5, n_lanes=4, bands=[[(0.5, v)] for v in vols], illumination=1500, rotation_deg=1.5
+    )
     measured = [band.volume for _, band in _measure(syn) if band is not None]
     ratios = np.array(measured) / measured[0]
     np.testing.assert_allclose(ratios, np.array(vols) / vols[0], rtol=0.03)
@@ -96,7 +101,9 @@ def test_saturation_flagged_only_on_saturated_bands() -> None:
 
 
 def test_saturation_on_inverted_8bit_film() -> None:
-    syn = make_blot(7, n_lanes=3, bit_depth=8, invert=True, bands=[[(0.5, 1.0e5)]] * 3, peak_scale=400.0)
+    syn = make_blot(
+        7, n_lanes=3, bit_depth=8, invert=True, bands=[[(0.5, 1.0e5)]] * 3, peak_scale=400.0
+    )
     for truth, band in _measure(syn):
         assert truth["saturated"] and band is not None and band.saturated
 
@@ -119,7 +126,9 @@ def test_dust_and_wells_are_not_bands() -> None:
     lane = det.lanes[1]
     img[100:104, int(lane.center) : int(lane.center) + 3] += 20000  # a speck of dust in the lane
     img[40:46, :] += 3000  # a well line across the whole gel
-    bands = find_bands(img, lane, detect_image=rolling_ball_background(img, 50).subtract(img), neighbours=det.lanes)
+    bands = find_bands(
+        img, lane, detect_image=rolling_ball_background(img, 50).subtract(img), neighbours=det.lanes
+    )
     rows = [round(b.row) for b in bands]
     assert len(bands) == 1 and abs(rows[0] - syn.truth["bands"][1]["row"]) < 2
 
@@ -146,4 +155,6 @@ def test_lane_profile_sum_equals_image_sum() -> None:
     img = syn.image.astype(np.float32)
     det = find_lanes(img, expected_lanes=3)
     prof = lane_profile(img, det.lanes[0], baseline="none")
-    assert prof.signal.sum() == pytest.approx(float(img[:, prof.col_start : prof.col_stop].sum()), rel=1e-6)
+    assert prof.signal.sum() == pytest.approx(
+        float(img[:, prof.col_start : prof.col_stop].sum()), rel=1e-6
+    )

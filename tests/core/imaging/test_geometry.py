@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from assaykit.errors import AnalysisError
 from assaykit.imaging.geometry import (
     estimate_rotation,
@@ -19,7 +18,9 @@ from assaykit.imaging.synthetic import make_blot
 
 
 def _norm(syn):  # type: ignore[no-untyped-def]
-    return normalize_polarity(syn.image.astype(np.float32), saturation_value=syn.truth["saturation_value"]).data
+    return normalize_polarity(
+        syn.image.astype(np.float32), saturation_value=syn.truth["saturation_value"]
+    ).data
 
 
 @pytest.mark.parametrize("angle", [-4.5, -2.0, -0.7, 0.0, 1.2, 3.0, 5.0])
@@ -59,7 +60,9 @@ def test_lane_count_centres_and_width(kwargs: dict) -> None:
     det = find_lanes(_norm(syn))
     truth = syn.truth["lanes"]
     assert len(det.lanes) == len(truth)
-    np.testing.assert_allclose([ln.center for ln in det.lanes], [t["center"] for t in truth], atol=1.5)
+    np.testing.assert_allclose(
+        [ln.center for ln in det.lanes], [t["center"] for t in truth], atol=1.5
+    )
     assert det.lane_width == pytest.approx(truth[0]["width"], rel=0.08)
     assert [ln.index for ln in det.lanes] == list(range(len(truth)))
 
@@ -69,7 +72,9 @@ def test_expected_lane_count_recovers_empty_lanes() -> None:
     syn = make_blot(25, n_lanes=8, bands=bands)
     det = find_lanes(_norm(syn), expected_lanes=8)
     assert len(det.lanes) == 8 and "regular grid" in det.method
-    np.testing.assert_allclose([ln.center for ln in det.lanes], [t["center"] for t in syn.truth["lanes"]], atol=2.0)
+    np.testing.assert_allclose(
+        [ln.center for ln in det.lanes], [t["center"] for t in syn.truth["lanes"]], atol=2.0
+    )
 
 
 def test_expected_lane_count_keeps_strongest() -> None:
@@ -117,9 +122,11 @@ def test_register_lanes_recovers_scale_and_shift() -> None:
     img = rng.normal(10, 1, (h, w)).astype(np.float32)
     yy = np.arange(h)[:, None]
     scale, shift = 0.97, 6.0
-    for lane, (x0, s, t) in enumerate([(30, 1.0, 0.0), (170, scale, shift)]):
+    for _lane, (x0, s, t) in enumerate([(30, 1.0, 0.0), (170, scale, shift)]):
         for r in rows_ref:
-            img[:, x0 : x0 + 80] += (500 * np.exp(-((yy - (s * r + t)) ** 2) / 8.0)).astype(np.float32)
+            img[:, x0 : x0 + 80] += (500 * np.exp(-((yy - (s * r + t)) ** 2) / 8.0)).astype(
+                np.float32
+            )
     det = find_lanes(img, expected_lanes=2)
     regs = register_lanes(img, det.lanes)
     assert regs[1].scale == pytest.approx(scale, abs=0.004)

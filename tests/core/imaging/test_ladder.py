@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from assaykit.errors import AnalysisError
 from assaykit.imaging.background import rolling_ball_background
 from assaykit.imaging.bands import find_bands
@@ -65,7 +64,9 @@ def test_reference_brightness_resolves_end_ambiguity() -> None:
     vols = {b["bp"]: b["volume"] for b in syn.truth["bands"] if b["lane"] == 0}
     kept = [t for t in truth if t[1] not in (900.0, 600.0)]
     masses = reference_masses(SIZES, NEB_1KB_PLUS_REFERENCE_BP)
-    m = match_ladder([r for r, _ in kept], SIZES, volumes=[vols[bp] for _, bp in kept], masses=masses)
+    m = match_ladder(
+        [r for r, _ in kept], SIZES, volumes=[vols[bp] for _, bp in kept], masses=masses
+    )
     assert sorted(m.missing_sizes) == [600.0, 900.0]
 
 
@@ -76,7 +77,11 @@ def test_too_few_bands_raise() -> None:
 
 @pytest.mark.parametrize("model", ["cubic", "piecewise", "linear"])
 def test_fit_quality_and_sizing_of_samples(model: str) -> None:
-    samples = {1: [(750.0, 20000.0)], 2: [(2500.0, 30000.0), (300.0, 15000.0)], 3: [(1350.0, 25000.0)]}
+    samples = {
+        1: [(750.0, 20000.0)],
+        2: [(2500.0, 30000.0), (300.0, 15000.0)],
+        3: [(1350.0, 25000.0)],
+    }
     syn = make_gel(5, samples=samples, n_lanes=4, curvature=0.05)
     img = syn.image.astype(np.float32)
     det = find_lanes(img, expected_lanes=4)
@@ -90,7 +95,9 @@ def test_fit_quality_and_sizing_of_samples(model: str) -> None:
     for lane, items in samples.items():
         bands = find_bands(img, det.lanes[lane], detect_image=detect, neighbours=det.lanes)
         for bp, _ in items:
-            truth_row = next(b["row_observed"] for b in syn.truth["bands"] if b["lane"] == lane and b["bp"] == bp)
+            truth_row = next(
+                b["row_observed"] for b in syn.truth["bands"] if b["lane"] == lane and b["bp"] == bp
+            )
             band = min(bands, key=lambda b: abs(b.row - truth_row))
             if model != "linear":
                 assert fit.size_at(band.row) == pytest.approx(bp, rel=0.05)

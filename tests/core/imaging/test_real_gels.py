@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from assaykit.imaging.background import rolling_ball_background
 from assaykit.imaging.bands import Band, find_bands
 from assaykit.imaging.geometry import (
@@ -65,7 +64,13 @@ def ladder_gel(gelgenie: Path) -> GelResult:
         )  # fmt: skip
         bands.append(b)
         fits.append(
-            fit_ladder([x.row for x in b], NEB_1KB_PLUS_BP, volumes=[x.volume for x in b], masses=masses, model="piecewise")
+            fit_ladder(
+                [x.row for x in b],
+                NEB_1KB_PLUS_BP,
+                volumes=[x.volume for x in b],
+                masses=masses,
+                model="piecewise",
+            )
         )
     rows = (int(min(x.top for x in bands[0])) - 10, int(max(x.bottom for x in bands[0])) + 10)
     registration = register_lanes(detect, lanes.lanes, rows=rows)
@@ -95,9 +100,14 @@ def test_same_bands_at_same_positions(ladder_gel: GelResult) -> None:
     assert max(counts) - min(counts) <= 1
     spreads = []
     for size in common:
-        registered = [reg.to_reference(per_lane[i][size].row) for i, reg in enumerate(ladder_gel.registration)]
+        registered = [
+            reg.to_reference(per_lane[i][size].row) for i, reg in enumerate(ladder_gel.registration)
+        ]
         spreads.append(np.ptp(registered))
-    print("registered position spread per size (px):", {s: round(float(v), 2) for s, v in zip(common, spreads)})
+    print(
+        "registered position spread per size (px):",
+        {s: round(float(v), 2) for s, v in zip(common, spreads)},
+    )
     # px, after registering each lane onto lane 1; the 0.1 kb band of lane 4 is
     # notched (visible in the image), so its peak sits ~3 px off.
     assert max(v for s, v in zip(common, spreads) if s != 100.0) < 2.0
@@ -119,7 +129,9 @@ def test_relative_volume_cv_per_size(ladder_gel: GelResult) -> None:
 
 
 def test_three_to_one_and_a_half_kb_ratio(ladder_gel: GelResult) -> None:
-    ratios = [d[3000.0].volume / d[1500.0].volume for d in (_sized(ladder_gel, i) for i in range(4))]
+    ratios = [
+        d[3000.0].volume / d[1500.0].volume for d in (_sized(ladder_gel, i) for i in range(4))
+    ]
     print("3.0 kb / 1.5 kb volume ratio per lane:", [round(r, 3) for r in ratios])
     assert all(1.95 < r < 2.25 for r in ratios)
     assert 2.0 < float(np.mean(ratios)) < 2.2  # expected 120/57 = 2.1; ImageJ 2.083

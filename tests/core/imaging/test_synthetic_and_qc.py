@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from assaykit.imaging.bands import find_bands, lane_profile
 from assaykit.imaging.geometry import find_lanes
 from assaykit.imaging.qc import figure_to_png, plot_lane_profiles, plot_lanes_and_bands
@@ -53,7 +52,9 @@ def test_qc_figures_render_to_png() -> None:
     det = find_lanes(img, expected_lanes=3)
     sat = img >= 65535
     bands = [find_bands(img, ln, saturated=sat, neighbours=det.lanes) for ln in det.lanes]
-    fig = plot_lanes_and_bands(img, det.lanes, [b for lane in bands for b in lane], saturated=sat, title="QC")
+    fig = plot_lanes_and_bands(
+        img, det.lanes, [b for lane in bands for b in lane], saturated=sat, title="QC"
+    )
     png = figure_to_png(fig)
     assert png.startswith(b"\x89PNG") and len(png) > 5000
     profiles = [lane_profile(img, ln, neighbours=det.lanes) for ln in det.lanes]

@@ -153,7 +153,9 @@ def lane_profile(
     """Profile of one lane of a background-subtracted, bright-band image (see module docs).
 
     ``margin`` widens the lane on both sides (fraction of its width) but never
-    past the midpoint to a neighbouring lane given in ``neighbours``.
+    past the midpoint to a neighbouring lane given in ``neighbours``; a
+    negative margin takes the central part only (``-0.2`` = central 60 %),
+    which is less noisy for detection but misses band volume at the lane edges.
     ``baseline_window`` (rows) defaults to 3 % of the profile length, at least 8.
     """
     arr = np.asarray(image, dtype=np.float32)

@@ -66,7 +66,10 @@ class Record:
         return d
 
     def as_row(self) -> tuple[Any, ...]:
-        return tuple(list(v) if isinstance(v, tuple) else v for v in dataclasses.astuple(self))
+        """Field values in schema order (qc_flags as a list); cheap, no deep copy."""
+        row = [getattr(self, f) for f in RECORD_FIELDS]
+        row[-1] = list(self.qc_flags)
+        return tuple(row)
 
     @property
     def value(self) -> float | str | None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from assaykit import AnalysisError, InputError
 from assaykit.imaging.bands import Band, find_bands
-from assaykit.imaging.geometry import Lane, SmileModel, register_lanes
-from assaykit.imaging.io import LoadedImage
+from assaykit.imaging.geometry import Lane, SmileModel, estimate_lane_tilt, register_lanes
+from assaykit.imaging.io import LoadedImage, normalize_polarity
 from assaykit.imaging.ladder import LadderFit, fit_ladder, reference_masses
 from assaykit.imaging.pipeline import PreparedImage, prepare_image
 from assaykit.imaging.sizing import GelSizer, LadderQuality, fit_track_smile, ladder_quality
@@ -191,14 +191,20 @@ def _product_candidate(
 def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> GelAnalysis:
     """Run the whole gel analysis (steps in :mod:`assaykit_msp.plugin`)."""
     path = loaded.path
+    # Deskew by the lanes: a skewed gel tilts its bands but not its lanes, and the
+    # edge-based estimator would tilt the lanes to straighten the bands. None: no
+    # lane pattern to follow, so prepare_image falls back to the band edges.
+    angle = estimate_lane_tilt(normalize_polarity(loaded, params.polarity).data)
     prep = prepare_image(
         loaded,
         polarity=params.polarity,
+        rotation_deg=angle,
         strips=False,
         expected_lanes=layout.n_lanes,
         background="rolling_ball",
         background_radius=params.background_radius,
         smile=False,
+        lane_kwargs={"comb": True},
     )
     strip = prep.strips[0]
     lanes = strip.lane_list

@@ -166,6 +166,9 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
         ax.plot([m.left, u.right], [h + 0.05 * bottom] * 2, color="black", lw=0.8)
         ax.text(x, h + 0.2 * bottom, s.spec.sample_id, ha="center", va="top", fontsize=small)
         label = s.call.replace("partially_methylated", "partial")
+        mi = s.methylation_index
+        if s.call == "partially_methylated" and mi is not None:
+            label += f" (MI {mi:.2f})"
         ax.text(
             x,
             h + 0.45 * bottom,
@@ -181,7 +184,7 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
             ax.text(
                 x,
                 h + 0.72 * bottom,
-                f"{s.spec.control} ctrl: {'OK' if ok else 'FAILED'}",
+                "control OK" if ok else "CONTROL FAILED",
                 ha="center",
                 va="top",
                 fontsize=small - 0.5,

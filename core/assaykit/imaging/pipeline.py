@@ -22,7 +22,9 @@ place means one set of rules, and records that can name each step.
 4. **Lanes** per strip (:func:`~assaykit.imaging.geometry.find_lanes`), counted
    from the left within the strip. With an expected lane count, that count is
    used for placement, and the count found *without* it is kept too, so a
-   caller can flag a mismatch. A mild smile is estimated per strip
+   caller can flag a mismatch. With a minimum lane count (a sample sheet that
+   names lane 9 says there are at least 9), fewer lanes found means that many
+   are placed on the best-fitting regular grid instead. A mild smile is estimated per strip
    (:func:`~assaykit.imaging.geometry.estimate_smile`).
 5. **2-D background** for band *detection*: ImageJ's rolling ball (default,
    radius 50 px) on the straightened image, scaled to a 16-bit range first so
@@ -100,6 +102,7 @@ class Strip:
     expected_lanes: int | None
     detected_lane_count: int
     smile: SmileModel | None = None
+    min_lanes: int | None = None
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -115,8 +118,11 @@ class Strip:
 
     @property
     def lane_count_mismatch(self) -> bool:
-        """True when an expected lane count was given and lane finding alone disagreed."""
-        return self.expected_lanes is not None and self.detected_lane_count != self.expected_lanes
+        """True when lane finding alone disagreed with the expected count, or found fewer
+        lanes than the minimum (in both cases the lanes were placed by the count given)."""
+        if self.expected_lanes is not None:
+            return self.detected_lane_count != self.expected_lanes
+        return self.min_lanes is not None and self.detected_lane_count < self.min_lanes
 
     def lane(self, number: int) -> Lane:
         """Lane by its 1-based number from the left (as sample sheets count)."""
@@ -185,6 +191,7 @@ class PreparedImage:
                     "rows": [s.start, s.stop],
                     "lanes": len(s.lanes.lanes),
                     "expected_lanes": s.expected_lanes,
+                    "min_lanes": s.min_lanes,
                     "detected_lanes": s.detected_lane_count,
                     "lane_method": s.lanes.method,
                 }
@@ -224,6 +231,7 @@ def prepare_image(
     min_angle: float = 0.05,
     strips: bool | Sequence[tuple[int, int]] = True,
     expected_lanes: int | Sequence[int | None] | None = None,
+    min_lanes: int | Sequence[int | None] | None = None,
     background: BackgroundMethod = "rolling_ball",
     background_radius: float = 50.0,
     smile: bool = True,
@@ -246,6 +254,9 @@ def prepare_image(
     expected_lanes
         Lane count for every strip (an int) or per strip, top first (``None``
         entries: find freely).
+    min_lanes
+        At least this many lanes (same forms); used where no expected count
+        is given.
     background, background_radius
         2-D background subtracted for ``detect`` (radius in pixels of the
         straightened image, for the rolling ball).
@@ -318,15 +329,19 @@ def prepare_image(
     for k, (r0, r1) in enumerate(ranges):
         sub = data[r0:r1]
         want = _expected_for(expected_lanes, k)
+        at_least = _expected_for(min_lanes, k)
         free: LaneDetection | None
         try:
             free = find_lanes(sub, **kw)
         except AnalysisError:
             free = None
         detected = len(free.lanes) if free is not None else 0
-        if want is not None and want != detected:
+        place = want
+        if place is None and at_least is not None and detected < at_least:
+            place = at_least
+        if place is not None and place != detected:
             try:
-                det = find_lanes(sub, expected_lanes=want, **kw)
+                det = find_lanes(sub, expected_lanes=place, **kw)
             except AnalysisError as exc:
                 raise AnalysisError(f"{path}, strip {k + 1}: {exc}") from None
         elif free is not None:
@@ -342,7 +357,7 @@ def prepare_image(
                 model = estimate_smile(sub, det.lanes)
             except (AnalysisError, ValueError, np.linalg.LinAlgError) as exc:
                 notes.append(f"strip {k + 1}: smile not estimated: {exc}")
-        out_strips.append(Strip(k, r0, r1, det, want, detected, model))
+        out_strips.append(Strip(k, r0, r1, det, want, detected, model, at_least))
     log.debug(
         "prepared %s: polarity %s, rotation %.3f deg, %d strip(s), lanes %s",
         path,

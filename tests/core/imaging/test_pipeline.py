@@ -91,6 +91,11 @@ def test_expected_lanes_is_used_and_mismatch_reported(tmp_path: Path) -> None:
     s = fixed.strips[0]
     assert len(s.lanes.lanes) == 7 and s.detected_lane_count == 5 and s.lane_count_mismatch
     np.testing.assert_allclose(_centres(fixed), [t["center"] for t in syn.truth["lanes"]], atol=2.5)
+    at_least = prepare_image(path, min_lanes=7).strips[0]
+    assert len(at_least.lanes.lanes) == 7 and at_least.lane_count_mismatch
+    assert at_least.expected_lanes is None and at_least.min_lanes == 7
+    enough = prepare_image(path, min_lanes=4).strips[0]
+    assert len(enough.lanes.lanes) == 5 and not enough.lane_count_mismatch
 
 
 def test_given_polarity_rotation_strips_and_background(tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ def make_blot(
     n_lanes: int = 6,
     lane_width: float | None = None,
     bands: Sequence[Sequence[tuple[float, ...]]] | None = None,
+    strip_bands: Sequence[Sequence[Sequence[tuple[float, ...]]]] | None = None,
     band_sigma: float = 4.0,
     edge_softness: float = 2.0,
     background: float | None = None,
@@ -105,7 +106,8 @@ def make_blot(
     item is that band's own Gaussian sigma (px), for diffuse bands. When omitted,
     each lane gets 3 bands at seeded rows with seeded volumes. With several
     strips, the same band list is used in every strip (rows relative to the
-    strip). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
+    strip), unless ``strip_bands[s]`` gives strip ``s`` its own lists (e.g. a
+    target above a loading control). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
     ``noise_sigma`` (AU, Gaussian) to 20 or 1.5. ``peak_scale`` rescales all
     volumes so that the brightest band peak (plus background) reaches this
     value (use > the maximum to force saturation). ``smile_px`` bends bands
@@ -157,10 +159,15 @@ def make_blot(
             bands.append([(float(r), float(v)) for r, v in zip(rows, vols)])
     if len(bands) != n_lanes:
         raise ValueError(f"bands must have one list per lane ({n_lanes}), got {len(bands)}")
+    per_strip = [bands] * n_strips
+    if strip_bands is not None:
+        if len(strip_bands) != n_strips or any(len(sb) != n_lanes for sb in strip_bands):
+            raise ValueError(f"strip_bands must have {n_strips} lists of {n_lanes} lane lists")
+        per_strip = list(strip_bands)
 
     band_list: list[dict[str, Any]] = []
     for s, (r0, r1) in enumerate(strips):
-        for lane, lane_bands in enumerate(bands):
+        for lane, lane_bands in enumerate(per_strip[s]):
             for item in lane_bands:
                 row_frac, vol = item[0], item[1]
                 row = r0 + float(row_frac) * (r1 - r0)

@@ -108,7 +108,7 @@ class GelAnalysis:
     sizer: GelSizer
     smile: SmileModel | None
     samples: list[SampleCall]
-    lane_count_found: int
+    unlisted_lanes: int
     params: MSPParams
 
     @property
@@ -178,6 +178,25 @@ def _profile_corr(prep: PreparedImage, a: Lane, b: Lane, rows: tuple[int, int]) 
             c = float(np.dot(pa[-s:], pb[: n + s]) / max(n + s, 1))
         best = max(best, c)
     return best
+
+
+def _unlisted_lanes(prep: PreparedImage) -> int:
+    """Lane-like peaks of the column profile beyond the outermost lanes (unlisted lanes?).
+
+    Why not the free lane count: a wide lane can show two peaks, and empty MSP
+    lanes none, so that count says little; a strong peak more than half a pitch
+    outside the comb is what a lane missing from the sheet looks like.
+    """
+    det = prep.strips[0].lanes
+    prof = np.asarray(det.profile, dtype=np.float64)
+    if prof.size < 3 or not det.lanes:
+        return 0
+    from scipy.signal import find_peaks
+
+    peaks, _ = find_peaks(prof, prominence=0.12 * max(float(np.ptp(prof)), 1e-12))
+    lo = det.lanes[0].center - 0.6 * det.pitch
+    hi = det.lanes[-1].center + 0.6 * det.pitch
+    return int(np.sum((peaks < lo) | (peaks > hi)))
 
 
 def _product_candidate(
@@ -338,7 +357,7 @@ def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> Ge
         sizer=sizer,
         smile=smile,
         samples=calls,
-        lane_count_found=strip.detected_lane_count,
+        unlisted_lanes=_unlisted_lanes(prep),
         params=params,
     )
 

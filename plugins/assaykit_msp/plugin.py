@@ -44,9 +44,9 @@ QC flags: ``control_failed``, ``ladder_fit_poor``, ``no_controls``,
 ``control_missing``, ``lossy_source`` (JPEG), ``low_bit_depth`` (8-bit),
 ``saturated_pixels`` (a product band touches the detector maximum, so its
 volume is a lower bound), ``unexpected_band`` (a clear band of another size
-in a sample's lanes), ``blank_lane_not_empty``, ``lane_count_mismatch`` (more
-lanes on the gel than the sheet lists), ``outside_ladder`` (a product sized by
-extrapolation beyond the ladder).
+in a sample's lanes), ``blank_lane_not_empty``, ``lane_count_mismatch``
+(lane-like signal beyond the lanes placed: lanes the sheet does not list?),
+``outside_ladder`` (a product sized by extrapolation beyond the ladder).
 """
 
 from __future__ import annotations
@@ -219,12 +219,12 @@ def _records(
             "low_bit_depth",
             message=f"{prep.bit_depth}-bit source: few grey levels; faint bands are coarse",
         )
-    if gel.lane_count_found > gel.layout.n_lanes:
+    if gel.unlisted_lanes:
         res.flag(
             "lane_count_mismatch",
             message=(
-                f"{gel.lane_count_found} lanes found but the sheet has {gel.layout.n_lanes}; "
-                "set n_lanes if lanes at the right edge are not listed"
+                f"{gel.unlisted_lanes} lane-like signal(s) beyond the {gel.layout.n_lanes} lanes "
+                "placed; if the gel has lanes the sheet does not list, set n_lanes"
             ),
         )
     poor = [lr for lr in gel.ladders.values() if lr.poor]

@@ -88,7 +88,7 @@ def test_hard_case(name: str, tmp_path: Path, host: PluginHost) -> None:
     assert ("low_bit_depth" in all_flags) == (case.bit_depth == 8)
     assert ("lossy_source" in all_flags) == (case.fmt == "jpg")
     # primer-dimer haze (45 bp) is never a product
-    kinds = {}
+    kinds: dict[str, dict[str, Any]] = {}
     for r in res.records:
         if r.entity_type == "band":
             kinds.setdefault(r.entity, {})[r.metric] = r.value

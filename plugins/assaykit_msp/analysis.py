@@ -110,6 +110,7 @@ class GelAnalysis:
     samples: list[SampleCall]
     unlisted_lanes: int
     params: MSPParams
+    polarity_rule: str = ""
 
     @property
     def controls_failed(self) -> list[SampleCall]:
@@ -213,10 +214,11 @@ def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> Ge
     # Deskew by the lanes: a skewed gel tilts its bands but not its lanes, and the
     # edge-based estimator would tilt the lanes to straighten the bands. None: no
     # lane pattern to follow, so prepare_image falls back to the band edges.
-    angle = estimate_lane_tilt(normalize_polarity(loaded, params.polarity).data)
+    norm = normalize_polarity(loaded, params.polarity)
+    angle = estimate_lane_tilt(norm.data)
     prep = prepare_image(
         loaded,
-        polarity=params.polarity,
+        polarity=norm.polarity,  # detected once, here
         rotation_deg=angle,
         strips=False,
         expected_lanes=layout.n_lanes,
@@ -359,6 +361,7 @@ def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> Ge
         samples=calls,
         unlisted_lanes=_unlisted_lanes(prep),
         params=params,
+        polarity_rule=norm.polarity_rule,
     )
 
 

@@ -148,6 +148,13 @@ class MSPGel(Assay):
             "float",
             "largest ladder_max_residual_bp over the gel's ladder lanes",
         ),
+        Metric(
+            "gel",
+            "polarity",
+            None,
+            "str",
+            "the file's polarity (light_bands_on_dark or dark_bands_on_light) and why",
+        ),
         Metric("gel", "rotation_deg", "deg", "float", "deskew rotation applied (OpenCV sign)"),
         Metric(
             "gel",
@@ -261,6 +268,7 @@ def _records(
     worst_res = max(lr.quality.max_residual_bp for lr in gel.ladders.values())
     res.add(exp, "gel", exp, "ladder_r2", worst_r2, source=src)
     res.add(exp, "gel", exp, "ladder_max_residual_bp", worst_res, unit="bp", source=src)
+    res.add(exp, "gel", exp, "polarity", f"{prep.polarity} ({gel.polarity_rule})", source=src)
     res.add(exp, "gel", exp, "rotation_deg", prep.rotation_deg, unit="deg", source=src)
     res.add(exp, "gel", exp, "smile_range_px", gel.smile_range_px, unit="px", source=src)
     bg = prep.background

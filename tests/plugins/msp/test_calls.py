@@ -83,6 +83,8 @@ def test_hard_case(name: str, tmp_path: Path, host: PluginHost) -> None:
     gel = {r.metric: r for r in res.records if r.entity_type == "gel"}
     assert gel["controls"].value_str == "pass"
     assert gel["ladder_r2"].value_num > 0.999
+    polarity = "dark_bands_on_light" if case.invert else "light_bands_on_dark"
+    assert (gel["polarity"].value_str or "").startswith(polarity)
     all_flags = {f for r in res.records for f in r.qc_flags}
     assert "control_failed" not in all_flags and "ladder_fit_poor" not in all_flags
     assert ("low_bit_depth" in all_flags) == (case.bit_depth == 8)

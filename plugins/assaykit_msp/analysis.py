@@ -138,7 +138,9 @@ def _detect(prep: PreparedImage, lane: Lane, lanes: list[Lane], min_snr: float) 
     )
 
 
-def _fit_ladder(spec: LaneSpec, bands: list[Band], params: MSPParams, path: str) -> LadderFit:
+def _fit_ladder(
+    spec: LaneSpec, bands: list[Band], params: MSPParams, path: str, geometry: str
+) -> LadderFit:
     sizes = spec.ladder_bp
     refs = [r for r in params.ladder_reference_bp if any(abs(r - s) < 1e-6 for s in sizes)]
     masses = reference_masses(sizes, refs) if refs else None
@@ -157,7 +159,7 @@ def _fit_ladder(spec: LaneSpec, bands: list[Band], params: MSPParams, path: str)
             path,
             f"ladder in {spec.where}: {len(bands)} bands found for {len(sizes)} sizes; "
             f"cannot calibrate ({exc}). Check the lane number and the ladder sizes "
-            "(parameter ladder_bp or the sheet's ladder_bp column).",
+            f"(parameter ladder_bp or the sheet's ladder_bp column); {geometry}.",
         ) from None
 
 
@@ -209,7 +211,26 @@ def _product_candidate(
 
 
 def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> GelAnalysis:
-    """Run the whole gel analysis (steps in :mod:`assaykit_msp.plugin`)."""
+    """Run the whole gel analysis (steps in :mod:`assaykit_msp.plugin`).
+
+    Every error names the image: the library's own errors do not know the file.
+    """
+    h, w = loaded.shape
+    if h < 64 or w < 8 * layout.n_lanes:
+        raise InputError(
+            loaded.path,
+            f"image is {w}x{h} px: too small for a gel of {layout.n_lanes} lanes "
+            f"(need at least 64 px high and 8 px per lane)",
+        )
+    try:
+        return _analyze_gel(loaded, layout, params)
+    except AnalysisError as exc:
+        if loaded.path in str(exc):
+            raise
+        raise AnalysisError(f"{loaded.path}: {exc}") from exc
+
+
+def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> GelAnalysis:
     path = loaded.path
     # Deskew by the lanes: a skewed gel tilts its bands but not its lanes, and the
     # edge-based estimator would tilt the lanes to straighten the bands. None: no
@@ -243,8 +264,12 @@ def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> Ge
 
     # -- ladder lanes: match and fit on raw rows
     fits: dict[int, LadderFit] = {}
+    geometry = (
+        f"{len(lanes)} lanes placed at a pitch of {strip.lanes.pitch:.0f} px, "
+        f"{strip.lanes.lane_width:.0f} px wide ({strip.lanes.method})"
+    )
     for spec in layout.ladder_lanes:
-        fits[spec.number] = _fit_ladder(spec, raw_bands[spec.number], params, path)
+        fits[spec.number] = _fit_ladder(spec, raw_bands[spec.number], params, path, geometry)
     by_x = {lanes[n - 1].center: f for n, f in fits.items()}
     first = GelSizer(by_x)
 

@@ -187,3 +187,29 @@ def test_three_ladders_and_a_blank_lane(tmp_path: Path, host: PluginHost, gen: M
     ladders = [r for r in res.records if r.metric == "ladder_r2" and r.entity_type == "ladder"]
     assert len(ladders) == 3
     assert "blank_lane_not_empty" not in {f.flag for f in res.qc_flags}
+
+
+def test_saturated_product_is_flagged_and_still_called(
+    tmp_path: Path, host: PluginHost, gen: ModuleType
+) -> None:
+    """An over-loaded M product clips at 255: the call stands, its volume is flagged."""
+    samples = (*gen.default_samples()[:3], gen.SampleTruth("overloaded", m_volume=90000.0))
+    case = gen.GelCase("saturated", 134, samples)
+    rendered = gen.render(case)[1]["bands"]
+    clipped = {(b["lane"], b["bp"]) for b in rendered if b["saturated"] and not b["ladder"]}
+    assert clipped == {(7, case.m_product_bp)}  # lane 8 (0-based 7): the overloaded M lane
+    got, truth, _ = _run(case, tmp_path, host)
+    assert got[("overloaded", "call")].value_str == truth["overloaded"]["call"] == "methylated"
+    assert "saturated_pixels" in got[("overloaded", "m_band_volume")].qc_flags
+    assert "saturated_pixels" in got[("overloaded", "methylation_index")].qc_flags
+    assert "saturated_pixels" not in got[("ctrl_methylated", "m_band_volume")].qc_flags
+    # clipped: the measured volume is a lower bound of the truth
+    assert (got[("overloaded", "m_band_volume")].value_num or 0) < 90000.0
+
+
+def test_products_below_the_ladder_are_flagged_as_extrapolated(
+    tmp_path: Path, host: PluginHost
+) -> None:
+    got, _, _ = _run(HARD["primer_dimer_heavy"], tmp_path, host)  # M 92 bp, U 98 bp
+    assert "outside_ladder" in got[("ctrl_methylated", "call")].qc_flags  # 92 < 95
+    assert "outside_ladder" not in got[("parental", "call")].qc_flags  # 98 is within 5 %

@@ -127,7 +127,7 @@ def test_lanes_out_of_range_and_one_image_per_gel(tmp_path: Path, host: PluginHo
     assert "one gel image is one experiment" in _error(folder, host)
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "truncated", "blank", "text"])
+@pytest.mark.parametrize("kind", ["corrupt", "truncated", "blank", "text", "tiny"])
 def test_bad_images(kind: str, tmp_path: Path, host: PluginHost) -> None:
     folder = _copy_example(tmp_path)
     path = folder / "gel.tif"
@@ -137,11 +137,15 @@ def test_bad_images(kind: str, tmp_path: Path, host: PluginHost) -> None:
         path.write_bytes(path.read_bytes()[:20000])
     elif kind == "blank":  # a readable image with nothing on it: no ladder to calibrate
         tifffile.imwrite(path, np.full((400, 700), 12, np.uint8))
+    elif kind == "tiny":
+        tifffile.imwrite(path, tifffile.imread(EXAMPLE / "gel.tif")[:3])
     else:
         path.write_text("not an image")
     message = _error(folder, host)
     if kind == "blank":
-        assert "ladder" in message
+        assert "ladder" in message and "lanes placed at a pitch" in message
+    if kind == "tiny":
+        assert "too small for a gel of 18 lanes" in message
 
 
 def test_no_sample_sheet_is_a_clear_error(host: PluginHost) -> None:

@@ -375,7 +375,8 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
         lr.bands = out
 
     # -- calls and control checks
-    calls = [_call(s, lane_results, params) for s in layout.samples]
+    top_bp = 1.05 * max(max(spec.ladder_bp) for spec in layout.ladder_lanes)
+    calls = [_call(s, lane_results, params, top_bp) for s in layout.samples]
     return GelAnalysis(
         layout=layout,
         prepared=prep,
@@ -390,8 +391,14 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
     )
 
 
-def _call(sample: SampleSpec, lanes: dict[int, LaneResult], params: MSPParams) -> SampleCall:
-    """Presence of each product, the call, and (for a control) whether it behaved."""
+def _call(
+    sample: SampleSpec, lanes: dict[int, LaneResult], params: MSPParams, top_bp: float
+) -> SampleCall:
+    """Presence of each product, the call, and (for a control) whether it behaved.
+
+    ``unexpected`` lists clear bands of another size within the ladder's range;
+    above it sit wells and genomic DNA, which say nothing about the PCR.
+    """
 
     def pick(n: int) -> SizedBand | None:
         products = [b for b in lanes[n].bands if b.kind == PRODUCT]
@@ -410,7 +417,7 @@ def _call(sample: SampleSpec, lanes: dict[int, LaneResult], params: MSPParams) -
         b
         for n in (sample.m_lane, sample.u_lane)
         for b in lanes[n].bands
-        if b.kind == OTHER and b.band.snr >= params.min_snr
+        if b.kind == OTHER and b.band.snr >= params.min_snr and b.bp <= top_bp
     ]
     problem = ""
     if sample.control == "methylated" and m is None:

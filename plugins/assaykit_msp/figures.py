@@ -122,7 +122,22 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
             ax.add_patch(
                 Rectangle((lane.left, bd.top), lane.width, bd.bottom - bd.top, fill=False, **style)
             )
-            if role != "ladder":
+            if role == "ladder":
+                continue
+            if b.kind in (PRODUCT, WEAK):
+                # size and the SNR that decided presence, inside the lane under the band
+                ax.text(
+                    lane.center,
+                    bd.bottom + 1.0,
+                    f"{b.bp:.0f} bp\nSNR {b.band.snr:.0f}",
+                    ha="center",
+                    va="top",
+                    fontsize=small - 1.0,
+                    color=style["ec"],
+                    linespacing=0.95,
+                    bbox={"fc": "black", "ec": "none", "alpha": 0.55, "pad": 0.2},
+                )
+            else:
                 ax.text(
                     lane.right + 1.0,
                     bd.row,

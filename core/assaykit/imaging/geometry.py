@@ -434,6 +434,61 @@ def find_lanes(
     )
 
 
+def _grid_from_spacing(
+    peaks: NDArray[np.float64], n: int, width: int, profile: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], float] | None:
+    """A regular comb of ``n`` lanes from many (weak) peaks.
+
+    The comb's pitch (within +/-20 % of the median peak spacing, each spacing
+    divided by the whole number of pitches it spans, as an empty lane makes a
+    double one) and offset are those that bring the peaks closest to a tooth,
+    each peak's squared distance capped at a quarter pitch squared so that a
+    stray peak (an edge, a streak) cannot pull the comb. Weak peaks sit a few
+    px off their lane centres, so the comb is then fine-tuned (+/-2 % pitch,
+    +/-20 % of a pitch in offset) to collect the most signal of the profile
+    smoothed over a lane width: bright lanes (a ladder) pin it.
+    """
+    if peaks.size < 3:
+        return None
+    d = np.diff(peaks)
+    d = d[d > 0]
+    if d.size == 0:
+        return None
+    p0 = float(np.median(d))
+    k = np.maximum(1, np.round(d / p0))
+    p0 = float(np.median(d / k))
+    pitches = p0 * np.linspace(0.8, 1.2, 161)
+    pitches = pitches[pitches * (n - 1) <= width]
+    if pitches.size == 0:
+        return None
+    cap = (0.25 * p0) ** 2
+    best: tuple[float, float, float] | None = None
+    for pitch in pitches:
+        offsets = np.arange(0.0, width - pitch * (n - 1) + 1e-9, 0.5)
+        idx = np.clip(np.round((peaks[None, :] - offsets[:, None]) / pitch), 0, n - 1)
+        dist2 = (peaks[None, :] - (offsets[:, None] + idx * pitch)) ** 2
+        cost = np.minimum(dist2, cap).sum(axis=1)
+        j = int(np.argmin(cost))
+        if best is None or cost[j] < best[0]:
+            best = (float(cost[j]), float(pitch), float(offsets[j]))
+    if best is None:
+        return None
+    _, pitch, offset = best
+    xs = np.arange(profile.size, dtype=np.float64)
+    box = max(3, round(0.6 * pitch))
+    smooth = np.convolve(np.clip(profile, 0.0, None), np.ones(box) / box, mode="same")
+    fine_p = pitch * np.linspace(0.98, 1.02, 41)
+    fine_o = offset + np.arange(-0.2 * pitch, 0.2 * pitch + 0.25, 0.25)
+    teeth = np.arange(n, dtype=np.float64)
+    pos = fine_o[None, :, None] + fine_p[:, None, None] * teeth[None, None, :]
+    inside = (pos[..., 0] >= 0) & (pos[..., -1] <= width)
+    score = np.where(inside, np.interp(pos, xs, smooth).sum(axis=-1), -np.inf)
+    ip, io = (int(v) for v in np.unravel_index(int(np.argmax(score)), score.shape))
+    if not np.isfinite(score[ip, io]):
+        return offset + pitch * teeth, pitch
+    return fine_o[io] + fine_p[ip] * teeth, float(fine_p[ip])
+
+
 def _comb_lanes(
     corr: NDArray[np.float64],
     strong: NDArray[np.intp],
@@ -452,6 +507,11 @@ def _comb_lanes(
     centres_arr = np.asarray(sorted(centres), dtype=np.float64)
     lane_width = float(np.median(widths)) if widths else 0.0
     grid = _regular_grid(centres_arr, n, width, max(lane_width, sep), corr)
+    anchors = f"{len(centres)} strong lanes"
+    if grid is None and significant.size >= 3:
+        # one strong lane (a single ladder) or none: the weak lanes set the comb
+        grid = _grid_from_spacing(np.sort(significant).astype(np.float64), n, width, corr)
+        anchors = f"{significant.size} weak lanes (fewer than 2 strong)"
     if grid is None:
         pitch = width / n
         positions = pitch * (np.arange(n) + 0.5)
@@ -463,7 +523,9 @@ def _comb_lanes(
         xs = np.arange(corr.size, dtype=np.float64)
         half = 0.5 * (lane_width if lane_width > 0 else 0.6 * pitch)
         for i, c in enumerate(positions):
-            if not np.any(np.abs(significant - c) <= 0.15 * pitch):
+            # only lanes with a strong peak are centred on their own signal; a weak
+            # lane's peak is less exact than the comb through all of them
+            if not np.any(np.abs(strong - c) <= 0.15 * pitch):
                 continue
             # centroid of the lane's own signal (mean shift), not its half-maximum
             # centre: a weak lane's half maximum can spread over its neighbours
@@ -481,7 +543,7 @@ def _comb_lanes(
             if abs(x - c) <= 0.15 * pitch:
                 positions[i] = x
                 moved += 1
-        method = f"comb of {n} fitted to {len(centres)} strong lanes, {moved} on their own peak"
+        method = f"comb of {n} fitted to {anchors}, {moved} on their own peak"
     if lane_width <= 0:
         lane_width = 0.6 * pitch
     lane_width = min(lane_width, 0.95 * float(pitch))

@@ -10,6 +10,9 @@ named after the assay; an empty ``sample_id`` is the file stem (with
 ``_lane<N>`` appended when a lane is given); an empty ``role`` is the
 assay's default role (``sample``).
 
+A file (with its lane, and its ``strip`` when that optional column is given)
+may appear only once per experiment.
+
 Every problem found names the sheet file, the spreadsheet row (the header is
 row 1) and the column; all problems are reported at once.
 """
@@ -32,6 +35,10 @@ from assaykit.readers import decode_text, header_delimiter
 
 SHEET_NAME = "samples.csv"
 RESERVED = ("file", "assay", "experiment", "sample_id", "role", "lane")
+#: A free condition column that also locates a row in its file: one image may hold
+#: several membrane strips stacked one above another (1 = top), each with its own
+#: lanes, so the same file and lane may appear once per strip.
+STRIP_COLUMN = "strip"
 _MAX_SHEET_BYTES = 64 * 1024 * 1024
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
 
@@ -160,7 +167,7 @@ def parse_sheet(
         return cells[j].strip() if j is not None and j < len(cells) else ""
 
     out: list[SheetRow] = []
-    seen: dict[tuple[str, str, str, int | None], int] = {}
+    seen: dict[tuple[str, str, str, int | None, str], int] = {}
     for n, cells in body:
         where = f"{sheet}, row {n}"
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
@@ -223,11 +230,13 @@ def parse_sheet(
         stem = PurePosixPath(rel).stem
         sample_id = cell(cells, "sample_id") or (stem if lane is None else f"{stem}_lane{lane}")
         experiment = cell(cells, "experiment") or assay_name
-        key = (assay_name, experiment, rel, lane)
+        strip = next((v for k, v in conditions.items() if k.lower() == STRIP_COLUMN), "")
+        key = (assay_name, experiment, rel, lane, strip)
         if key in seen:
             problems.append(
                 f"{where}, column 'file': {rel!r}"
                 + (f" lane {lane}" if lane is not None else "")
+                + (f" strip {strip}" if strip else "")
                 + f" is already listed for experiment {experiment!r} on row {seen[key]}"
             )
             continue

@@ -43,6 +43,17 @@ def test_lane_rows_get_lane_sample_ids(toy_host: PluginHost, tmp_path: Path) -> 
     assert [(r.sample_id, r.lane) for r in rows] == [("a_lane1", 1), ("a_lane2", 2)]
 
 
+def test_same_lane_on_two_strips_of_one_file(toy_host: PluginHost, tmp_path: Path) -> None:
+    """Stacked membrane strips: the same file and lane once per strip, never twice per strip."""
+    sheet = "file,lane,strip,sample_id\na.counts,1,1,s1\na.counts,1,2,s1\n"
+    folder = _folder(tmp_path, sheet, ("a.counts",))
+    rows = parse_sheet(folder / "samples.csv", folder, toy_host, default_assay="toy_threshold")
+    assert [(r.lane, r.conditions["strip"]) for r in rows] == [(1, "1"), (1, "2")]
+    (folder / "samples.csv").write_text(sheet + "a.counts,1,2,s2\n", encoding="utf-8")
+    with pytest.raises(SampleSheetError, match=r"row 4, column 'file': 'a.counts' lane 1 strip 2"):
+        parse_sheet(folder / "samples.csv", folder, toy_host, default_assay="toy_threshold")
+
+
 @pytest.mark.parametrize(
     ("sheet", "message"),
     [

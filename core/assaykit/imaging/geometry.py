@@ -6,6 +6,7 @@ All functions expect bands *bright on a dark background* (see
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "LaneDetection",
     "LaneRegistration",
     "SmileModel",
+    "estimate_lane_tilt",
     "estimate_rotation",
     "estimate_smile",
     "find_lanes",
@@ -139,6 +141,10 @@ def estimate_rotation(
     projection can line up bands of different lanes and win. The image is
     flattened first (rolling-ball background removed) so illumination
     gradients do not vote. The result is clipped to ``+/- max_angle``.
+
+    A gel that ran faster on one side (skew) tilts its band edges while its
+    lanes stay vertical, and this estimator then "straightens" the bands and
+    tilts the lanes; :func:`estimate_lane_tilt` looks at the lanes only.
     """
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim != 2:
@@ -164,6 +170,73 @@ def estimate_rotation(
         log.warning("estimated tilt %.2f deg exceeds +/-%.1f deg; clipped", angle, max_angle)
     angle = float(np.clip(angle, -max_angle, max_angle))
     log.debug("estimated rotation correction %.3f deg", angle)
+    return angle
+
+
+def _lane_drift(flat: NDArray[np.float32], slabs: int, max_angle: float) -> float | None:
+    """Mean column drift per row of the lane pattern (px/px), or None without evidence."""
+    h = flat.shape[0]
+    edges = np.linspace(0, h, slabs + 1).astype(int)
+    profiles = []
+    for a, b in itertools.pairwise(edges):
+        p = flat[a:b].mean(axis=0).astype(np.float64)
+        profiles.append(gaussian_filter1d(p, 1.0) - gaussian_filter1d(p, 15.0))
+    dy = h / slabs
+    max_shift = int(np.ceil(dy * np.tan(np.radians(max_angle)))) + 2
+    slopes, weights = [], []
+    for a, b in itertools.pairwise(profiles):
+        r = _xcorr_shift(a, b, max_shift, min_corr=0.3, return_corr=True)
+        if r is not None:
+            slopes.append(r[0] / dy)
+            weights.append(r[1])
+    if len(slopes) < 3:
+        return None
+    return float(np.average(slopes, weights=weights))
+
+
+def estimate_lane_tilt(
+    data: NDArray[Any],
+    *,
+    slabs: int = 8,
+    max_angle: float = 5.0,
+    iterations: int = 2,
+    max_size: int = 1000,
+    flatten_radius: float | None = None,
+) -> float | None:
+    """Angle (degrees, OpenCV sign, as :func:`estimate_rotation`) that makes the lanes vertical.
+
+    Why: rotation tilts lanes and bands alike, but a gel that ran faster on one
+    side (skew) tilts only its bands, and the edge-based
+    :func:`estimate_rotation` cannot tell the two apart. The lanes can: the
+    image (flattened by a rolling ball) is cut into ``slabs`` horizontal slabs,
+    the column profile of each (high-passed, so only lane-scale structure
+    counts) is cross-correlated with the next one's, and the mean drift per
+    row is the lanes' slope. The image is rotated by that and measured again
+    (``iterations``), because bands crossing slab edges bias a single pass
+    low. Returns ``None`` when fewer than 3 neighbouring slab pairs correlate
+    (nothing lane-like to follow).
+    """
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.ndim != 2:
+        raise AnalysisError(f"lane tilt needs a 2-D image, got shape {arr.shape}")
+    h, w = arr.shape
+    scale = min(1.0, max_size / max(h, w))
+    if scale < 1.0:
+        arr = _cv.resize(
+            arr, (max(8, int(w * scale)), max(8, int(h * scale))), interpolation=cv2.INTER_AREA
+        )
+    if min(arr.shape) < 4 * slabs:
+        return None
+    flat = _flatten(np.ascontiguousarray(arr), flatten_radius)
+    angle = 0.0
+    for _ in range(max(1, iterations)):
+        view = flat if angle == 0.0 else rotate_image(flat, angle)
+        drift = _lane_drift(view, slabs, max_angle)
+        if drift is None:
+            return None if angle == 0.0 else angle
+        angle -= float(np.degrees(np.arctan(drift)))
+        if abs(angle) > max_angle:
+            return float(np.clip(angle, -max_angle, max_angle))
     return angle
 
 
@@ -246,6 +319,7 @@ def find_lanes(
     rel_prominence: float = 0.12,
     background_radius: float | None = None,
     min_snr: float = 6.0,
+    comb: bool = False,
 ) -> LaneDetection:
     """Find lanes from the background-corrected, smoothed column profile.
 
@@ -261,6 +335,15 @@ def find_lanes(
     strongest that many peaks are kept if more were found; if fewer, the
     lanes are placed on the regular grid (one comb, equal pitch) that best
     fits the peaks found, so empty lanes are still returned.
+
+    ``comb=True`` (with ``expected_lanes``): the lanes are always placed on the
+    regular grid (one comb, equal pitch) fitted to the *strong* peaks only,
+    each centre then moved to a significant peak within 15 % of the pitch if
+    there is one. Why: on a gel whose sample lanes are mostly empty (MSP, a
+    failed PCR), the strong peaks are the ladders and a few bright lanes,
+    while weak peaks include noise and streaks at the gel's edges; picking
+    the strongest ``expected_lanes`` of all peaks can then take an edge
+    streak for a lane, but the comb through the strong lanes cannot.
     """
     arr = np.asarray(data, dtype=np.float32)
     if arr.ndim != 2:
@@ -282,6 +365,22 @@ def find_lanes(
     if peaks.size:
         strong = prominences >= max(rel_prominence * float(prominences.max()), min_snr * noise)
         significant = prominences >= min_snr * noise
+        if comb and expected_lanes:
+            return _comb_lanes(
+                corr,
+                peaks[strong],
+                peaks[significant],
+                expected_lanes,
+                w,
+                sep,
+                {
+                    "smooth": sigma,
+                    "rel_prominence": rel_prominence,
+                    "expected_lanes": expected_lanes,
+                    "background_radius": background_radius,
+                    "comb": True,
+                },
+            )
         if expected_lanes and strong.sum() < expected_lanes:
             # weak lanes (one faint band) are real when the caller says they exist
             strong = significant
@@ -333,6 +432,127 @@ def find_lanes(
             "background_radius": background_radius,
         },
     )
+
+
+def _grid_from_spacing(
+    peaks: NDArray[np.float64], n: int, width: int, profile: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], float] | None:
+    """A regular comb of ``n`` lanes from many (weak) peaks.
+
+    The comb's pitch (within +/-20 % of the median peak spacing, each spacing
+    divided by the whole number of pitches it spans, as an empty lane makes a
+    double one) and offset are those that bring the peaks closest to a tooth,
+    each peak's squared distance capped at a quarter pitch squared so that a
+    stray peak (an edge, a streak) cannot pull the comb. Weak peaks sit a few
+    px off their lane centres, so the comb is then fine-tuned (+/-2 % pitch,
+    +/-20 % of a pitch in offset) to collect the most signal of the profile
+    smoothed over a lane width: bright lanes (a ladder) pin it.
+    """
+    if peaks.size < 3:
+        return None
+    d = np.diff(peaks)
+    d = d[d > 0]
+    if d.size == 0:
+        return None
+    p0 = float(np.median(d))
+    k = np.maximum(1, np.round(d / p0))
+    p0 = float(np.median(d / k))
+    pitches = p0 * np.linspace(0.8, 1.2, 161)
+    pitches = pitches[pitches * (n - 1) <= width]
+    if pitches.size == 0:
+        return None
+    cap = (0.25 * p0) ** 2
+    best: tuple[float, float, float] | None = None
+    for pitch in pitches:
+        offsets = np.arange(0.0, width - pitch * (n - 1) + 1e-9, 0.5)
+        idx = np.clip(np.round((peaks[None, :] - offsets[:, None]) / pitch), 0, n - 1)
+        dist2 = (peaks[None, :] - (offsets[:, None] + idx * pitch)) ** 2
+        cost = np.minimum(dist2, cap).sum(axis=1)
+        j = int(np.argmin(cost))
+        if best is None or cost[j] < best[0]:
+            best = (float(cost[j]), float(pitch), float(offsets[j]))
+    if best is None:
+        return None
+    _, pitch, offset = best
+    xs = np.arange(profile.size, dtype=np.float64)
+    box = max(3, round(0.6 * pitch))
+    smooth = np.convolve(np.clip(profile, 0.0, None), np.ones(box) / box, mode="same")
+    fine_p = pitch * np.linspace(0.98, 1.02, 41)
+    fine_o = offset + np.arange(-0.2 * pitch, 0.2 * pitch + 0.25, 0.25)
+    teeth = np.arange(n, dtype=np.float64)
+    pos = fine_o[None, :, None] + fine_p[:, None, None] * teeth[None, None, :]
+    inside = (pos[..., 0] >= 0) & (pos[..., -1] <= width)
+    score = np.where(inside, np.interp(pos, xs, smooth).sum(axis=-1), -np.inf)
+    ip, io = (int(v) for v in np.unravel_index(int(np.argmax(score)), score.shape))
+    if not np.isfinite(score[ip, io]):
+        return offset + pitch * teeth, pitch
+    return fine_o[io] + fine_p[ip] * teeth, float(fine_p[ip])
+
+
+def _comb_lanes(
+    corr: NDArray[np.float64],
+    strong: NDArray[np.intp],
+    significant: NDArray[np.intp],
+    n: int,
+    width: int,
+    sep: float,
+    params: dict[str, Any],
+) -> LaneDetection:
+    """``n`` lanes on the regular grid through the strong peaks (see ``find_lanes(comb=True)``)."""
+    widths, centres = [], []
+    for p in strong:
+        lx, rx = _half_max_edges(corr, int(p))
+        widths.append(rx - lx)
+        centres.append(0.5 * (lx + rx))
+    centres_arr = np.asarray(sorted(centres), dtype=np.float64)
+    lane_width = float(np.median(widths)) if widths else 0.0
+    grid = _regular_grid(centres_arr, n, width, max(lane_width, sep), corr)
+    anchors = f"{len(centres)} strong lanes"
+    if grid is None and significant.size >= 3:
+        # one strong lane (a single ladder) or none: the weak lanes set the comb
+        grid = _grid_from_spacing(np.sort(significant).astype(np.float64), n, width, corr)
+        anchors = f"{significant.size} weak lanes (fewer than 2 strong)"
+    if grid is None:
+        pitch = width / n
+        positions = pitch * (np.arange(n) + 0.5)
+        method = f"even split into {n} (fewer than 2 strong lanes)"
+    else:
+        positions, pitch = grid
+        positions = positions.copy()
+        moved = 0
+        xs = np.arange(corr.size, dtype=np.float64)
+        half = 0.5 * (lane_width if lane_width > 0 else 0.6 * pitch)
+        for i, c in enumerate(positions):
+            # only lanes with a strong peak are centred on their own signal; a weak
+            # lane's peak is less exact than the comb through all of them
+            if not np.any(np.abs(strong - c) <= 0.15 * pitch):
+                continue
+            # centroid of the lane's own signal (mean shift), not its half-maximum
+            # centre: a weak lane's half maximum can spread over its neighbours
+            x = float(c)
+            for _ in range(10):
+                sel = np.abs(xs - x) <= half
+                wts = np.clip(corr[sel], 0.0, None)
+                if wts.sum() <= 0:
+                    break
+                x_new = float(np.sum(wts * xs[sel]) / wts.sum())
+                if abs(x_new - x) < 0.05:
+                    x = x_new
+                    break
+                x = x_new
+            if abs(x - c) <= 0.15 * pitch:
+                positions[i] = x
+                moved += 1
+        method = f"comb of {n} fitted to {anchors}, {moved} on their own peak"
+    if lane_width <= 0:
+        lane_width = 0.6 * pitch
+    lane_width = min(lane_width, 0.95 * float(pitch))
+    half = lane_width / 2
+    lanes = [
+        Lane(i, float(c), float(max(0.0, c - half)), float(min(width, c + half)))
+        for i, c in enumerate(positions)
+    ]
+    return LaneDetection(lanes, float(pitch), lane_width, corr, method, params)
 
 
 # --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ Conventions of the truth dictionary
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,8 @@ def make_blot(
     width: int = 640,
     n_lanes: int = 6,
     lane_width: float | None = None,
-    bands: Sequence[Sequence[tuple[float, float]]] | None = None,
+    bands: Sequence[Sequence[tuple[float, ...]]] | None = None,
+    strip_bands: Sequence[Sequence[Sequence[tuple[float, ...]]]] | None = None,
     band_sigma: float = 4.0,
     edge_softness: float = 2.0,
     background: float | None = None,
@@ -101,10 +102,12 @@ def make_blot(
     """Render a blot/gel image with known lanes, bands, strips and distortions.
 
     ``bands[lane]`` is a list of ``(row_fraction, volume)``: the row as a fraction
-    of the strip height (0 top, 1 bottom) and the volume in AU. When omitted,
+    of the strip height (0 top, 1 bottom) and the volume in AU; an optional third
+    item is that band's own Gaussian sigma (px), for diffuse bands. When omitted,
     each lane gets 3 bands at seeded rows with seeded volumes. With several
     strips, the same band list is used in every strip (rows relative to the
-    strip). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
+    strip), unless ``strip_bands[s]`` gives strip ``s`` its own lists (e.g. a
+    target above a loading control). ``background`` (AU) defaults to 800 (16-bit) or 20 (8-bit) and
     ``noise_sigma`` (AU, Gaussian) to 20 or 1.5. ``peak_scale`` rescales all
     volumes so that the brightest band peak (plus background) reaches this
     value (use > the maximum to force saturation). ``smile_px`` bends bands
@@ -156,11 +159,17 @@ def make_blot(
             bands.append([(float(r), float(v)) for r, v in zip(rows, vols)])
     if len(bands) != n_lanes:
         raise ValueError(f"bands must have one list per lane ({n_lanes}), got {len(bands)}")
+    per_strip = [bands] * n_strips
+    if strip_bands is not None:
+        if len(strip_bands) != n_strips or any(len(sb) != n_lanes for sb in strip_bands):
+            raise ValueError(f"strip_bands must have {n_strips} lists of {n_lanes} lane lists")
+        per_strip = list(strip_bands)
 
     band_list: list[dict[str, Any]] = []
     for s, (r0, r1) in enumerate(strips):
-        for lane, lane_bands in enumerate(bands):
-            for row_frac, vol in lane_bands:
+        for lane, lane_bands in enumerate(per_strip[s]):
+            for item in lane_bands:
+                row_frac, vol = item[0], item[1]
                 row = r0 + float(row_frac) * (r1 - r0)
                 band_list.append(
                     {
@@ -168,7 +177,7 @@ def make_blot(
                         "strip": s,
                         "row": row,
                         "volume": float(vol),
-                        "sigma": band_sigma,
+                        "sigma": float(item[2]) if len(item) > 2 else band_sigma,
                     }
                 )
     if haze_volume > 0:
@@ -285,12 +294,16 @@ def make_gel(
     width: int = 560,
     ladder_sizes: Sequence[float] = tuple(NEB_1KB_PLUS_MASS_NG),
     ladder_lanes: Sequence[int] = (0,),
-    samples: dict[int, Sequence[tuple[float, float]]] | None = None,
+    samples: dict[int, Sequence[tuple[float, ...]]] | None = None,
     n_lanes: int = 4,
     top_fraction: float = 0.12,
     bottom_fraction: float = 0.88,
     curvature: float = 0.08,
     ladder_total_volume: float = 400000.0,
+    ladder_masses: Sequence[float] | None = None,
+    primer_dimer: Mapping[int, float] | None = None,
+    primer_dimer_bp: float = 45.0,
+    primer_dimer_sigma: float = 9.0,
     **blot_kwargs: Any,
 ) -> SyntheticImage:
     """An agarose gel with ladder lanes and sample bands given in bp.
@@ -299,7 +312,15 @@ def make_gel(
     bent by ``curvature`` (``row_fraction = top + (bottom - top) * (f + c f (1-f))``),
     so that a straight line in log10(bp) is not exact, as on real gels. The
     truth gets ``bp`` for every band and ``migration_model`` for checking sizing.
-    ``samples[lane]`` is a list of ``(bp, volume)``.
+    ``samples[lane]`` is a list of ``(bp, volume)`` or ``(bp, volume, sigma_px)``.
+
+    ``ladder_masses`` gives the relative mass of each ladder size (same order as
+    ``ladder_sizes``; default: the NEB 1 kb Plus masses where a size matches,
+    else 50). ``primer_dimer[lane]`` adds a diffuse haze of that volume (AU) at
+    ``primer_dimer_bp`` with sigma ``primer_dimer_sigma`` px, as unused primers
+    leave at the bottom of PCR lanes; its truth band has ``primer_dimer=True``.
+    Sizes below the smallest ladder band extrapolate the migration model, so
+    choose ``bottom_fraction`` to leave room for them on the gel.
     """
     sizes = sorted((float(s) for s in ladder_sizes), reverse=True)
     lmax, lmin = math.log10(sizes[0]), math.log10(sizes[-1])
@@ -308,18 +329,37 @@ def make_gel(
         f = (lmax - math.log10(bp)) / (lmax - lmin)
         return top_fraction + (bottom_fraction - top_fraction) * (f + curvature * f * (1 - f))
 
-    masses = [NEB_1KB_PLUS_MASS_NG.get(round(s), 50.0) for s in sizes]
+    if ladder_masses is not None:
+        if len(ladder_masses) != len(sizes):
+            raise ValueError(
+                f"ladder_masses has {len(ladder_masses)} values for {len(sizes)} ladder sizes"
+            )
+        by_size = dict(zip((float(s) for s in ladder_sizes), (float(m) for m in ladder_masses)))
+        masses = [by_size[s] for s in sizes]
+    else:
+        masses = [NEB_1KB_PLUS_MASS_NG.get(round(s), 50.0) for s in sizes]
     scale = ladder_total_volume / sum(masses)
-    lane_bands: list[list[tuple[float, float]]] = [[] for _ in range(n_lanes)]
+    lane_bands: list[list[tuple[float, ...]]] = [[] for _ in range(n_lanes)]
     bp_of: dict[tuple[int, int], float] = {}
+    dimer_of: set[tuple[int, int]] = set()
     for lane in ladder_lanes:
         for s, m in zip(sizes, masses):
             bp_of[(lane, len(lane_bands[lane]))] = s
             lane_bands[lane].append((row_fraction(s), m * scale))
     for lane, items in (samples or {}).items():
-        for bp, vol in items:
-            bp_of[(lane, len(lane_bands[lane]))] = float(bp)
-            lane_bands[lane].append((row_fraction(float(bp)), float(vol)))
+        for item in items:
+            bp, vol = float(item[0]), float(item[1])
+            bp_of[(lane, len(lane_bands[lane]))] = bp
+            extra: tuple[float, ...] = tuple(float(v) for v in item[2:3])
+            lane_bands[lane].append((row_fraction(bp), vol, *extra))
+    for lane, vol in (primer_dimer or {}).items():
+        if vol > 0:
+            key = (lane, len(lane_bands[lane]))
+            bp_of[key] = float(primer_dimer_bp)
+            dimer_of.add(key)
+            lane_bands[lane].append(
+                (row_fraction(float(primer_dimer_bp)), float(vol), float(primer_dimer_sigma))
+            )
     blot_kwargs.setdefault("bit_depth", 8)
     blot_kwargs.setdefault("background", 12.0)
     blot_kwargs.setdefault("noise_sigma", 1.5)
@@ -332,7 +372,8 @@ def make_gel(
         k = counters.get(band["lane"], 0)
         counters[band["lane"]] = k + 1
         band["bp"] = bp_of.get((band["lane"], k))
-        band["ladder"] = band["lane"] in ladder_lanes
+        band["ladder"] = band["lane"] in ladder_lanes and (band["lane"], k) not in dimer_of
+        band["primer_dimer"] = (band["lane"], k) in dimer_of
     result.truth["ladder_lanes"] = list(ladder_lanes)
     result.truth["ladder_sizes"] = sizes
     result.truth["migration_model"] = {

@@ -1,0 +1,385 @@
+"""One-call preparation of a gel or blot image: polarity, deskew, strips, lanes, background.
+
+Why a module of its own: every imaging assay (western blots, MSP gels, ...)
+needs the same first steps before it can look at bands, in the same order and
+with the same bookkeeping of what was done to the pixels. Doing them in one
+place means one set of rules, and records that can name each step.
+
+:func:`prepare_image` runs, in this order:
+
+1. **Polarity** (:func:`~assaykit.imaging.io.normalize_polarity`): bands bright
+   on dark, auto-detected or given. Saturation is judged here, in the file's
+   own pixels, before any interpolation can hide it.
+2. **Deskew** (:func:`~assaykit.imaging.geometry.estimate_rotation`,
+   :func:`~assaykit.imaging.geometry.rotate_image`): up to ``max_angle``
+   degrees. Corrections smaller than ``min_angle`` are not applied, because
+   resampling blurs bands for no gain. The saturation mask is rotated with the
+   image; a pixel of the straightened image counts as saturated when *any*
+   saturated source pixel contributes to it (a conservative rule: saturation
+   is never lost by interpolation).
+3. **Strips** (:func:`~assaykit.imaging.geometry.find_strips`): membrane strips
+   stacked one above another, top first; one strip when there is no gap.
+4. **Lanes** per strip (:func:`~assaykit.imaging.geometry.find_lanes`), counted
+   from the left within the strip. With an expected lane count, that count is
+   used for placement, and the count found *without* it is kept too, so a
+   caller can flag a mismatch. With a minimum lane count (a sample sheet that
+   names lane 9 says there are at least 9), fewer lanes found means that many
+   are placed on the best-fitting regular grid instead. A mild smile is estimated per strip
+   (:func:`~assaykit.imaging.geometry.estimate_smile`).
+5. **2-D background** for band *detection*: ImageJ's rolling ball (default,
+   radius 50 px) on the straightened image, scaled to a 16-bit range first so
+   that the ball (whose height is in grey levels) is equally flat for 8-bit and
+   16-bit images; or a border median; or none. Its :class:`BackgroundSpec`
+   names the method and every parameter, for the records.
+
+The result, :class:`PreparedImage`, holds the straightened bright-band image
+(``data``, for measuring volumes), the background-subtracted one (``detect``,
+for finding bands), the saturation mask, and the facts a record needs: polarity
+and why, rotation, strips, lanes, background, bit depth and lossiness.
+
+Everything it raises is an :class:`~assaykit.errors.AssaykitError` naming the
+file: :class:`~assaykit.errors.ImageError` when the file cannot be read,
+:class:`~assaykit.errors.AnalysisError` when no lane can be found.
+
+This module is general: it knows nothing about any one assay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from assaykit.errors import AnalysisError
+from assaykit.imaging.background import BackgroundSpec, estimate_background
+from assaykit.imaging.geometry import (
+    Lane,
+    LaneDetection,
+    SmileModel,
+    estimate_rotation,
+    estimate_smile,
+    find_lanes,
+    find_strips,
+    rotate_image,
+)
+from assaykit.imaging.io import LoadedImage, Polarity, load_image, normalize_polarity
+
+__all__ = [
+    "PREPARATION_VERSION",
+    "PreparedImage",
+    "Strip",
+    "prepare_image",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bumped when a change to this module can change what comes out of it, so that
+#: plugins can put it in their own version and re-run stored work.
+PREPARATION_VERSION = 1
+
+BackgroundMethod = Literal["rolling_ball", "border_median", "none"]
+
+
+@dataclass(frozen=True)
+class Strip:
+    """One membrane strip: its rows ``[start, stop)`` and the lanes found in it.
+
+    ``index`` is 0 for the top strip. Lane columns are image columns; lane
+    ``index`` counts from 0 at the left of this strip. ``detected_lane_count``
+    is what lane finding found on its own (without ``expected_lanes``); it is
+    0 when nothing stood out.
+    """
+
+    index: int
+    start: int
+    stop: int
+    lanes: LaneDetection
+    expected_lanes: int | None
+    detected_lane_count: int
+    smile: SmileModel | None = None
+    min_lanes: int | None = None
+
+    @property
+    def rows(self) -> tuple[int, int]:
+        return (self.start, self.stop)
+
+    @property
+    def height(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def lane_list(self) -> list[Lane]:
+        return list(self.lanes.lanes)
+
+    @property
+    def lane_count_mismatch(self) -> bool:
+        """True when lane finding alone disagreed with the expected count, or found fewer
+        lanes than the minimum (in both cases the lanes were placed by the count given)."""
+        if self.expected_lanes is not None:
+            return self.detected_lane_count != self.expected_lanes
+        return self.min_lanes is not None and self.detected_lane_count < self.min_lanes
+
+    def lane(self, number: int) -> Lane:
+        """Lane by its 1-based number from the left (as sample sheets count)."""
+        lanes = self.lanes.lanes
+        if not 1 <= number <= len(lanes):
+            raise IndexError(f"lane {number} of strip {self.index + 1}: it has {len(lanes)} lanes")
+        return lanes[number - 1]
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A straightened, bright-band image with its strips, lanes and background (module docs).
+
+    ``data``: bands bright, straightened, *not* background-subtracted (measure
+    volumes here with a local baseline). ``detect``: ``data`` minus the 2-D
+    background (find bands here). ``saturated``: pixels at the detector maximum,
+    in the straightened frame. ``rotation_deg`` is the correction that was
+    applied (OpenCV sign), 0 when none was.
+    """
+
+    path: str
+    data: NDArray[np.float32]
+    detect: NDArray[np.float32]
+    saturated: NDArray[np.bool_]
+    saturation_value: float
+    polarity: Polarity
+    polarity_rule: str
+    rotation_deg: float
+    strips: list[Strip]
+    background: BackgroundSpec
+    source_format: str
+    bit_depth: int
+    significant_bits: int | None
+    lossy: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.data.shape[0]), int(self.data.shape[1]))
+
+    @property
+    def low_bit_depth(self) -> bool:
+        """True for 8-bit (or fewer significant bits) data: few grey levels per band."""
+        return self.bit_depth <= 8 or (
+            self.significant_bits is not None and self.significant_bits <= 8
+        )
+
+    @property
+    def saturated_fraction(self) -> float:
+        return float(self.saturated.mean()) if self.saturated.size else 0.0
+
+    def strip(self, number: int) -> Strip:
+        """Strip by its 1-based number from the top (as sample sheets count)."""
+        if not 1 <= number <= len(self.strips):
+            raise IndexError(f"strip {number}: the image has {len(self.strips)} strip(s)")
+        return self.strips[number - 1]
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary of every preparation step (for records and figure captions)."""
+        return {
+            "polarity": self.polarity,
+            "polarity_rule": self.polarity_rule,
+            "rotation_deg": round(self.rotation_deg, 4),
+            "strips": [
+                {
+                    "rows": [s.start, s.stop],
+                    "lanes": len(s.lanes.lanes),
+                    "expected_lanes": s.expected_lanes,
+                    "min_lanes": s.min_lanes,
+                    "detected_lanes": s.detected_lane_count,
+                    "lane_method": s.lanes.method,
+                }
+                for s in self.strips
+            ],
+            "background": self.background.as_dict(),
+            "saturation_value": self.saturation_value,
+            "bit_depth": self.bit_depth,
+            "significant_bits": self.significant_bits,
+            "lossy": self.lossy,
+            "source_format": self.source_format,
+            "preparation_version": PREPARATION_VERSION,
+        }
+
+
+def _expected_for(expected: int | Sequence[int | None] | None, k: int) -> int | None:
+    if expected is None:
+        return None
+    if isinstance(expected, int):
+        return expected
+    return expected[k] if k < len(expected) else None
+
+
+def _rotate_mask(mask: NDArray[np.bool_], angle: float) -> NDArray[np.bool_]:
+    if angle == 0 or not mask.any():
+        return mask.copy() if angle == 0 else np.zeros_like(mask)
+    return rotate_image(mask.astype(np.float32), angle) > 0.0
+
+
+def prepare_image(
+    image: LoadedImage | str | os.PathLike[str],
+    *,
+    polarity: Polarity | Literal["auto"] = "auto",
+    deskew: bool = True,
+    rotation_deg: float | None = None,
+    max_angle: float = 5.0,
+    min_angle: float = 0.05,
+    strips: bool | Sequence[tuple[int, int]] = True,
+    expected_lanes: int | Sequence[int | None] | None = None,
+    min_lanes: int | Sequence[int | None] | None = None,
+    background: BackgroundMethod = "rolling_ball",
+    background_radius: float = 50.0,
+    smile: bool = True,
+    saturation_value: float | None = None,
+    lane_kwargs: dict[str, Any] | None = None,
+) -> PreparedImage:
+    """Load (if given a path) and prepare one image; see the module docs for the steps.
+
+    Parameters
+    ----------
+    polarity
+        The *file's* polarity, or ``"auto"``.
+    deskew, rotation_deg, max_angle, min_angle
+        Straighten by the estimated angle (clipped to ``max_angle`` degrees),
+        or by ``rotation_deg`` when given (OpenCV sign, the correction to
+        apply). Corrections below ``min_angle`` degrees are skipped.
+    strips
+        ``True``: find stacked strips; ``False``: the whole image is one strip;
+        or explicit row ranges ``[(start, stop), ...]``, top first.
+    expected_lanes
+        Lane count for every strip (an int) or per strip, top first (``None``
+        entries: find freely).
+    min_lanes
+        At least this many lanes (same forms); used where no expected count
+        is given.
+    background, background_radius
+        2-D background subtracted for ``detect`` (radius in pixels of the
+        straightened image, for the rolling ball).
+    smile
+        Estimate a smile per strip (it costs a few cross-correlations).
+    saturation_value
+        Override the detector maximum inferred by the loader.
+    lane_kwargs
+        Extra keywords for :func:`~assaykit.imaging.geometry.find_lanes`.
+    """
+    loaded = image if isinstance(image, LoadedImage) else load_image(image)
+    path = loaded.path
+    norm = normalize_polarity(loaded, polarity, saturation_value=saturation_value)
+    sat_value = norm.saturation_value
+    data = norm.data
+    saturated = norm.saturated_mask()
+    notes: list[str] = []
+
+    # -- deskew
+    angle = 0.0
+    if rotation_deg is not None:
+        angle = float(rotation_deg)
+    elif deskew and min(data.shape) >= 16:
+        try:
+            angle = estimate_rotation(data, max_angle=max_angle)
+        except AnalysisError as exc:
+            notes.append(f"rotation not estimated: {exc}")
+            angle = 0.0
+    if abs(angle) < min_angle:
+        angle = 0.0
+    if angle != 0.0:
+        data = rotate_image(data, angle)
+        saturated = _rotate_mask(saturated, angle)
+
+    # -- 2-D background (for detection)
+    if background == "rolling_ball":
+        scale = 65535.0 / sat_value if np.isfinite(sat_value) and sat_value > 0 else 1.0
+        scaled = data * np.float32(scale) if scale != 1.0 else data
+        bg = estimate_background(scaled, "rolling_ball", radius=float(background_radius))
+        detect = bg.subtract(scaled)
+        if scale != 1.0:
+            detect /= np.float32(scale)
+        params = dict(bg.spec.params)
+        params["intensity_scale"] = float(scale)
+        spec = BackgroundSpec(bg.spec.method, params)
+    elif background in ("border_median", "none"):
+        bg = estimate_background(data, background)
+        detect, spec = bg.subtract(data), bg.spec
+    else:
+        raise AnalysisError(
+            f"{path}: unknown background method {background!r}; "
+            "expected 'rolling_ball', 'border_median' or 'none'"
+        )
+
+    # -- strips
+    h = int(data.shape[0])
+    if strips is True:
+        ranges = find_strips(data)
+    elif strips is False:
+        ranges = [(0, h)]
+    else:
+        ranges = [(max(0, int(a)), min(h, int(b))) for a, b in strips]
+        bad = [r for r in ranges if r[1] - r[0] < 3]
+        if bad:
+            raise AnalysisError(f"{path}: strip rows {bad} are empty or outside the image")
+
+    # -- lanes per strip
+    kw = dict(lane_kwargs or {})
+    out_strips: list[Strip] = []
+    for k, (r0, r1) in enumerate(ranges):
+        sub = data[r0:r1]
+        want = _expected_for(expected_lanes, k)
+        at_least = _expected_for(min_lanes, k)
+        free: LaneDetection | None
+        try:
+            free = find_lanes(sub, **kw)
+        except AnalysisError:
+            free = None
+        detected = len(free.lanes) if free is not None else 0
+        place = want
+        if place is None and at_least is not None and detected < at_least:
+            place = at_least
+        if place is not None and place != detected:
+            try:
+                det = find_lanes(sub, expected_lanes=place, **kw)
+            except AnalysisError as exc:
+                raise AnalysisError(f"{path}, strip {k + 1}: {exc}") from None
+        elif free is not None:
+            det = free
+        else:
+            raise AnalysisError(
+                f"{path}, strip {k + 1} (rows {r0}-{r1}): no lanes found; the column profile "
+                "has no significant peak (give the expected number of lanes?)"
+            )
+        model: SmileModel | None = None
+        if smile and len(det.lanes) >= 2:
+            try:
+                model = estimate_smile(sub, det.lanes)
+            except (AnalysisError, ValueError, np.linalg.LinAlgError) as exc:
+                notes.append(f"strip {k + 1}: smile not estimated: {exc}")
+        out_strips.append(Strip(k, r0, r1, det, want, detected, model, at_least))
+    log.debug(
+        "prepared %s: polarity %s, rotation %.3f deg, %d strip(s), lanes %s",
+        path,
+        norm.polarity,
+        angle,
+        len(out_strips),
+        [len(s.lanes.lanes) for s in out_strips],
+    )
+    return PreparedImage(
+        path=path,
+        data=np.ascontiguousarray(data, dtype=np.float32),
+        detect=np.ascontiguousarray(detect, dtype=np.float32),
+        saturated=saturated,
+        saturation_value=float(sat_value),
+        polarity=norm.polarity,
+        polarity_rule=norm.polarity_rule,
+        rotation_deg=float(angle),
+        strips=out_strips,
+        background=spec,
+        source_format=loaded.source_format,
+        bit_depth=int(loaded.bit_depth),
+        significant_bits=loaded.significant_bits,
+        lossy=bool(loaded.lossy),
+        notes=notes,
+    )

@@ -1,0 +1,374 @@
+"""Methylation-specific PCR gels: the ``msp_gel`` assay.
+
+What it decides (Protocol 6 of the isotretinoin workflow, RARB promoter):
+the bisulfite-converted DNA of each sample is amplified with an M (methylated)
+and a U (unmethylated) primer pair, and both products run side by side on an
+agarose gel with a DNA ladder. A band of the right size in the M lane means
+methylated alleles; in the U lane, unmethylated ones.
+
+How, per gel (one image is one experiment; one sheet row per lane):
+
+1. **Layout** from the sheet (:mod:`assaykit_msp.layout`): ``lane``, ``role``
+   (``ladder``, ``M``, ``U``, ``blank``), ``sample_id`` (the M and U lanes
+   of a sample share it), ``control`` (``methylated``, ``unmethylated``,
+   ``water``), optional ``ladder_bp``, ``m_product_bp``, ``u_product_bp``.
+2. **Image** (:func:`assaykit.imaging.pipeline.prepare_image`): polarity
+   (inverted scans are turned bright-on-dark), deskew, lanes (the sheet's lane
+   count is used, so empty lanes are still placed), and a rolling-ball
+   background for detection (``background_radius``).
+3. **Bands** in every lane (:func:`assaykit.imaging.bands.find_bands`):
+   found on the background-subtracted image, volumes measured on the
+   straightened image with a straight baseline between each band's edges.
+4. **Ladder**: each ladder lane's bands are matched to its sizes, allowing
+   missing and extra bands and using the brighter reference bands, then
+   migration is fitted against log10(bp) (``ladder_model``). Quality:
+   ``ladder_r2`` and the largest residual (:func:`assaykit.imaging.sizing.
+   ladder_quality`); ``ladder_fit_poor`` when either is out of bounds.
+5. **Smile and skew** (:mod:`assaykit.imaging.sizing`): one smooth curve
+   fitted to the rows of bands shared across lanes (each ladder size over the
+   ladder lanes, each expected product over its lanes) is removed from every
+   row; the lanes between ladders are then calibrated by interpolating the
+   ladders. A lane whose profile matches its nearest ladder lane (a co-loaded
+   marker) is registered onto it instead.
+6. **Presence**: a product is present when a band lies within
+   ``size_tolerance`` of the expected size, above ``primer_dimer_max_bp``,
+   with signal-to-noise at least ``min_snr``.
+7. **Call**: M only ``methylated``; U only ``unmethylated``; both
+   ``partially_methylated``; neither ``failed``. ``methylation_index`` is
+   M / (M + U) of the product band volumes.
+8. **Controls**: the methylated control must show M, the unmethylated
+   control U, water nothing. Any failure adds ``control_failed`` (severity
+   fail) to every call on the gel.
+
+QC flags: ``control_failed``, ``ladder_fit_poor``, ``no_controls``,
+``control_missing``, ``lossy_source`` (JPEG), ``low_bit_depth`` (8-bit),
+``saturated_pixels`` (a product band touches the detector maximum, so its
+volume is a lower bound), ``unexpected_band`` (a clear band of another size
+in a sample's lanes), ``blank_lane_not_empty``, ``lane_count_mismatch``
+(lane-like signal beyond the lanes placed: lanes the sheet does not list?),
+``outside_ladder`` (a product sized by extrapolation beyond the ladder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from assaykit import Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
+from assaykit.imaging.io import LoadedImage
+
+from assaykit_msp import __version__
+from assaykit_msp.analysis import CALLS, DIMER, PRODUCT, WEAK, GelAnalysis, analyze_gel
+from assaykit_msp.layout import CONTROLS, ROLES, parse_layout
+from assaykit_msp.params import MSPParams
+
+_CALL_DOC = (
+    f"one of {', '.join(CALLS)}: M product only, U product only, both, neither "
+    "(a product: a band within size_tolerance of the expected size with SNR >= min_snr)"
+)
+
+
+class MSPGel(Assay):
+    name = "msp_gel"
+    version = __version__
+    summary = "Methylation-specific PCR gel: M/U product presence, calls and control checks."
+    input_kinds = ("image",)
+    roles = ROLES
+    Params = MSPParams
+    metrics = (
+        Metric("sample", "call", None, "str", _CALL_DOC),
+        Metric(
+            "sample",
+            "m_band_volume",
+            "AU",
+            "float",
+            "volume of the M product band (sum of pixels above a straight baseline between the "
+            "band's edges, straightened image); 0 when no M product is present",
+        ),
+        Metric(
+            "sample",
+            "u_band_volume",
+            "AU",
+            "float",
+            "volume of the U product band (as m_band_volume); 0 when no U product is present",
+        ),
+        Metric(
+            "sample",
+            "methylation_index",
+            None,
+            "float",
+            "m_band_volume / (m_band_volume + u_band_volume); absent when the call is failed",
+        ),
+        Metric("sample", "m_band_bp", "bp", "float", "size of the M product band, when present"),
+        Metric("sample", "u_band_bp", "bp", "float", "size of the U product band, when present"),
+        Metric(
+            "sample",
+            "m_band_snr",
+            None,
+            "float",
+            "peak height of the M product band over the lane profile noise, when present",
+        ),
+        Metric(
+            "sample",
+            "u_band_snr",
+            None,
+            "float",
+            "peak height of the U product band over the lane profile noise, when present",
+        ),
+        Metric("band", "band_bp", "bp", "float", "size of a band in an M, U or blank lane"),
+        Metric("band", "band_volume", "AU", "float", "volume of that band (as m_band_volume)"),
+        Metric("band", "band_snr", None, "float", "peak height over lane profile noise"),
+        Metric(
+            "band",
+            "band_kind",
+            None,
+            "str",
+            "product, weak (product size but SNR below min_snr), primer_dimer or other",
+        ),
+        Metric(
+            "ladder",
+            "ladder_r2",
+            None,
+            "float",
+            "R² of this ladder lane's fit in log10(bp) (interior bands, leave-one-out, for "
+            "piecewise fits), smile-corrected frame",
+        ),
+        Metric(
+            "ladder",
+            "ladder_max_residual_bp",
+            "bp",
+            "float",
+            "largest residual of this ladder lane's fit (as ladder_r2)",
+        ),
+        Metric("ladder", "ladder_bands_matched", "bands", "int", "ladder sizes matched to bands"),
+        Metric("gel", "ladder_r2", None, "float", "worst ladder_r2 over the gel's ladder lanes"),
+        Metric(
+            "gel",
+            "ladder_max_residual_bp",
+            "bp",
+            "float",
+            "largest ladder_max_residual_bp over the gel's ladder lanes",
+        ),
+        Metric(
+            "gel",
+            "polarity",
+            None,
+            "str",
+            "the file's polarity (light_bands_on_dark or dark_bands_on_light) and why",
+        ),
+        Metric("gel", "rotation_deg", "deg", "float", "deskew rotation applied (OpenCV sign)"),
+        Metric(
+            "gel",
+            "smile_range_px",
+            "px",
+            "float",
+            "peak-to-peak of the smile curve removed across the lanes (0: none)",
+        ),
+        Metric(
+            "gel",
+            "background_method",
+            None,
+            "str",
+            "2-D background for detection and baseline for volumes, with their parameters",
+        ),
+        Metric(
+            "gel",
+            "controls",
+            None,
+            "str",
+            "pass, fail (a control misbehaved; see the control_failed flag) or none",
+        ),
+    )
+
+    def analyze(self, experiment: Experiment, params: MSPParams) -> AssayResult:
+        layout = parse_layout(
+            experiment,
+            ladder_bp=params.ladder_bp,
+            m_product_bp=params.m_product_bp,
+            u_product_bp=params.u_product_bp,
+            n_lanes=params.n_lanes,
+        )
+        loaded: LoadedImage = experiment.read(layout.input)
+        gel = analyze_gel(loaded, layout, params)
+        res = AssayResult()
+        _records(res, experiment, gel, loaded, params)
+        if experiment.figures:
+            from assaykit_msp.figures import gel_figure
+
+            res.add_figure(
+                "gel",
+                gel_figure(gel, title=experiment.name),
+                caption=(
+                    "Straightened gel: lane boxes (L ladder, M, U), ladder sizes at the side, "
+                    "every band with its size (green: product, orange dashed: product size "
+                    "below the SNR limit, grey: primer dimer, yellow: other), the expected "
+                    "product window of each lane shaded, and each sample's call below."
+                ),
+            )
+        return res
+
+
+def _records(
+    res: AssayResult,
+    experiment: Experiment,
+    gel: GelAnalysis,
+    loaded: LoadedImage,
+    params: MSPParams,
+) -> None:
+    src = gel.layout.input.relpath
+    exp = experiment.name
+    prep = gel.prepared
+
+    # -- experiment-wide flags
+    if loaded.lossy:
+        res.flag("lossy_source", message="JPEG source: compression alters band volumes")
+    if prep.low_bit_depth:
+        res.flag(
+            "low_bit_depth",
+            message=f"{prep.bit_depth}-bit source: few grey levels; faint bands are coarse",
+        )
+    if gel.unlisted_lanes:
+        res.flag(
+            "lane_count_mismatch",
+            message=(
+                f"{gel.unlisted_lanes} lane-like signal(s) beyond the {gel.layout.n_lanes} lanes "
+                "placed; if the gel has lanes the sheet does not list, set n_lanes"
+            ),
+        )
+    poor = [lr for lr in gel.ladders.values() if lr.poor]
+    for lr in poor:
+        res.flag(
+            "ladder_fit_poor",
+            message=(
+                f"ladder {lr.spec.where}: R² {lr.quality.r_squared:.4f}, largest residual "
+                f"{lr.quality.max_residual_bp:.1f} bp "
+                f"({100 * lr.quality.max_residual_fraction:.1f} %)"
+            ),
+        )
+    kinds = {s.spec.control for s in gel.samples if s.spec.control}
+    if not kinds:
+        res.flag("no_controls", message="no methylated, unmethylated or water control on the gel")
+    elif set(CONTROLS) - kinds:
+        res.flag(
+            "control_missing",
+            message=f"no {' or '.join(sorted(set(CONTROLS) - kinds))} control on the gel",
+        )
+    failed = gel.controls_failed
+    control_flag = (
+        QCFlag(
+            "control_failed",
+            "fail",
+            message="; ".join(f"{c.spec.sample_id}: {c.control_problem}" for c in failed),
+        )
+        if failed
+        else None
+    )
+
+    # -- gel
+    worst_r2 = min(lr.quality.r_squared for lr in gel.ladders.values())
+    worst_res = max(lr.quality.max_residual_bp for lr in gel.ladders.values())
+    res.add(exp, "gel", exp, "ladder_r2", worst_r2, source=src)
+    res.add(exp, "gel", exp, "ladder_max_residual_bp", worst_res, unit="bp", source=src)
+    res.add(exp, "gel", exp, "polarity", f"{prep.polarity} ({gel.polarity_rule})", source=src)
+    res.add(exp, "gel", exp, "rotation_deg", prep.rotation_deg, unit="deg", source=src)
+    res.add(exp, "gel", exp, "smile_range_px", gel.smile_range_px, unit="px", source=src)
+    bg = prep.background
+    bg_params = ", ".join(f"{k}={v}" for k, v in sorted(bg.params.items()))
+    res.add(
+        exp,
+        "gel",
+        exp,
+        "background_method",
+        f"detection: {bg.method}({bg_params}); volumes: band_edges_linear(edge_rows=3)",
+        source=src,
+    )
+    res.add(
+        exp,
+        "gel",
+        exp,
+        "controls",
+        "fail" if failed else ("pass" if kinds else "none"),
+        source=src,
+        flags=[control_flag] if control_flag else [],
+    )
+
+    # -- ladders
+    for n, lr in sorted(gel.ladders.items()):
+        ent = f"lane_{n:02d}"
+        sid = lr.spec.sample_id
+        fl = ["ladder_fit_poor"] if lr.poor else []
+        res.add(sid, "ladder", ent, "ladder_r2", lr.quality.r_squared, source=src, flags=fl)
+        res.add(
+            sid, "ladder", ent, "ladder_max_residual_bp", lr.quality.max_residual_bp,
+            unit="bp", source=src, flags=fl,
+        )  # fmt: skip
+        res.add(
+            sid, "ladder", ent, "ladder_bands_matched", int(lr.fit.sizes.size),
+            unit="bands", source=src,
+        )  # fmt: skip
+
+    # -- bands of every M, U and blank lane
+    lo_bp = min(min(lr.spec.ladder_bp) for lr in gel.ladders.values())
+    hi_bp = max(max(lr.spec.ladder_bp) for lr in gel.ladders.values())
+    for n, lane in sorted(gel.lanes.items()):
+        if lane.spec.role == "ladder":
+            continue
+        sid = lane.spec.sample_id
+        visible = [
+            b for b in lane.bands if b.band.snr >= params.min_snr or b.kind in (PRODUCT, WEAK)
+        ]
+        if lane.spec.role == "blank":
+            real = [b for b in visible if b.band.snr >= params.min_snr and b.kind != DIMER]
+            if real:
+                res.flag(
+                    "blank_lane_not_empty",
+                    sample_id=sid,
+                    message=f"blank {lane.spec.where}: bands at "
+                    + ", ".join(f"{b.bp:.0f} bp" for b in real),
+                )
+        for k, b in enumerate(visible, start=1):
+            ent = f"lane_{n:02d}/band_{k:02d}"
+            fl = ["saturated_pixels"] if b.band.saturated else []
+            res.add(sid, "band", ent, "band_bp", b.bp, unit="bp", source=src)
+            res.add(sid, "band", ent, "band_volume", b.band.volume, unit="AU", source=src, flags=fl)
+            res.add(sid, "band", ent, "band_snr", b.band.snr, source=src)
+            res.add(sid, "band", ent, "band_kind", b.kind, source=src)
+
+    # -- samples
+    for s in gel.samples:
+        sid = s.spec.sample_id
+        call_flags: list[QCFlag | str] = []
+        if control_flag is not None:
+            call_flags.append(control_flag)
+        if s.unexpected:
+            call_flags.append(
+                QCFlag(
+                    "unexpected_band",
+                    message="bands of another size: "
+                    + ", ".join(f"{b.bp:.0f} bp" for b in s.unexpected),
+                )
+            )
+        chosen = [b for b in (s.m_band, s.u_band) if b is not None]
+        if any(b.bp < lo_bp * 0.95 or b.bp > hi_bp * 1.05 for b in chosen):
+            call_flags.append(
+                QCFlag("outside_ladder", message="a product was sized beyond the ladder's range")
+            )
+        sat = ["saturated_pixels"] if any(b.band.saturated for b in chosen) else []
+        res.add(sid, "sample", sid, "call", s.call, source=src, flags=call_flags)
+        m_sat = ["saturated_pixels"] if s.m_band is not None and s.m_band.band.saturated else []
+        u_sat = ["saturated_pixels"] if s.u_band is not None and s.u_band.band.saturated else []
+        res.add(sid, "sample", sid, "m_band_volume", s.m_volume, unit="AU", source=src, flags=m_sat)
+        res.add(sid, "sample", sid, "u_band_volume", s.u_volume, unit="AU", source=src, flags=u_sat)
+        mi = s.methylation_index
+        if mi is not None:
+            res.add(sid, "sample", sid, "methylation_index", mi, source=src, flags=sat)
+        if s.m_band is not None:
+            res.add(sid, "sample", sid, "m_band_bp", s.m_band.bp, unit="bp", source=src)
+            res.add(sid, "sample", sid, "m_band_snr", s.m_band.band.snr, source=src)
+        if s.u_band is not None:
+            res.add(sid, "sample", sid, "u_band_bp", s.u_band.bp, unit="bp", source=src)
+            res.add(sid, "sample", sid, "u_band_snr", s.u_band.band.snr, source=src)
+
+
+@hookimpl
+def assaykit_register_assays(register: Callable[[Assay], None]) -> None:
+    register(MSPGel())

@@ -1,0 +1,658 @@
+"""From sample-sheet rows and images to band volumes, ratios and QC findings.
+
+The steps, and the rules they follow (they decide the numbers, so they are
+written down here):
+
+Rows
+    One sample-sheet row is one ``(file, lane)``, optionally on a ``strip``
+    (1 = the top strip of an image; lanes count from the left within it).
+    Its ``target`` column names the protein. Rows whose target is the
+    loading control (parameter ``loading_target``, ``ACTB`` by default,
+    case-insensitive) are loading rows; they are matched to target rows by
+    ``sample_id``. An experiment holds one row per sample and target, so the
+    match is never ambiguous (replicate blots go in separate experiments).
+    Roles: ``sample`` and ``reference`` rows are measured and reported;
+    ``ladder`` rows are measured for a molecular-weight calibration only;
+    ``blank`` rows, and lanes without a row, are found and drawn but not
+    reported. An optional ``n_lanes`` column (aliases ``lanes``,
+    ``lane_count``) gives a file's (strip's) lane count; otherwise the
+    highest lane named is taken as a minimum.
+Images
+    :func:`assaykit.imaging.pipeline.prepare_image`: polarity (auto or
+    given), deskew up to ``max_rotation_deg``, strips, lanes per strip, and
+    ImageJ's rolling ball for band detection.
+Bands
+    :func:`assaykit.imaging.bands.find_bands` in every lane. The volume is
+    measured on the straightened image *without* the 2-D background: the sum
+    over the band rectangle of pixel values minus a straight line through
+    the mean of ``edge_rows`` lane-profile rows just above and below the band
+    (``band_edges_linear``), which follows a sloping background where a
+    rolling ball sits too high.
+Band of interest (``band_selection``)
+    Only bands inside the target's row window (fractions of the strip
+    height) or molecular-weight window (kDa, from a ladder lane of the same
+    strip) are candidates. ``"consensus"`` (default): the band row is chosen
+    once per target and strip, as the row where most of its lanes have a
+    band (ties: the most volume), after correcting each lane for the smile;
+    each lane then takes its band nearest that row (within
+    ``row_tolerance`` of the strip height). ``"strongest"``: every lane takes
+    its own strongest candidate. A lane with no band there is integrated
+    over the rows where the other lanes' band sits (smile-corrected) and is
+    flagged ``weak_band``: an absent band is a measured near-zero, not a gap.
+Ratios
+    ``normalized_ratio = band_volume / loading_volume`` of the same sample;
+    ``fold_change = normalized_ratio / mean normalized_ratio of the
+    reference rows of the same target``.
+Saturation
+    A band with any pixel at the detector maximum (judged on the file's own
+    pixels, carried through the rotation) keeps its measured volume, which
+    is a lower bound, but every record built from it (volume, ratio, fold
+    change) carries the flag ``saturated`` with severity **fail**; the
+    fraction of saturated pixels is the ``saturated_fraction`` metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from assaykit import AnalysisError, Input, InputError, QCFlag
+from assaykit.imaging.background import profile_baseline
+from assaykit.imaging.bands import Band, find_bands, lane_profile
+from assaykit.imaging.geometry import Lane
+from assaykit.imaging.io import LoadedImage
+from assaykit.imaging.ladder import LadderFit, fit_ladder
+from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from assaykit_western.plugin import WesternParams
+
+log = logging.getLogger(__name__)
+
+MEASURED_ROLES = ("sample", "reference")
+LANE_COUNT_COLUMNS = ("n_lanes", "lanes", "lane_count")
+#: Target name given to lanes analysed without a sample sheet.
+AUTO_TARGET = "band"
+
+
+# --------------------------------------------------------------------------------------
+# Sample-sheet rows
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One sample-sheet row as the western plugin reads it."""
+
+    inp: Input
+    role: str
+    target: str
+    lane: int | None
+    strip: int | None
+    n_lanes: int | None
+    loading: bool
+    sample_id: str
+    auto: bool = False
+
+    @property
+    def where(self) -> str:
+        """``file, sample sheet row N`` for messages."""
+        n = f", sample sheet row {self.inp.row}" if self.inp.row else ""
+        return f"{self.inp.relpath}{n}"
+
+    @property
+    def entity(self) -> str:
+        """Record entity: ``lane_03:RARB`` (with ``strip_2/`` in front on lower strips)."""
+        lane = f"lane_{self.lane:02d}" if self.lane is not None else "lane"
+        strip = f"strip_{self.strip}/" if self.strip is not None and self.strip > 1 else ""
+        return f"{strip}{lane}:{self.target}"
+
+
+def _row_prefix(inp: Input) -> str:
+    return f"sample sheet row {inp.row}, " if inp.row else ""
+
+
+def _whole_number(inp: Input, column: str, value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        f = float("nan")
+    if not (np.isfinite(f) and f.is_integer() and f >= 1):
+        raise InputError(
+            inp.relpath,
+            f"{_row_prefix(inp)}column {column!r}: {value!r} is not a whole number from 1",
+        )
+    return int(f)
+
+
+def read_rows(inputs: Sequence[Input], params: WesternParams, *, has_sheet: bool) -> list[SheetRow]:
+    """Validate the rows of one experiment (errors name the file, row and column)."""
+    loading = params.loading_target.strip().casefold()
+    rows: list[SheetRow] = []
+    for inp in inputs:
+        target = inp.condition("target").strip()
+        strip = _whole_number(inp, "strip", inp.condition("strip"))
+        n_lanes: int | None = None
+        for col in LANE_COUNT_COLUMNS:
+            n_lanes = _whole_number(inp, col, inp.condition(col))
+            if n_lanes is not None:
+                break
+        auto = False
+        if inp.role in MEASURED_ROLES and not target:
+            if has_sheet or inp.lane is not None:
+                raise InputError(
+                    inp.relpath,
+                    f"{_row_prefix(inp)}column 'target': missing or empty; expected the protein "
+                    f"the row measures (e.g. RARB, or {params.loading_target} for the loading "
+                    "control)",
+                )
+            auto, target = True, AUTO_TARGET
+        if n_lanes is not None and inp.lane is not None and inp.lane > n_lanes:
+            raise InputError(
+                inp.relpath,
+                f"{_row_prefix(inp)}column 'lane': lane {inp.lane} is out of range; the 'n_lanes' "
+                f"column says this {'strip' if strip else 'image'} has {n_lanes} lanes",
+            )
+        rows.append(
+            SheetRow(
+                inp=inp,
+                role=inp.role,
+                target=target,
+                lane=inp.lane,
+                strip=strip,
+                n_lanes=n_lanes,
+                loading=bool(target) and target.casefold() == loading,
+                sample_id=inp.sample_id,
+                auto=auto,
+            )
+        )
+    seen: dict[tuple[str, str], SheetRow] = {}
+    for r in rows:
+        if r.role not in MEASURED_ROLES or r.auto:
+            continue
+        key = (r.sample_id, r.target.casefold())
+        if key in seen:
+            raise InputError(
+                r.inp.relpath,
+                f"{_row_prefix(r.inp)}column 'sample_id': sample {r.sample_id!r} already has a "
+                f"{r.target} row ({seen[key].where}); an experiment holds one row per sample and "
+                "target (put replicate blots in separate experiments)",
+            )
+        seen[key] = r
+    counts: dict[tuple[str, int], tuple[int, SheetRow]] = {}
+    for r in rows:
+        if r.n_lanes is None:
+            continue
+        key2 = (r.inp.relpath, r.strip or 1)
+        if key2 in counts and counts[key2][0] != r.n_lanes:
+            raise InputError(
+                r.inp.relpath,
+                f"{_row_prefix(r.inp)}column 'n_lanes': {r.n_lanes} disagrees with "
+                f"{counts[key2][0]} on {counts[key2][1].where} for the same image and strip",
+            )
+        counts[key2] = (r.n_lanes, r)
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Measuring one image
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RowResult:
+    """The band reported for one row, and how it was found."""
+
+    row: SheetRow
+    strip: Strip
+    lane: Lane
+    band: Band | None
+    detected: bool
+    note: str = ""
+
+
+@dataclass
+class StripResult:
+    """Every band found in every lane of one strip, and the lane profiles drawn."""
+
+    strip: Strip
+    bands: dict[int, list[Band]] = field(default_factory=dict)
+    calibration: dict[int, LadderFit] = field(default_factory=dict)
+
+
+@dataclass
+class FileResult:
+    """One image, prepared and measured."""
+
+    relpath: str
+    prepared: PreparedImage
+    strips: list[StripResult]
+    rows: list[RowResult]
+    flags: list[QCFlag]
+    background_text: str
+
+
+def background_text(prepared: PreparedImage, params: WesternParams) -> str:
+    """One line naming the 2-D background and the volume baseline, with every parameter."""
+    p = prepared.background.params
+    bg = ", ".join(f"{k}={v}" for k, v in p.items())
+    if params.volume_baseline == "edges":
+        vol = f"band_edges_linear(edge_rows={params.edge_rows})"
+    else:
+        vol = f"profile_{params.volume_baseline}(window=3% of strip height, at least 8 rows)"
+    return (
+        f"volume baseline: {vol} on the image without 2-D background; "
+        f"band detection on: {prepared.background.method}({bg})"
+    )
+
+
+def _strip_for(row: SheetRow, prepared: PreparedImage) -> Strip:
+    number = row.strip or 1
+    if number > len(prepared.strips):
+        raise InputError(
+            row.inp.relpath,
+            f"{_row_prefix(row.inp)}column 'strip': strip {number} is out of range; the image "
+            f"holds {len(prepared.strips)} strip(s) (rows "
+            + ", ".join(f"{s.start}-{s.stop}" for s in prepared.strips)
+            + ")",
+        )
+    return prepared.strips[number - 1]
+
+
+def _lane_for(row: SheetRow, strip: Strip) -> Lane:
+    lanes = strip.lane_list
+    if row.lane is None:
+        if len(lanes) == 1:
+            return lanes[0]
+        raise InputError(
+            row.inp.relpath,
+            f"{_row_prefix(row.inp)}column 'lane': empty, but strip {strip.index + 1} of the image "
+            f"has {len(lanes)} lanes; say which lane (1 = leftmost) the row means",
+        )
+    detected = strip.detected_lane_count
+    if strip.expected_lanes is None and row.lane > max(2 * detected, detected + 4):
+        raise InputError(
+            row.inp.relpath,
+            f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} is out of range; only "
+            f"{detected} lanes were found in strip {strip.index + 1} (give an 'n_lanes' column "
+            "if faint lanes were missed)",
+        )
+    if row.lane > len(lanes):  # pragma: no cover - min_lanes places at least this many
+        raise InputError(
+            row.inp.relpath, f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} out of range"
+        )
+    return lanes[row.lane - 1]
+
+
+def _offsets(strip: Strip) -> list[float]:
+    n = len(strip.lane_list)
+    if strip.smile is None or len(strip.smile.offsets) != n:
+        return [0.0] * n
+    return [float(v) for v in strip.smile.offsets]
+
+
+def _edge_line(signal: NDArray[np.float64], top: int, bottom: int, k: int) -> NDArray[np.float64]:
+    """Straight line under profile rows ``top..bottom`` (inclusive) through the mean of ``k``
+    rows outside each end: the same rule as the band volumes of ``find_bands``."""
+    n = signal.size
+    above = signal[max(0, top - k) : top]
+    below = signal[bottom + 1 : min(n, bottom + 1 + k)]
+    ys = np.arange(top, bottom + 1, dtype=np.float64)
+    if above.size and below.size:
+        y0, v0 = top - (above.size + 1) / 2.0, float(above.mean())
+        y1, v1 = bottom + (below.size + 1) / 2.0, float(below.mean())
+        return np.asarray(v0 + (v1 - v0) * (ys - y0) / (y1 - y0), dtype=np.float64)
+    if above.size or below.size:
+        return np.full(ys.size, float((above if above.size else below).mean()))
+    return np.zeros(ys.size)
+
+
+def integration_baseline(
+    prepared: PreparedImage, strip: Strip, band: Band, params: WesternParams
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Rows, lane profile and the baseline under one band, exactly as integrated.
+
+    Why: the QC figure shades this area, so that what a person sees is the
+    number reported.
+    """
+    r0, r1 = strip.rows
+    cols = slice(band.left, band.right)
+    signal = prepared.data[r0:r1, cols].astype(np.float64).sum(axis=1)
+    t, b = band.top - r0, band.bottom - r0 - 1
+    if params.volume_baseline == "edges":
+        base = _edge_line(signal, t, b, params.edge_rows)
+    else:
+        win = max(8, int(0.03 * signal.size))
+        full, _ = profile_baseline(signal, params.volume_baseline, window=win)
+        base = full[t : b + 1]
+    rows = np.arange(band.top, band.bottom, dtype=np.float64)
+    return rows, signal[t : b + 1], base
+
+
+def _integrate(
+    prepared: PreparedImage,
+    strip: Strip,
+    lane: Lane,
+    top: int,
+    bottom: int,
+    params: WesternParams,
+    bg_info: dict[str, Any],
+) -> Band:
+    """A 'band' over given rows (no peak was found there): volume, SNR and saturation."""
+    r0, r1 = strip.rows
+    det = lane_profile(
+        prepared.detect,
+        lane,
+        rows=(r0, r1),
+        margin=params.lane_margin,
+        baseline="minima",
+        neighbours=strip.lane_list,
+    )
+    n = det.signal.size
+    t = int(np.clip(top - r0, 0, n - 2))
+    b = int(np.clip(bottom - r0 - 1, t + 1, n - 1))
+    probe = Band(
+        lane=lane.index, row=0.0, centroid=0.0, top=r0 + t, bottom=r0 + b + 1,
+        left=det.col_start, right=det.col_stop, volume=0.0, peak_height=0.0, prominence=0.0,
+        snr=0.0, saturated=False, saturated_fraction=0.0, background=bg_info,
+    )  # fmt: skip
+    _, sig, base = integration_baseline(prepared, strip, probe, params)
+    volume = float(np.sum(sig - base))
+    corr = det.corrected[t : b + 1]
+    k = int(np.argmax(corr))
+    peak = float(corr[k])
+    noise = max(det.noise, 1e-12)
+    box = prepared.saturated[r0 + t : r0 + b + 1, det.col_start : det.col_stop]
+    n_sat = int(np.count_nonzero(box))
+    return Band(
+        lane=lane.index,
+        row=float(r0 + t + k),
+        centroid=float(r0 + 0.5 * (t + b)),
+        top=r0 + t,
+        bottom=r0 + b + 1,
+        left=det.col_start,
+        right=det.col_stop,
+        volume=volume,
+        peak_height=peak,
+        prominence=0.0,
+        snr=peak / noise,
+        saturated=n_sat > 0,
+        saturated_fraction=n_sat / box.size if box.size else 0.0,
+        background=bg_info,
+    )
+
+
+def _window_for(
+    target: str, strip: Strip, params: WesternParams
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """(row window in image rows, MW window in kDa) for a target; '*' applies to all."""
+
+    def pick(d: dict[str, tuple[float, float]]) -> tuple[float, float] | None:
+        for k, v in d.items():
+            if k.casefold() == target.casefold():
+                return v
+        return d.get("*")
+
+    rw = pick(dict(params.row_window))
+    rows = None
+    if rw is not None:
+        rows = (strip.start + rw[0] * strip.height, strip.start + rw[1] * strip.height)
+    return rows, pick(dict(params.mw_window_kda))
+
+
+def _calibrate(
+    sr: StripResult, ladder_lanes: list[int], params: WesternParams
+) -> tuple[dict[int, LadderFit], str]:
+    fits: dict[int, LadderFit] = {}
+    problems = []
+    for li in ladder_lanes:
+        rows = [b.row for b in sr.bands.get(li, [])]
+        try:
+            fits[li] = fit_ladder(
+                rows, params.ladder_kda, model="piecewise", max_missing=3, max_extra=3
+            )
+        except AnalysisError as exc:
+            problems.append(f"ladder lane {li + 1}: {exc}")
+    return fits, "; ".join(problems)
+
+
+def _size_of(
+    sr: StripResult, fits: dict[int, LadderFit], lane_index: int, row: float
+) -> float | None:
+    """kDa of a band at ``row`` in lane ``lane_index``, from the nearest ladder lane
+    (smile-corrected: the row is moved by the smile difference between the two lanes)."""
+    if not fits:
+        return None
+    lanes = sr.strip.lane_list
+    offs = _offsets(sr.strip)
+    li = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
+    corrected = row - offs[lane_index] + offs[li]
+    return fits[li].size_at(corrected)
+
+
+def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParams) -> FileResult:
+    """Prepare one image and measure the band of interest for each of its rows."""
+    relpath = rows[0].inp.relpath
+    strip_given = any(r.strip is not None for r in rows)
+    n_strips_named = max((r.strip or 1) for r in rows)
+    expected: list[int | None] = [None] * max(n_strips_named, 1)
+    minimum: list[int | None] = [None] * max(n_strips_named, 1)
+    for r in rows:
+        k = (r.strip or 1) - 1
+        if r.n_lanes is not None:
+            expected[k] = r.n_lanes
+        if r.lane is not None:
+            minimum[k] = max(minimum[k] or 0, r.lane)
+    prepared = prepare_image(
+        loaded,
+        polarity=params.polarity,
+        deskew=params.deskew,
+        max_angle=params.max_rotation_deg,
+        strips=params.find_strips,
+        expected_lanes=expected,
+        min_lanes=minimum,
+        background_radius=params.rolling_ball_radius,
+    )
+    if len(prepared.strips) > 1 and not strip_given and not all(r.auto for r in rows):
+        raise InputError(
+            relpath,
+            f"the image holds {len(prepared.strips)} membrane strips (rows "
+            + ", ".join(f"{s.start}-{s.stop}" for s in prepared.strips)
+            + ") but the sample sheet has no 'strip' column for it; add one (1 = top strip), "
+            "or set find_strips = false if the image is one membrane",
+        )
+    bg_text = background_text(prepared, params)
+    flags: list[QCFlag] = []
+    if prepared.lossy:
+        flags.append(
+            QCFlag(
+                "lossy_source",
+                message=f"{relpath}: {prepared.source_format.upper()} (lossy compression alters "
+                "pixel values; export TIFF from the imager)",
+            )
+        )
+    if prepared.low_bit_depth:
+        flags.append(
+            QCFlag(
+                "8bit_source",
+                message=f"{relpath}: {prepared.significant_bits or prepared.bit_depth}-bit data "
+                "(few grey levels; saturation and weak bands are coarse)",
+            )
+        )
+
+    # Auto mode (no sample sheet): every lane of every strip is a row.
+    if all(r.auto for r in rows):
+        base = rows[0]
+        rows = []
+        many = len(prepared.strips) > 1
+        for s in prepared.strips:
+            for ln in s.lane_list:
+                sid = f"{base.sample_id}_{f'strip{s.index + 1}_' if many else ''}lane{ln.index + 1}"
+                rows.append(
+                    SheetRow(
+                        inp=base.inp, role="sample", target=AUTO_TARGET, lane=ln.index + 1,
+                        strip=s.index + 1 if many else None, n_lanes=None, loading=False,
+                        sample_id=sid, auto=True,
+                    )
+                )  # fmt: skip
+
+    strip_results = [StripResult(s) for s in prepared.strips]
+    placed: list[tuple[SheetRow, StripResult, Lane]] = []
+    for r in rows:
+        s = _strip_for(r, prepared)
+        placed.append((r, strip_results[s.index], _lane_for(r, s)))
+    for sr in strip_results:
+        s = sr.strip
+        if s.lane_count_mismatch:
+            want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
+            flags.append(
+                QCFlag(
+                    "lane_count_mismatch",
+                    message=f"{relpath}, strip {s.index + 1}: lane finding found "
+                    f"{s.detected_lane_count} lanes, the sample sheet says "
+                    f"{'' if s.expected_lanes is not None else 'at least '}{want}; "
+                    f"lanes placed by {s.lanes.method}",
+                )
+            )
+        for ln in s.lane_list:
+            sr.bands[ln.index] = find_bands(
+                prepared.data,
+                ln,
+                detect_image=prepared.detect,
+                saturated=prepared.saturated,
+                rows=s.rows,
+                margin=params.lane_margin,
+                volume_baseline=params.volume_baseline,
+                edge_rows=params.edge_rows,
+                min_snr=params.detect_snr,
+                background=prepared.background,
+                neighbours=s.lane_list,
+            )
+
+    # Ladder calibration per strip (only where a molecular-weight window is asked for).
+    cal_problem: dict[int, str] = {}
+    if params.mw_window_kda:
+        for sr in strip_results:
+            ladder_lanes = sorted(
+                {ln.index for r, srr, ln in placed if srr is sr and r.role == "ladder"}
+            )
+            sr.calibration, cal_problem[sr.strip.index] = _calibrate(sr, ladder_lanes, params)
+            if not ladder_lanes:
+                cal_problem[sr.strip.index] = "no ladder lane on this strip"
+
+    # Band of interest per (strip, target) group.
+    results: list[RowResult] = []
+    groups: dict[tuple[int, str], list[tuple[SheetRow, StripResult, Lane]]] = {}
+    for item in placed:
+        r, sr, _ln = item
+        if r.role in MEASURED_ROLES:
+            groups.setdefault((sr.strip.index, r.target.casefold()), []).append(item)
+    by_row: dict[int, RowResult] = {}
+    for (_k, _t), items in groups.items():
+        for res in _choose(prepared, items, params, cal_problem, flags):
+            by_row[id(res.row)] = res
+    for r, _sr, _ln in placed:
+        if id(r) in by_row:
+            results.append(by_row[id(r)])
+    return FileResult(relpath, prepared, strip_results, results, flags, bg_text)
+
+
+def _choose(
+    prepared: PreparedImage,
+    items: list[tuple[SheetRow, StripResult, Lane]],
+    params: WesternParams,
+    cal_problem: dict[int, str],
+    flags: list[QCFlag],
+) -> list[RowResult]:
+    """The band of interest in each lane of one target on one strip (module docs)."""
+    sr = items[0][1]
+    strip = sr.strip
+    target = items[0][0].target
+    offs = _offsets(strip)
+    row_win, mw_win = _window_for(target, strip, params)
+    note = ""
+    if mw_win is not None and not sr.calibration:
+        note = (
+            f"molecular-weight window {mw_win[0]:g}-{mw_win[1]:g} kDa for {target} not applied: "
+            f"{cal_problem.get(strip.index) or 'no ladder fit'}"
+        )
+        for r, _s, _l in items:
+            flags.append(
+                QCFlag(
+                    "mw_window_unavailable",
+                    severity="fail",
+                    sample_id=r.sample_id,
+                    entity=r.entity,
+                    message=note,
+                )
+            )
+        mw_win = None
+
+    def inside(lane: Lane, b: Band) -> bool:
+        if row_win is not None and not (row_win[0] <= b.row <= row_win[1]):
+            return False
+        if mw_win is not None:
+            kda = _size_of(sr, sr.calibration, lane.index, b.row)
+            if kda is None or not (min(mw_win) <= kda <= max(mw_win)):
+                return False
+        return True
+
+    cands = {ln.index: [b for b in sr.bands[ln.index] if inside(ln, b)] for _r, _s, ln in items}
+    chosen: dict[int, Band | None] = {}
+    if params.band_selection == "strongest":
+        for li, c in cands.items():
+            chosen[li] = max(c, key=lambda b: b.volume) if c else None
+    else:
+        tol = max(4.0, params.row_tolerance * strip.height)
+        pool = [(li, b.row - offs[li], b) for li, c in cands.items() for b in c]
+        best: tuple[int, float, float] | None = None
+        for _li, y, _b in pool:
+            hits: dict[int, float] = {}
+            for lj, yj, bj in pool:
+                if abs(yj - y) <= tol:
+                    hits[lj] = max(hits.get(lj, 0.0), bj.volume)
+            score = (len(hits), sum(hits.values()), -y)
+            if best is None or score > best:
+                best = score
+        if best is None:
+            chosen = {li: None for li in cands}
+        else:
+            centre = -best[2]
+            near = [yj for _lj, yj, _bj in pool if abs(yj - centre) <= tol]
+            centre = float(np.median(near))
+            for li, c in cands.items():
+                close = [b for b in c if abs(b.row - offs[li] - centre) <= tol]
+                chosen[li] = (
+                    min(close, key=lambda b: abs(b.row - offs[li] - centre)) if close else None
+                )
+    found = [(li, b) for li, b in chosen.items() if b is not None]
+    out: list[RowResult] = []
+    for r, _s, ln in items:
+        b = chosen.get(ln.index)
+        if b is not None:
+            out.append(RowResult(r, strip, ln, b, True, note))
+            continue
+        if not found:
+            out.append(
+                RowResult(r, strip, ln, None, False, f"no {target} band in any lane of this strip")
+            )
+            continue
+        top = float(np.median([fb.top - offs[li] for li, fb in found])) + offs[ln.index]
+        bottom = float(np.median([fb.bottom - offs[li] for li, fb in found])) + offs[ln.index]
+        info = found[0][1].background
+        band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info)
+        out.append(
+            RowResult(
+                r, strip, ln, band, False,
+                f"no {target} band found in this lane; integrated over rows "
+                f"{band.top}-{band.bottom} where the other lanes' band sits",
+            )
+        )  # fmt: skip
+    return out

@@ -1,0 +1,484 @@
+"""The ``western_blot`` assay: declarations, parameters and the records it emits.
+
+How rows, bands, volumes and ratios are decided is documented in
+:mod:`assaykit_western.analysis`; what each metric means is in its
+``Metric.description``.
+
+QC flags (``qc_flags`` of the records):
+
+``saturated`` (fail)
+    A pixel of the band rectangle is at the detector maximum. The volume is
+    still reported, as a lower bound, but every record built from the band
+    (its volume, the ratio, the fold change) fails QC. ``saturated_fraction``
+    says how much of the band is clipped.
+``weak_band`` (warn)
+    The band's signal-to-noise ratio is below ``weak_snr``, or no band was
+    found in the lane and its volume was integrated where the other lanes'
+    band sits.
+``no_loading_control`` (warn)
+    No loading-control row, band or positive volume for the sample: no ratio.
+``no_reference`` (warn)
+    No reference row (or no measurable reference ratio) for the target: no
+    fold change.
+``lane_count_mismatch`` (warn)
+    Lane finding alone found a different number of lanes than the sample
+    sheet gives (``n_lanes``), or fewer than the highest lane it names; the
+    lanes were placed on a regular grid of the sheet's count.
+``mw_window_unavailable`` (fail)
+    A molecular-weight window was asked for but no ladder could be fitted on
+    the strip; the band was chosen without it.
+``lossy_source``, ``8bit_source`` (warn)
+    JPEG input, or 8-bit data.
+
+Records of a band carry its own flags and those of its image; ratio and fold
+change records also carry the flags of the loading band (and of the
+reference, for fold changes) that went into them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+import numpy as np
+from assaykit import (
+    AnalysisError,
+    Assay,
+    AssayResult,
+    Experiment,
+    Metric,
+    Params,
+    QCFlag,
+    hookimpl,
+)
+from assaykit.imaging.io import LoadedImage
+from pydantic import Field, field_validator
+
+from assaykit_western import __version__
+from assaykit_western.analysis import (
+    MEASURED_ROLES,
+    FileResult,
+    RowResult,
+    SheetRow,
+    measure_file,
+    read_rows,
+)
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+KiloDalton = Annotated[float, Field(gt=0.0, le=5000.0)]
+
+#: Thermo PageRuler Prestained Protein Ladder (26616), kDa, largest first.
+PAGERULER_PRESTAINED_KDA: tuple[float, ...] = (180, 130, 100, 70, 55, 40, 35, 25, 15, 10)
+
+
+class WesternParams(Params):
+    """Parameters of ``western_blot`` (``[western_blot]`` in ``assaykit.toml``)."""
+
+    loading_target: str = Field(
+        "ACTB",
+        min_length=1,
+        max_length=64,
+        description="Target name of the loading control (case-insensitive). Its band "
+        "normalises the target bands of the same sample_id.",
+    )
+    polarity: Literal["auto", "light_bands_on_dark", "dark_bands_on_light"] = Field(
+        "auto",
+        description="Polarity of the image files: 'auto' detects it (border and intensity "
+        "tails); film scans and many exports are 'dark_bands_on_light'.",
+    )
+    deskew: bool = Field(True, description="Straighten rotated images (up to max_rotation_deg).")
+    max_rotation_deg: float = Field(
+        5.0, ge=0.0, le=10.0, description="Largest rotation corrected (degrees)."
+    )
+    find_strips: bool = Field(
+        True,
+        description="Look for membrane strips stacked one above another; false: every image "
+        "is one membrane.",
+    )
+    rolling_ball_radius: float = Field(
+        50.0,
+        ge=1.0,
+        le=2000.0,
+        description="Radius (px) of ImageJ's rolling ball subtracted before band detection; "
+        "larger than the tallest band.",
+    )
+    volume_baseline: Literal["edges", "minima", "hull"] = Field(
+        "edges",
+        description="Baseline under a band's lane profile for its volume: 'edges' a straight "
+        "line through the profile just above and below the band; 'minima' lines between "
+        "local minima of the lane profile; 'hull' its lower convex hull.",
+    )
+    edge_rows: int = Field(
+        3, ge=1, le=50, description="Rows averaged at each band edge for the 'edges' baseline."
+    )
+    lane_margin: float = Field(
+        0.15,
+        ge=-0.4,
+        le=0.5,
+        description="Widen each lane by this fraction of its width on each side for volumes "
+        "(never past the midpoint to the next lane).",
+    )
+    detect_snr: float = Field(
+        8.0,
+        ge=2.0,
+        le=1000.0,
+        description="A band is a lane-profile peak at least this many times the profile noise.",
+    )
+    weak_snr: float = Field(
+        20.0,
+        ge=0.0,
+        le=100000.0,
+        description="Bands with a signal-to-noise ratio (peak / profile noise) below this are "
+        "flagged weak_band.",
+    )
+    band_selection: Literal["consensus", "strongest"] = Field(
+        "consensus",
+        description="'consensus': one band row per target and strip (where most lanes have a "
+        "band; ties by volume), each lane's band nearest it; 'strongest': each lane's own "
+        "strongest band.",
+    )
+    row_tolerance: float = Field(
+        0.04,
+        ge=0.005,
+        le=0.5,
+        description="For 'consensus': a lane's band belongs to the target row if within this "
+        "fraction of the strip height (after smile correction).",
+    )
+    row_window: dict[str, tuple[Fraction, Fraction]] = Field(
+        default_factory=dict,
+        description="Per target (or '*' for all), the rows where its band may be, as "
+        "fractions of the strip height (0 = top, 1 = bottom), e.g. {RARB = [0.3, 0.6]}.",
+    )
+    mw_window_kda: dict[str, tuple[KiloDalton, KiloDalton]] = Field(
+        default_factory=dict,
+        description="Per target (or '*'), the molecular-weight window (kDa) of its band, "
+        "e.g. {RARB = [45, 60], ABCB1 = [140, 200]}; needs a 'ladder' lane on the strip.",
+    )
+    ladder_kda: tuple[KiloDalton, ...] = Field(
+        PAGERULER_PRESTAINED_KDA,
+        min_length=4,
+        max_length=40,
+        description="Band sizes (kDa) of the protein ladder in 'ladder' lanes (default: "
+        "PageRuler Prestained).",
+    )
+
+    @field_validator("row_window", "mw_window_kda")
+    @classmethod
+    def _ordered(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for target, (lo, hi) in v.items():
+            if not lo < hi:
+                raise ValueError(f"window for {target!r}: lower bound {lo} must be below {hi}")
+        return v
+
+
+_VOLUME = (
+    "background-subtracted integrated volume (AU): the sum over the band rectangle (lane "
+    "width plus lane_margin on each side, band rows) of pixel values, bands bright (dark-on-"
+    "light files inverted against the detector maximum), on the deskewed image, minus a "
+    "straight baseline through the lane profile just above and below the band "
+    "(band_edges_linear, edge_rows; or the volume_baseline parameter). The image record "
+    "'background' names the method and its parameters. A saturated band's volume is a lower "
+    "bound and fails QC"
+)
+
+
+class WesternBlot(Assay):
+    """Western-blot densitometry: target / loading-control ratios and fold changes."""
+
+    name = "western_blot"
+    version = __version__
+    summary = "Western-blot band volumes normalised to a loading control, and fold changes."
+    input_kinds = ("image",)
+    roles = ("sample", "reference", "ladder", "blank")
+    control_roles = ("reference",)
+    Params = WesternParams
+    metrics = (
+        Metric("band", "band_volume", "AU", "float", f"Target band: {_VOLUME}."),
+        Metric("band", "loading_volume", "AU", "float", f"Loading-control band: {_VOLUME}."),
+        Metric(
+            "band",
+            "normalized_ratio",
+            None,
+            "float",
+            "band_volume / loading_volume of the same sample_id (both as defined above).",
+        ),
+        Metric(
+            "band",
+            "fold_change",
+            None,
+            "float",
+            "normalized_ratio / the mean normalized_ratio of the 'reference' rows of the same "
+            "target.",
+        ),
+        Metric(
+            "band",
+            "saturated",
+            None,
+            "bool",
+            "yes when any pixel of the band rectangle is at the detector maximum (judged on "
+            "the file's pixels before deskewing).",
+        ),
+        Metric(
+            "band",
+            "saturated_fraction",
+            None,
+            "float",
+            "Fraction (0-1) of the band rectangle's pixels at the detector maximum.",
+        ),
+        Metric(
+            "band",
+            "snr",
+            None,
+            "float",
+            "Band peak above the lane-profile baseline (after the rolling ball) divided by the "
+            "profile noise (1.4826 MAD of row-to-row differences / sqrt 2).",
+        ),
+        Metric(
+            "band",
+            "band_row",
+            "px",
+            "float",
+            "Row of the band peak in the deskewed image (0 = top), as drawn in the QC figure.",
+        ),
+        Metric(
+            "image",
+            "background",
+            None,
+            "str",
+            "Background methods and all their parameters: the volume baseline, and the 2-D "
+            "background subtracted for band detection.",
+        ),
+        Metric(
+            "image",
+            "rotation_deg",
+            "deg",
+            "float",
+            "Rotation applied to straighten the image (counter-clockwise positive).",
+        ),
+        Metric("image", "polarity", None, "str", "Polarity of the file and how it was decided."),
+        Metric("strip", "lane_count", "lanes", "int", "Lanes used in the strip."),
+        Metric(
+            "strip",
+            "lanes_detected",
+            "lanes",
+            "int",
+            "Lanes found by lane finding alone, before the sample sheet's count was applied.",
+        ),
+    )
+
+    def analyze(self, experiment: Experiment, params: WesternParams) -> AssayResult:
+        res = AssayResult()
+        rows = read_rows(experiment.present, params, has_sheet=experiment.has_sheet)
+        by_file: dict[str, list[SheetRow]] = {}
+        for r in rows:
+            by_file.setdefault(r.inp.relpath, []).append(r)
+        files: list[FileResult] = []
+        for relpath, file_rows in by_file.items():
+            loaded = experiment.read(file_rows[0].inp)
+            if not isinstance(loaded, LoadedImage):
+                raise AnalysisError(
+                    f"{relpath}: the image reader returned {type(loaded).__name__}, "
+                    "expected assaykit.imaging.io.LoadedImage"
+                )
+            try:
+                files.append(measure_file(loaded, file_rows, params))
+            except AnalysisError as exc:
+                msg = str(exc)
+                raise AnalysisError(msg if relpath in msg else f"{relpath}: {msg}") from exc
+        derived = _emit(experiment, res, files, params)
+        if experiment.figures:
+            from assaykit_western.figures import add_figures
+
+            add_figures(res, files, params, derived)
+        return res
+
+
+# --------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------
+
+
+def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
+    """Flags describing one band itself (its volume, and everything built from it)."""
+    out: list[QCFlag] = []
+    sid, ent = rr.row.sample_id, rr.row.entity
+    b = rr.band
+    if b is None:
+        out.append(QCFlag("weak_band", "warn", sid, ent, rr.note or "no band found"))
+        return out
+    if b.saturated:
+        out.append(
+            QCFlag(
+                "saturated",
+                "fail",
+                sid,
+                ent,
+                f"{b.saturated_fraction:.2%} of the band's pixels are at the detector maximum; "
+                "its volume is a lower bound",
+            )
+        )
+    if not rr.detected:
+        out.append(QCFlag("weak_band", "warn", sid, ent, rr.note))
+    elif b.snr < params.weak_snr:
+        out.append(
+            QCFlag("weak_band", "warn", sid, ent, f"SNR {b.snr:.1f} < weak_snr {params.weak_snr}")
+        )
+    return out
+
+
+def _file_flags(fr: FileResult, rr: RowResult) -> list[QCFlag]:
+    sid, ent = rr.row.sample_id, rr.row.entity
+    out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in fr.flags]
+    if rr.strip.lane_count_mismatch:
+        want = rr.strip.expected_lanes or rr.strip.min_lanes
+        out.append(
+            QCFlag(
+                "lane_count_mismatch",
+                "warn",
+                sid,
+                ent,
+                f"{fr.relpath}, strip {rr.strip.index + 1}: {rr.strip.detected_lane_count} lanes "
+                f"found, the sample sheet says {want}",
+            )
+        )
+    return out
+
+
+def _unscoped(flags: list[QCFlag], prefix: str = "") -> list[QCFlag]:
+    """The same findings as record-level flags of another record (a ratio, a fold change)."""
+    return [QCFlag(f.flag, f.severity, None, None, prefix + f.message) for f in flags]
+
+
+def _emit(
+    experiment: Experiment, res: AssayResult, files: list[FileResult], params: WesternParams
+) -> dict[int, tuple[float | None, float | None]]:
+    """Add every record and flag; return ``id(RowResult) -> (ratio, fold change)``."""
+    exp_id = experiment.name
+    band_flags: dict[int, list[QCFlag]] = {}
+    info: dict[int, tuple[FileResult, RowResult]] = {}
+    order: list[int] = []
+    for fr in files:
+        for rr in fr.rows:
+            key = id(rr)
+            info[key] = (fr, rr)
+            order.append(key)
+            flags = _band_flags(rr, params) + _file_flags(fr, rr)
+            band_flags[key] = flags
+            res.qc_flags.extend(flags)
+
+    # per-image and per-strip records
+    for fr in files:
+        p = fr.prepared
+        src = fr.relpath
+        res.add(exp_id, "image", src, "background", fr.background_text, source=src)
+        res.add(exp_id, "image", src, "rotation_deg", float(p.rotation_deg), source=src)
+        res.add(exp_id, "image", src, "polarity", f"{p.polarity} ({p.polarity_rule})", source=src)
+        for f in fr.flags:
+            res.flag(f.flag, severity=f.severity, sample_id=exp_id, entity=src, message=f.message)
+        for s in p.strips:
+            ent = f"{src}:strip_{s.index + 1}"
+            sfl = [QCFlag("lane_count_mismatch", "warn")] if s.lane_count_mismatch else []
+            res.add(exp_id, "strip", ent, "lane_count", len(s.lane_list), source=src, flags=sfl)
+            res.add(
+                exp_id, "strip", ent, "lanes_detected", s.detected_lane_count, source=src, flags=sfl
+            )
+
+    # band records
+    auto = any(info[k][1].row.auto for k in order)
+    loading_of: dict[str, int] = {}
+    for k in order:
+        rr = info[k][1]
+        if rr.row.loading:
+            loading_of[rr.row.sample_id] = k
+    ratio: dict[int, float | None] = {}
+    ratio_flags: dict[int, list[QCFlag]] = {}
+    for k in order:
+        fr, rr = info[k]
+        row, b = rr.row, rr.band
+        sid, ent, src = row.sample_id, row.entity, fr.relpath
+        metric = "loading_volume" if row.loading else "band_volume"
+        res.add(sid, "band", ent, metric, b.volume if b is not None else None, source=src)
+        res.add(sid, "band", ent, "saturated", bool(b.saturated) if b else None, source=src)
+        res.add(
+            sid, "band", ent, "saturated_fraction",
+            float(b.saturated_fraction) if b else None, source=src,
+        )  # fmt: skip
+        res.add(sid, "band", ent, "snr", float(b.snr) if b else None, source=src)
+        res.add(sid, "band", ent, "band_row", float(b.row) if b else None, source=src)
+        if row.loading or row.auto:
+            continue
+        lk = loading_of.get(sid)
+        fl: list[QCFlag] = []
+        value: float | None = None
+        if lk is None:
+            fl.append(
+                QCFlag(
+                    "no_loading_control",
+                    message=f"no {params.loading_target} row for sample {sid!r}",
+                )
+            )
+        else:
+            lrr = info[lk][1]
+            fl += _unscoped(band_flags[lk], f"loading control {lrr.row.entity}: ")
+            lvol = lrr.band.volume if lrr.band is not None else None
+            if lvol is None or not lvol > 0:
+                fl.append(
+                    QCFlag(
+                        "no_loading_control",
+                        message=f"loading control {lrr.row.entity} of sample {sid!r} has no "
+                        "positive volume",
+                    )
+                )
+            elif b is not None:
+                value = b.volume / lvol
+        ratio[k] = value
+        ratio_flags[k] = fl
+        res.add(sid, "band", ent, "normalized_ratio", value, source=src, flags=fl)
+
+    # fold changes: relative to the mean ratio of the reference rows of the same target
+    derived: dict[int, tuple[float | None, float | None]] = {}
+    refs: dict[str, list[int]] = {}
+    for k in order:
+        row = info[k][1].row
+        if row.role == "reference" and not row.loading and not row.auto:
+            refs.setdefault(row.target.casefold(), []).append(k)
+    for k in order:
+        fr, rr = info[k]
+        row = rr.row
+        if row.loading or row.auto or row.role not in MEASURED_ROLES:
+            continue
+        fl = list(ratio_flags[k])
+        ref_keys = refs.get(row.target.casefold(), [])
+        ref_vals = [ratio[j] for j in ref_keys if ratio.get(j) is not None]
+        fc: float | None = None
+        if not ref_keys:
+            fl.append(QCFlag("no_reference", message=f"no 'reference' row for {row.target}"))
+        elif not ref_vals or not float(np.mean(ref_vals)) > 0:  # type: ignore[arg-type]
+            fl.append(
+                QCFlag(
+                    "no_reference", message=f"the {row.target} reference ratio is not measurable"
+                )
+            )
+        else:
+            for j in ref_keys:
+                if j == k:
+                    continue
+                jr = info[j][1].row
+                fl += _unscoped(band_flags[j], f"reference {jr.sample_id} {jr.entity}: ")
+                fl += _unscoped(ratio_flags[j], f"reference {jr.sample_id}: ")
+            r = ratio[k]
+            fc = None if r is None else r / float(np.mean(ref_vals))  # type: ignore[arg-type]
+        res.add(row.sample_id, "band", row.entity, "fold_change", fc, source=fr.relpath, flags=fl)
+        derived[id(rr)] = (ratio[k], fc)
+
+    if auto:
+        res.flag(
+            "no_loading_control",
+            message="no sample sheet: every lane's strongest band is reported, without ratios",
+        )
+    return derived
+
+
+@hookimpl
+def assaykit_register_assays(register: Callable[[Assay], None]) -> None:
+    register(WesternBlot())

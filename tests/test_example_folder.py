@@ -40,8 +40,17 @@ def _check_annexin(results: list[dict[str, str]], expected: list[dict[str, str]]
     return n
 
 
+def _check_msp(results: list[dict[str, str]], expected: list[dict[str, str]]) -> int:
+    calls = {r["sample_id"]: r["value_str"] for r in results
+             if r["assay"] == "msp_gel" and r["metric"] == "call"}
+    for row in expected:
+        assert calls[row["sample_id"]] == row["call"], row["sample_id"]
+    return len(expected)
+
+
 CHECKS: dict[str, Callable[[list[dict[str, str]], list[dict[str, str]]], int]] = {
     "annexin_pi": _check_annexin,
+    "msp_gel": _check_msp,
 }
 
 

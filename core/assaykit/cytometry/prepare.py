@@ -1,0 +1,523 @@
+"""From one FCS data set to gate-ready events: channels, data sets, scaling, compensation, cleanup.
+
+Why this module: every flow assay plugin (Annexin V/PI, TUNEL, Rh123 ...) starts
+the same way — find its fluorescence channels in a file whose naming it does not
+control, decide what a multi-data-set file means, scale and compensate only the
+columns it uses, and drop debris and doublets. Doing that once here keeps the
+plugins thin and makes every assay behave the same on the same file.
+
+The API is small and meant to stay stable:
+
+* :func:`resolve_channel` — which ``$PnN`` channel a plugin should read;
+* :func:`fcs_samples` — the multi-data-set policy (one sample per data set);
+* :func:`prepare_events` — scaled + compensated columns and the cleanup gates;
+* :func:`control_threshold` / :func:`auto_threshold` — a threshold from negative
+  controls (a percentile) or from the data (a density valley), with the
+  control(s) that set it.
+
+Everything here raises :class:`~assaykit.errors.AnalysisError` (or
+:class:`~assaykit.errors.FCSError`) with the file name in the message, never a
+bare ``KeyError``, so a batch turns a bad file into one clear error row.
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from assaykit.cytometry.cleanup import CleanupParams, CleanupResult, debris_cutoff, singlet_band
+from assaykit.cytometry.compensation import (
+    CompensationError,
+    SpilloverMatrix,
+    match_channels,
+)
+from assaykit.cytometry.events import channel_to_scale
+from assaykit.cytometry.thresholds import Threshold, percentile_threshold, valley_threshold
+from assaykit.errors import AnalysisError, ConfigError
+
+if TYPE_CHECKING:
+    from assaykit.cytometry.fcs import FCSData, FCSMetadata
+    from assaykit.experiment import Input
+
+__all__ = [
+    "DEFAULT_FIT_EVENTS",
+    "DatasetPolicy",
+    "Prepared",
+    "auto_threshold",
+    "control_threshold",
+    "fcs_samples",
+    "prepare_events",
+    "resolve_channel",
+]
+
+Mask = NDArray[np.bool_]
+DatasetPolicy = Literal["all", "first", "last"]
+
+#: Gate boundaries (debris valley, singlet band, automatic thresholds) are fitted
+#: on at most this many events, taken at an even stride through the file, and
+#: then applied to every event. 200,000 events pin a median or a density valley
+#: far more tightly than the biological spread, and fitting on 10^6 events
+#: would cost several full sorts per sample for no change in the result.
+DEFAULT_FIT_EVENTS = 200_000
+
+
+# --------------------------------------------------------------------------------------
+# channels
+# --------------------------------------------------------------------------------------
+def _describe_channels(fcs: FCSMetadata) -> str:
+    pairs = [f"{n}" + (f" ({s})" if s else "") for n, s in zip(fcs.channels, fcs.labels)]
+    return ", ".join(pairs) if pairs else "none"
+
+
+def _area_preferred(names: list[str]) -> list[str]:
+    """Among several candidates for one dye, the area parameters (``-A``), if any.
+
+    Why: MACSQuant and FACSDiva label the area, height and width of one
+    detector with the same ``$PnS`` dye name; the area is the quantity every
+    protocol gates on, so it is chosen when it is the only area among them.
+    """
+    areas = [n for n in names if n.upper().endswith("-A")]
+    return areas if areas else names
+
+
+def resolve_channel(
+    fcs: FCSMetadata,
+    requested: str | None,
+    label_patterns: Sequence[str | re.Pattern[str]] = (),
+    fallbacks: Sequence[str] = (),
+    what: str = "channel",
+    *,
+    param: str | None = None,
+) -> str:
+    """The ``$PnN`` name of the channel a plugin should read, or a clear AnalysisError.
+
+    Rules, in order (the first that applies decides):
+
+    1. ``requested`` given: the channel whose ``$PnN`` equals it, else whose
+       ``$PnS`` equals it, else the same two comparisons ignoring case. No
+       match, or a name that matches several channels, is an error — a name
+       the lab typed is never replaced by a guess.
+    2. ``label_patterns``: regular expressions searched (``re.search``) in
+       every ``$PnS`` label. Exactly one matching channel is taken; several
+       matches are narrowed to the area parameters (``$PnN`` ending in
+       ``-A``) and taken when one remains; otherwise an error listing the
+       candidates. A plain string pattern is compiled case-insensitively.
+    3. ``fallbacks``: the first of these ``$PnN`` names present (exactly, once)
+       in the file.
+
+    ``what`` names the channel in messages ("Annexin V channel"), ``param``
+    the parameter that sets it, so the message tells the lab how to fix it.
+    """
+    where = f"{fcs.path}"
+    how = f"; set the parameter {param!r} to one of them" if param else ""
+    names = list(fcs.channels)
+    labels = list(fcs.labels) + [""] * (len(names) - len(fcs.labels))
+
+    def _unique(hits: list[int], by: str) -> str:
+        if len(hits) == 1:
+            name = names[hits[0]]
+            dup = [i for i, n in enumerate(names) if n == name]
+            if len(dup) == 1:
+                return name
+            hits = dup
+        raise AnalysisError(
+            f"{where}: the {what} {requested!r} is ambiguous: it matches the channels at "
+            f"positions {hits} ({[names[i] for i in hits]}, by {by}); channels are: "
+            f"{_describe_channels(fcs)}{how}"
+        )
+
+    if requested is not None and requested.strip():
+        req = requested.strip()
+        for hits, by in (
+            ([i for i, n in enumerate(names) if n == req], "$PnN"),
+            ([i for i, s in enumerate(labels) if s and s == req], "label"),
+            ([i for i, n in enumerate(names) if n.strip().lower() == req.lower()], "$PnN"),
+            ([i for i, s in enumerate(labels) if s and s.strip().lower() == req.lower()], "label"),
+        ):
+            if hits:
+                return _unique(hits, by)
+        raise AnalysisError(
+            f"{where}: no channel named {req!r} for the {what}; channels ($PnN (label)) "
+            f"are: {_describe_channels(fcs)}{how}"
+        )
+
+    pats = [
+        p if isinstance(p, re.Pattern) else re.compile(p, re.IGNORECASE) for p in label_patterns
+    ]
+    if pats:
+        hits = [i for i, s in enumerate(labels) if s and any(p.search(s) for p in pats)]
+        if hits:
+            cand = list(dict.fromkeys(names[i] for i in hits))
+            narrowed = _area_preferred(cand)
+            if len(narrowed) == 1:
+                return _unique([names.index(narrowed[0])], "label")
+            raise AnalysisError(
+                f"{where}: the {what} is ambiguous: the labels of "
+                f"{[f'{names[i]} ({labels[i]})' for i in hits]} all match "
+                f"{[p.pattern for p in pats]}{how}"
+            )
+    for fb in fallbacks:
+        if names.count(fb) == 1:
+            return fb
+    tried = []
+    if pats:
+        tried.append(f"labels matching {[p.pattern for p in pats]}")
+    if fallbacks:
+        tried.append(f"channels named {list(fallbacks)}")
+    raise AnalysisError(
+        f"{where}: cannot find the {what}: no {' or '.join(tried) or 'channel'}; "
+        f"channels ($PnN (label)) are: {_describe_channels(fcs)}{how}"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# data sets
+# --------------------------------------------------------------------------------------
+def fcs_samples(
+    inp: Input, datasets: Sequence[FCSData], policy: DatasetPolicy = "all"
+) -> list[tuple[str, FCSData]]:
+    """The samples one FCS file holds: ``[(sample_id, data set), ...]``.
+
+    The multi-data-set policy (FCS files may chain data sets via ``$NEXTDATA``):
+
+    * ``policy="all"`` (default): every data set is its own sample. The first
+      keeps the sheet's ``sample_id``; data set ``k`` (1-based, ``k >= 2``) is
+      ``"<sample_id>#<k>"`` (Guava Muse writes one data set per acquisition).
+    * except copies of the same events, which count once: in a ``.lmd`` file
+      (Beckman Coulter) whose data sets all have the same ``$TOT`` and
+      ``$PAR``, the data sets are the FCS 2.0 and FCS 3.0 renderings of one
+      acquisition, and the **last** (the full-resolution FCS 3.0 copy) is
+      used, under the plain ``sample_id``. In any file, a data set whose
+      events are byte-for-byte equal to an earlier one's is dropped.
+    * ``policy="first"`` / ``"last"``: only that data set, as ``sample_id``.
+
+    An empty list of data sets is an :class:`AnalysisError` naming the file.
+    """
+    sid = inp.sample_id
+    if not datasets:
+        raise AnalysisError(f"{inp.path}: the file holds no data set")
+    if policy == "first" or len(datasets) == 1:
+        return [(sid, datasets[0])]
+    if policy == "last":
+        return [(sid, datasets[-1])]
+    if policy != "all":
+        raise ConfigError(f"unknown data-set policy {policy!r}; use 'all', 'first' or 'last'")
+    if Path(inp.path).suffix.lower() == ".lmd":
+        shapes = {(d.n_events, d.n_channels) for d in datasets}
+        if len(shapes) == 1:
+            return [(sid, datasets[-1])]
+    kept: list[FCSData] = []
+    for d in datasets:
+        if any(_same_events(d, k) for k in kept):
+            continue
+        kept.append(d)
+    return [(sid if k == 0 else f"{sid}#{k + 1}", d) for k, d in enumerate(kept)]
+
+
+def _same_events(a: FCSData, b: FCSData) -> bool:
+    ea, eb = np.asarray(a.events), np.asarray(b.events)
+    return bool(ea.shape == eb.shape and ea.dtype == eb.dtype and np.array_equal(ea, eb))
+
+
+# --------------------------------------------------------------------------------------
+# events
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    """One data set's events ready for gating, and how they were made.
+
+    ``columns`` maps each requested ``$PnN`` name to its values as float64 on
+    the linear *scale* (``$PnE`` log amplification and, for integer data,
+    ``$PnG`` gain undone). The fluorescence channels listed in
+    ``compensated`` have been compensated with ``spillover``; nothing else
+    was touched (scatter and time never are).
+
+    ``compensation`` says which matrix was applied: ``"file"`` (the data
+    set's own ``$SPILLOVER``/``$SPILL``/``SPILL``; ``spillover_keyword`` names
+    it), ``"given"`` (a matrix the caller passed, e.g. one estimated from
+    single-stain controls) or ``"none"``.
+
+    ``keep`` is the analysis parent: events that pass the cleanup gates
+    (not debris, singlet) and have finite values in every fluorescence
+    channel. ``cleanup`` is ``None`` when cleanup was off, and then ``keep``
+    only drops non-finite events.
+    """
+
+    source: str
+    dataset_index: int
+    n_events: int
+    columns: Mapping[str, NDArray[np.float64]]
+    fluorescence: tuple[str, ...]
+    compensation: Literal["file", "given", "none"]
+    spillover: SpilloverMatrix | None
+    spillover_keyword: str | None
+    compensated: tuple[str, ...]
+    cleanup: CleanupResult | None
+    keep: Mask
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def n_kept(self) -> int:
+        return int(np.count_nonzero(self.keep))
+
+    def column(self, name: str) -> NDArray[np.float64]:
+        """All events of one prepared channel."""
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise AnalysisError(
+                f"{self.source}: channel {name!r} was not prepared; have {sorted(self.columns)}"
+            ) from None
+
+    def kept(self, name: str) -> NDArray[np.float64]:
+        """The analysis parent's values of one channel (a new array)."""
+        return self.column(name)[self.keep]
+
+
+def _channel_pos(fcs: FCSMetadata, name: str, what: str) -> int:
+    hits = [i for i, n in enumerate(fcs.channels) if n == name]
+    if not hits:
+        hits = [i for i, s in enumerate(fcs.labels) if s and s == name]
+    if len(hits) != 1:
+        why = "is not in the file" if not hits else f"names {len(hits)} channels"
+        raise AnalysisError(
+            f"{fcs.path}: the {what} {name!r} {why}; channels ($PnN (label)) are: "
+            f"{_describe_channels(fcs)}"
+        )
+    return hits[0]
+
+
+def _scaled(fcs: FCSData, positions: Sequence[int]) -> NDArray[np.float64]:
+    """Columns ``positions`` on the linear scale, as one new (n, k) float64 Fortran array.
+
+    Only these columns are read (one strided pass over the events) and only
+    they are converted; for integer data the ``$PnE``/``$PnG`` rules of
+    :func:`assaykit.cytometry.events.channel_to_scale` are applied to them by
+    renumbering their keywords. Float data are already on scale.
+    """
+    raw = np.asarray(fcs.events)[:, list(positions)]
+    if fcs.datatype in ("F", "D"):
+        return np.array(raw, dtype=np.float64, order="F")
+    kw: dict[str, str] = {"$DATATYPE": fcs.datatype}
+    for j, i in enumerate(positions):
+        for suffix in ("E", "R", "G"):
+            value = fcs.keywords.get(f"$P{i + 1}{suffix}")
+            if value is not None:
+                kw[f"$P{j + 1}{suffix}"] = value
+    try:
+        return np.asfortranarray(channel_to_scale(raw, kw))
+    except ConfigError as exc:
+        raise AnalysisError(f"{fcs.path}: {exc}") from exc
+
+
+def _stride(n: int, limit: int | None) -> int:
+    return 1 if not limit or n <= limit else math.ceil(n / limit)
+
+
+def _cleanup(
+    a: NDArray[np.float64],
+    h: NDArray[np.float64] | None,
+    p: CleanupParams,
+    fit_events: int | None,
+) -> CleanupResult:
+    """:func:`assaykit.cytometry.cleanup.auto_cleanup`, with boundaries fitted on a subsample.
+
+    The debris cutoff and singlet band are estimated on every ``step``-th
+    event (at most ``fit_events``) and then applied to every event with the
+    same rules as ``auto_cleanup``; with ``fit_events=None`` the result is
+    identical to ``auto_cleanup``.
+    """
+    step = _stride(a.size, fit_events)
+    a_fit = a[::step]
+    cutoff, used, dens = debris_cutoff(a_fit, p)
+    cells = np.isfinite(a) if cutoff is None else (a >= cutoff)
+    if not p.singlets or h is None:
+        return CleanupResult(cells, cells.copy(), cutoff, used, None, None, None, None, p, dens)
+    cells_fit = cells[::step]
+    center, sigma, lo, hi = singlet_band(a_fit[cells_fit], h[::step][cells_fit], p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = h / a
+    singlets = cells & (a > 0) & (r >= lo) & (r <= hi)
+    return CleanupResult(cells, singlets, cutoff, used, center, sigma, lo, hi, p, dens)
+
+
+def prepare_events(
+    fcs: FCSData,
+    channels: Sequence[str],
+    *,
+    spillover_override: SpilloverMatrix | None = None,
+    compensate: bool = True,
+    cleanup: CleanupParams | None = None,
+    extra: Sequence[str] = (),
+    fit_events: int | None = DEFAULT_FIT_EVENTS,
+) -> Prepared:
+    """Scale, compensate and clean one data set, reading only the columns needed.
+
+    ``channels`` are the fluorescence ``$PnN`` names the assay gates on (use
+    :func:`resolve_channel` first). Compensation, when ``compensate`` is true:
+    ``spillover_override`` if given, else the data set's own spillover
+    keyword; it is applied to the listed fluorescence channels that the
+    matrix covers, using every detector of the matrix (a dye's compensated
+    value depends on all of them), and to nothing else. ``compensate=False``
+    applies none.
+
+    ``cleanup`` (default :class:`CleanupParams` ``()``; pass ``None`` to skip
+    cleanup) names the scatter channels and the gate rules of
+    :func:`~assaykit.cytometry.cleanup.auto_cleanup`; the boundaries are
+    fitted on at most ``fit_events`` events (see :data:`DEFAULT_FIT_EVENTS`;
+    ``None`` fits on all). ``extra`` adds uncompensated channels to
+    ``columns`` (e.g. ``SSC-A`` for a figure).
+
+    Raises :class:`AnalysisError` naming the file when a channel is missing,
+    the spillover does not fit the file, or too few events remain to fit a
+    cleanup gate.
+    """
+    path = fcs.path
+    fl = list(dict.fromkeys(channels))
+    p = cleanup
+    scatter: list[str] = []
+    if p is not None:
+        scatter.append(p.fsc_area)
+        if p.singlets:
+            scatter.append(p.fsc_height)
+    wanted = list(dict.fromkeys([*fl, *scatter, *extra]))
+    what = {c: "fluorescence channel" for c in fl}
+    if p is not None:
+        what.setdefault(p.fsc_area, "forward-scatter area channel (fsc_area)")
+        what.setdefault(p.fsc_height, "forward-scatter height channel (fsc_height)")
+    pos = {c: _channel_pos(fcs, c, what.get(c, "channel")) for c in wanted}
+
+    sm: SpilloverMatrix | None = None
+    kind: Literal["file", "given", "none"] = "none"
+    keyword: str | None = None
+    if compensate:
+        if spillover_override is not None:
+            sm, kind = spillover_override, "given"
+        elif fcs.spillover is not None:
+            try:
+                sm = SpilloverMatrix.coerce(fcs.spillover)
+            except CompensationError as exc:
+                raise AnalysisError(f"{path}: unusable spillover keyword: {exc}") from exc
+            kind, keyword = "file", getattr(fcs.spillover, "keyword", None)
+    det_pos: list[int] = []
+    covered: dict[str, int] = {}
+    if sm is not None:
+        if len(sm.detectors) != len(sm.fluorochromes):
+            raise AnalysisError(
+                f"{path}: spillover matrix is {len(sm.fluorochromes)}x{len(sm.detectors)}; "
+                "only square (FCS-style) matrices are applied here"
+            )
+        try:
+            det_pos = match_channels(sm.detectors, fcs.channels, fcs.labels)
+        except CompensationError as exc:
+            raise AnalysisError(
+                f"{path}: the spillover matrix does not fit the file: {exc}"
+            ) from exc
+        covered = {c: det_pos.index(pos[c]) for c in fl if pos[c] in det_pos}
+        if not covered:
+            sm, kind, keyword = None, "none", None
+
+    read_pos = list(dict.fromkeys([*(pos[c] for c in wanted), *(det_pos if sm else [])]))
+    block = _scaled(fcs, read_pos)  # Fortran order: every column is contiguous
+    col_of = {q: k for k, q in enumerate(read_pos)}
+    columns: dict[str, NDArray[np.float64]] = {c: block[:, col_of[pos[c]]] for c in wanted}
+    if sm is not None:
+        det = block[:, [col_of[q] for q in det_pos]]
+        cmat = sm.compensation_matrix
+        for c, k in covered.items():
+            columns[c] = det @ cmat[:, k]
+
+    finite = np.ones(fcs.n_events, dtype=bool)
+    for c in fl:
+        finite &= np.isfinite(columns[c])
+    result: CleanupResult | None = None
+    if p is not None:
+        try:
+            result = _cleanup(
+                columns[p.fsc_area],
+                columns[p.fsc_height] if p.singlets else None,
+                p,
+                fit_events,
+            )
+        except AnalysisError as exc:
+            raise AnalysisError(f"{path}: cleanup gates: {exc}") from exc
+        keep = result.singlets & finite
+    else:
+        keep = finite
+    return Prepared(
+        source=path,
+        dataset_index=fcs.dataset_index,
+        n_events=fcs.n_events,
+        columns=columns,
+        fluorescence=tuple(fl),
+        compensation=kind,
+        spillover=sm,
+        spillover_keyword=keyword,
+        compensated=tuple(c for c in fl if c in covered),
+        cleanup=result,
+        keep=keep,
+        warnings=tuple(fcs.warnings),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# thresholds
+# --------------------------------------------------------------------------------------
+def control_threshold(
+    controls: Mapping[str, NDArray[np.float64]],
+    percentile: float,
+    *,
+    channel: str,
+    min_events: int = 200,
+) -> Threshold:
+    """The ``percentile``-th percentile of negative controls' values, pooled.
+
+    ``controls`` maps a control's name (sample id) to its values — normally
+    :meth:`Prepared.kept` of the channel, i.e. compensated, singlets only.
+    The returned :class:`Threshold` names every control that set it
+    (``control="unstained_1,unstained_2"``). Too few events raise an
+    AnalysisError naming the controls.
+    """
+    if not controls:
+        raise ConfigError("control_threshold needs at least one control")
+    names = ",".join(controls)
+    values = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in controls.values()])
+    try:
+        return percentile_threshold(
+            values, percentile, control=names, channel=channel, min_events=min_events
+        )
+    except AnalysisError as exc:
+        raise AnalysisError(f"threshold on {channel} from control(s) {names}: {exc}") from exc
+
+
+def auto_threshold(
+    values: NDArray[np.float64],
+    *,
+    channel: str,
+    source: str,
+    fit_events: int | None = DEFAULT_FIT_EVENTS,
+    **valley_kwargs: Any,
+) -> Threshold:
+    """A density-valley threshold (:func:`~assaykit.cytometry.thresholds.valley_threshold`).
+
+    Fitted on at most ``fit_events`` values taken at an even stride, because
+    the biexponential transform of every event costs far more than the
+    valley position gains. ``source`` says what the values were (e.g.
+    ``"samples:s1,s2"``) and becomes :attr:`Threshold.control`. A unimodal
+    distribution raises AnalysisError naming ``source``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[:: _stride(v.size, fit_events)]
+    try:
+        th = valley_threshold(v, channel=channel, control=source, **valley_kwargs)
+    except AnalysisError as exc:
+        raise AnalysisError(f"automatic threshold on {channel} from {source}: {exc}") from exc
+    return th

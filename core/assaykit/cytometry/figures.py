@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from assaykit.cytometry.cleanup import CleanupResult, draw_cleanup_gates
 from assaykit.cytometry.thresholds import Threshold, auto_logicle, biexponential_ticks
 from assaykit.cytometry.transforms import Transform
 
 __all__ = [
     "SERIES_COLORS",
+    "cleanup_panel",
     "common_logicle",
     "density_2d",
     "overlay_histograms",
@@ -175,6 +177,42 @@ def density_2d(
         ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def cleanup_panel(
+    ax: Any,
+    fsc_area: ArrayLike,
+    fsc_height: ArrayLike | None,
+    result: CleanupResult,
+    *,
+    bins: int = 150,
+) -> Any:
+    """The cleanup gates on one axes: FSC-A against FSC-H with the singlet band and
+    the debris cutoff (FSC-A histogram when there is no height channel). Returns ``ax``."""
+    from matplotlib.colors import LogNorm
+
+    a = np.asarray(fsc_area, dtype=np.float64)
+    p = result.params
+    if fsc_height is None or result.ratio_low is None:
+        histogram = [("events", a)]
+        overlay_histograms(ax, histogram, None, normalize=False, xlabel=p.fsc_area)
+    else:
+        h = np.asarray(fsc_height, dtype=np.float64)
+        ok = np.isfinite(a) & np.isfinite(h)
+        if ok.any():
+            xr = np.percentile(a[ok], [0.1, 99.9])
+            yr = np.percentile(h[ok], [0.1, 99.9])
+            ax.hist2d(a[ok], h[ok], bins=bins, range=[xr, yr], norm=LogNorm(), cmap="viridis")
+        ax.set_xlabel(p.fsc_area)
+        ax.set_ylabel(p.fsc_height)
+        draw_cleanup_gates(ax, result, "singlets")
+    draw_cleanup_gates(ax, result, "debris")
+    ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
+    n = int(result.cells.size)
+    ax.set_title(f"singlets {int(result.singlets.sum())}/{n} events", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left")
     return ax

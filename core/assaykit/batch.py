@@ -753,7 +753,7 @@ def _execute_dask(
             "--scheduler needs dask.distributed: pip install 'assaykit[dask]'"
         ) from None
     try:
-        client = Client(opts.scheduler, timeout=30, set_as_default=False)
+        client = Client(opts.scheduler, timeout=10, set_as_default=False)
     except Exception as exc:
         raise UsageError(f"cannot reach Dask scheduler {opts.scheduler!r}: {exc}") from None
     try:
@@ -761,21 +761,21 @@ def _execute_dask(
         for task, fp in tasks:
             key = f"assaykit-{task.run_id}-{sha256_text(task.assay + '/' + task.experiment.name)}"
             futs[client.submit(execute_experiment, task, key=key, pure=False)] = (task, fp)
-        ac = as_completed(list(futs))
         remaining = dict(futs)
-        for fut in ac:
-            task, fp = futs[fut]
-            remaining.pop(fut, None)
-            try:
-                oc = fut.result()
-            except Exception as exc:
-                oc = crashed(task, f"{type(exc).__name__}: {exc}")
-            store_outcome(oc, fp, task)
-            if opts.fail_fast and oc.status != DONE:
-                for f in remaining:
-                    f.cancel()
-                cancel_rest(list(remaining.values()))
-                break
+        with client.as_current():  # as_completed looks the client up
+            for fut in as_completed(list(futs)):
+                task, fp = futs[fut]
+                remaining.pop(fut, None)
+                try:
+                    oc = fut.result()
+                except Exception as exc:
+                    oc = crashed(task, f"{type(exc).__name__}: {exc}")
+                store_outcome(oc, fp, task)
+                if opts.fail_fast and oc.status != DONE:
+                    for f in remaining:
+                        f.cancel()
+                    cancel_rest(list(remaining.values()))
+                    break
     finally:
         client.close()
 

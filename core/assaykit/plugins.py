@@ -228,7 +228,7 @@ class PluginHost:
     def _callbacks(self, hook_name: str) -> list[tuple[PluginInfo, Callable[..., Any]]]:
         hook = getattr(self.pm.hook, hook_name)
         out = []
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order
             info = self._owner.get(id(impl.plugin)) or self.plugins[impl.plugin_name]
             out.append((info, impl.function))
         return out

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.packages import pip_install_target
-
 from assaykit import HostConfig, PluginHost
 from assaykit import plugins as plugins_mod
+from helpers.packages import pip_install_target
 
 HERE = Path(__file__).resolve().parent
 

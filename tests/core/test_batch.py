@@ -12,11 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from helpers.toydata import make_folder, write_counts
-
 import assaykit
+import pytest
 from assaykit import PluginHost
+from helpers.toydata import make_folder, write_counts
 
 GOOD_RECORDS_PER_EXPERIMENT = 2 + 5 * 2  # threshold + source, then 5 metrics x 2 samples
 
@@ -113,7 +112,7 @@ def test_batch_of_60_with_corrupt_input_survives_sigkill_and_resumes(
 
     # 2) run again: finishes, exit code 1 for the corrupt input, nothing lost or doubled
     proc = _cli(*args)
-    stdout, stderr = proc.communicate(timeout=300)
+    _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 1, stderr
     assert "Traceback" not in stderr
     _check_store(db, toy, n)
@@ -124,8 +123,8 @@ def test_batch_of_60_with_corrupt_input_survives_sigkill_and_resumes(
 
     # 3) a third run skips every experiment
     proc = _cli(*args)
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 1
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
     run3 = json.loads((out / "run.json").read_text())
     assert run3["summary"]["ran"] == 0 and run3["summary"]["skipped"] == n
     _check_store(db, toy, n)

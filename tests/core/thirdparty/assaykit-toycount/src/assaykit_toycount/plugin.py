@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
-
 from assaykit import (
     Assay,
     AssayResult,
@@ -28,6 +26,7 @@ from assaykit import (
     hookimpl,
     new_figure,
 )
+from pydantic import Field
 
 MAX_BYTES = 50_000_000
 

@@ -1,0 +1,98 @@
+"""The command line: exit codes, schemas, and no tracebacks on user input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+from assaykit.records import RECORD_FIELDS
+from helpers.toydata import make_folder, write_counts
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assaykit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=os.environ.copy(),
+    )
+
+
+def test_exit_codes(toy_env: Path, tmp_path: Path) -> None:
+    make_folder(tmp_path / "good", 2, seed=1)
+    r = cli(
+        "run",
+        str(tmp_path / "good"),
+        "--out",
+        str(tmp_path / "o1"),
+        "--assay",
+        "toy_threshold",
+        "--workers",
+        "1",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "2 experiment(s): 2 ok, 0 failed" in r.stdout
+    make_folder(tmp_path / "bad", 2, seed=1, corrupt=(1,))
+    r = cli("run", str(tmp_path / "bad"), "--out", str(tmp_path / "o2"), "--assay", "toy_threshold")
+    assert r.returncode == 1
+    assert "FAILED toy_threshold/exp001: InputError: exp001/s0.counts: line 3" in r.stderr
+    # usage errors: exit 2, a message, never a traceback
+    cases = [
+        ("run", str(tmp_path / "nope"), "--out", str(tmp_path / "o3")),
+        ("run", str(tmp_path / "good"), "--out", str(tmp_path / "o3"), "--assay", "zzz"),
+        ("run", str(tmp_path / "good"), "--out", str(tmp_path / "o3"), "--workers", "-1"),
+        ("run", str(tmp_path / "good")),  # --out missing (click usage error)
+        ("schema", "zzz"),
+        (
+            "run",
+            str(tmp_path / "good"),
+            "--out",
+            str(tmp_path / "o3"),
+            "--assay",
+            "toy_threshold",
+            "--export",
+            "xlsx",
+        ),
+    ]
+    for args in cases:
+        r = cli(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr and r.stderr.strip()
+
+
+def test_bad_sheet_is_exit_2_with_row_and_column(toy_env: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write_counts(folder / "a.counts", [1.0])
+    (folder / "samples.csv").write_text("file,role\na.counts,boss\n")
+    r = cli("run", str(folder), "--out", str(tmp_path / "out"), "--assay", "toy_threshold")
+    assert r.returncode == 2
+    assert "samples.csv, row 2, column 'role': unknown role 'boss'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_schema_commands(toy_env: Path) -> None:
+    r = cli("schema", "records")
+    assert r.returncode == 0
+    schema = json.loads(r.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert list(schema["properties"]) == list(RECORD_FIELDS)
+    assert set(schema["required"]) == set(RECORD_FIELDS)
+    r = cli("schema", "toy_threshold")
+    assert r.returncode == 0
+    params = json.loads(r.stdout)
+    jsonschema.Draft202012Validator.check_schema(params)
+    assert params["properties"]["percentile"]["maximum"] == 100.0
+    assert "threshold" in params["properties"]["percentile"]["description"]
+
+
+def test_version_and_help() -> None:
+    r = cli("--version")
+    assert r.returncode == 0 and "assaykit" in r.stdout
+    r = cli("run", "--help")
+    assert r.returncode == 0 and "--fail-fast" in r.stdout and "--workers" in r.stdout

@@ -329,9 +329,11 @@ class Rh123Assay(Assay):
     ) -> None:
         label = g.label
         untreated = [t for t in g.untreated if t.sample_id in measured]
-        treated = {
-            inh: ok for inh, ts in g.treated.items() if (ok := [t for t in ts if t.sample_id in measured])
-        }
+        treated: dict[str, list[Tube]] = {}
+        for inh, ts in g.treated.items():
+            ok = [t for t in ts if t.sample_id in measured]
+            if ok:
+                treated[inh] = ok
 
         def fail(entity: str, flag: str, message: str) -> None:
             res.add(label, "cell_line", entity, "pairing", f"error: {message}",

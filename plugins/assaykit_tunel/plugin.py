@@ -296,8 +296,8 @@ class TunelAssay(Assay):
                     + ("fixed" if params.fixed_threshold is not None else "automatic")
                 ),
             )
-        channel = (negatives or tubes["sample"] or tubes["positive_control"] or [None])[0]
-        name = channel.fitc if channel is not None else "FITC"
+        first = [*negatives, *tubes["sample"], *tubes["positive_control"]]
+        name = first[0].fitc if first else "FITC"
         if params.fixed_threshold is not None:
             return fixed_threshold(params.fixed_threshold, channel=name, source="fixed_threshold")
         if negatives:

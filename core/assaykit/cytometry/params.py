@@ -46,7 +46,9 @@ class FlowPrepParams(Params):
         None,
         ge=0,
         allow_inf_nan=False,
-        description="fsc_area cutoff (scale units) when debris_gate='fixed'; events below are debris",
+        description=(
+            "fsc_area cutoff (scale units) when debris_gate='fixed'; events below it are debris"
+        ),
     )
     singlet_gate: bool = Field(
         True,

@@ -11,6 +11,10 @@ without the inhibitor, and the comparison is the readout:
   100 × (MFI(with) − MFI(without)) / MFI(with): near 0 for a line without
   P-gp activity, approaching 100 when nearly all Rh123 is pumped out.
 
+Tubes are paired by ``cell_line`` and the other sample-sheet conditions
+(not the ``inhibitor*`` columns). A file with several data sets (kept as
+samples ``<id>#2`` …) pairs data set by data set with its partner file.
+
 MFI is the median Rh123 fluorescence of live single cells, on the linear
 (compensated) scale: debris and doublets are removed by the cleanup gates,
 dead cells (which lose Rh123 with their membrane potential) by a PI gate
@@ -51,6 +55,8 @@ RH123_LABELS = (r"rh(odamine)?[ _-]?123", r"fitc")
 RH123_FALLBACKS = ("FITC-A", "FL1-A", "FL1-H", "B1-A", "BL1-A", "FITC-H", "FL1")
 PI_LABELS = (r"(^|[^a-z])pi([^a-z]|$)", r"propidium", r"7-?aad", r"viab")
 ROLES = ("sample", "unstained")
+#: Pairing condition of the 2nd, 3rd … data set of a multi-data-set file.
+DATASET_CONDITION = "fcs_data_set"
 
 
 class Rh123Params(FlowPrepParams):
@@ -213,14 +219,17 @@ class Rh123Assay(Assay):
         seen: dict[str, str] = {}
         for inp in experiment.by_role(*ROLES):
             datasets = experiment.read(inp)
-            for sid, fcs in fcs_samples(inp, datasets, params.datasets):
+            for k, (sid, fcs) in enumerate(fcs_samples(inp, datasets, params.datasets)):
                 if sid in seen:
                     raise AnalysisError(
                         f"{inp.path}: sample_id {sid!r} is also used by {seen[sid]}; "
                         "give every file its own sample_id"
                     )
                 seen[sid] = inp.relpath
-                tube = Tube(sid, inp.role, dict(inp.conditions))
+                conditions = dict(inp.conditions)
+                if k:  # the k-th data set of a file pairs with the k-th of its partner
+                    conditions[DATASET_CONDITION] = str(k + 1)
+                tube = Tube(sid, inp.role, conditions)
                 tubes.append(tube)
                 try:
                     measured[sid] = self._measure(inp, tube, fcs, params)

@@ -18,7 +18,10 @@ the median down. Two ways to find them, chosen by what the file holds:
     than the live cells. We fit a two-component Gaussian mixture to FSC-A
     (EM, several starts); when the smaller-FSC component is a minority and
     clearly apart from the main one (Ashman's D >= 2), the cut is where the
-    two weighted components are equally likely. Otherwise the live gate is
+    two component densities cross, their weights ignored: a small dead
+    population is then cut as strictly as a large one (an equal-posterior cut
+    would let most of a 5 % dead population through, and dead cells bias the
+    median while a few lost live cells do not). Otherwise the live gate is
     the robust lower edge of the main population,
     ``median − n_mad · 1.4826 · MAD`` of FSC-A. Events with ``FSC-A >= cut``
     are live. Scatter is a weaker criterion than a dye, and the result says
@@ -286,11 +289,12 @@ def _two_gaussians(
 def _equal_posterior(
     w: NDArray[np.float64], mu: NDArray[np.float64], sd: NDArray[np.float64]
 ) -> float | None:
-    """The point between the two means where both weighted densities are equal."""
+    """The point between the two means where both weighted densities are equal
+    (pass equal weights for the crossing of the unweighted densities)."""
     (w1, w2), (m1, m2), (s1, s2) = w, mu, sd
     a = 1 / (2 * s2**2) - 1 / (2 * s1**2)
     b = m1 / s1**2 - m2 / s2**2
-    c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + np.log((w2 * s1) / (w1 * s2))
+    c = m2**2 / (2 * s2**2) - m1**2 / (2 * s1**2) + np.log((w1 * s2) / (w2 * s1))
     # w1 N(x; m1, s1) = w2 N(x; m2, s2)  <=>  a x^2 + b x + c = 0 (a = 0: linear)
     roots = [-c / b] if abs(a) < 1e-30 else [float(r.real) for r in np.roots([a, b, c])
                                              if abs(r.imag) < 1e-9]
@@ -305,7 +309,7 @@ def _scatter_cut(
     separation = float((mu[1] - mu[0]) / np.sqrt((sd[0] ** 2 + sd[1] ** 2) / 2))
     # A smaller-FSC minority population, clearly apart from the main one, is the dying cells.
     if separation >= p.min_mixture_separation and p.min_dead_weight <= w[0] < w[1]:
-        cut = _equal_posterior(w, mu, sd)
+        cut = _equal_posterior(np.array([0.5, 0.5]), mu, sd)
         if cut is not None:
             return (
                 Threshold(

@@ -163,7 +163,14 @@ def analyze(
     exp.with_readers(h.readers_by_kind())
     p = build_params(assay.Params, params, where="analyze(params=...)", assay=assay_name)
     pj = params_json(p)
-    ctx = RecordContext("analyze", h.assay_plugin(assay_name), params_sha256(pj), utc_now())
+    ctx = RecordContext(
+        "analyze",
+        assay_name,
+        h.assay_plugin(assay_name),
+        assay.version,
+        params_sha256(pj),
+        utc_now(),
+    )
     try:
         result = run_analysis(assay, exp, p)
         records = complete_records(assay, exp, result, ctx)

@@ -8,7 +8,6 @@ or on a Dask cluster, so the results are the same everywhere.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -91,7 +90,11 @@ def _alarm(seconds: float | None) -> Iterator[None]:
     """Interrupt a hung analysis after ``seconds`` (only possible in a main thread)."""
     import threading
 
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if (
+        not seconds
+        or not hasattr(signal, "SIGALRM")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 
@@ -134,6 +137,41 @@ def _conditions(exp: Experiment, records: Sequence[Record]) -> dict[str, dict[st
     return sample_conditions(exp, {r.sample_id for r in records})
 
 
+def _context(host: PluginHost, task: ExperimentTask) -> RecordContext:
+    assay = host.get_assay(task.assay)
+    return RecordContext(
+        task.run_id,
+        assay.name,
+        host.assay_plugin(task.assay),
+        assay.version,
+        task.params_sha,
+        utc_now(),
+    )
+
+
+def _outcome(
+    task: ExperimentTask,
+    status: str,
+    records: list[Record],
+    t0: float,
+    error: str | None = None,
+    figures: list[FigureData] | None = None,
+    tb: str | None = None,
+) -> ExperimentOutcome:
+    exp = task.experiment
+    return ExperimentOutcome(
+        task.assay,
+        exp.name,
+        status,
+        records,
+        figures or [],
+        _conditions(exp, records),
+        time.perf_counter() - t0,
+        error,
+        tb,
+    )
+
+
 def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> ExperimentOutcome:
     """Run one experiment and return records, never raising for a failed analysis.
 
@@ -145,38 +183,16 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
     host = host if host is not None else host_for(task.host_config)
     exp = task.experiment
     assay = host.get_assay(task.assay)
-    plugin = host.assay_plugin(task.assay)
-    ctx = RecordContext(task.run_id, plugin, task.params_sha, utc_now())
+    ctx = _context(host, task)
     exp.with_readers(host.readers_by_kind())
     missing = [i for i in exp.inputs if i.missing]
-
-    def _errors(etype: str, msg: str, only: Sequence[Any] | None = None) -> list[Record]:
-        return error_records(
-            assay_name=assay.name,
-            plugin=plugin,
-            plugin_version=assay.version,
-            experiment=exp,
-            error_type=etype,
-            message=msg,
-            ctx=ctx,
-            only=only,
-        )
-
     records: list[Record] = []
-    if missing:
-        for i in missing:
-            records += _errors("MissingInputError", f"{i.relpath}: file does not exist", [i])
-    if len(missing) == len(exp.inputs):
-        return ExperimentOutcome(
-            assay.name,
-            exp.name,
-            FAILED,
-            records,
-            [],
-            _conditions(exp, records),
-            time.perf_counter() - t0,
-            "MissingInputError: every input file is missing",
+    for i in missing:
+        records += error_records(
+            exp, ctx, "MissingInputError", f"{i.relpath}: file does not exist", [i]
         )
+    if len(missing) == len(exp.inputs):
+        return _outcome(task, FAILED, records, t0, "MissingInputError: every input file is missing")
     try:
         params = assay.Params.model_validate(
             {k: v for k, v in task.params.items() if k != "__revision__"}
@@ -191,31 +207,12 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
         tb = None if isinstance(exc, AssaykitError | _Timeout) else traceback.format_exc()
         if tb:
             log.error("experiment %s/%s: unexpected %s\n%s", assay.name, exp.name, etype, tb)
-        present = [i for i in exp.inputs if not i.missing]
-        records += _errors(etype, msg, present)
-        return ExperimentOutcome(
-            assay.name,
-            exp.name,
-            FAILED,
-            records,
-            [],
-            _conditions(exp, records),
-            time.perf_counter() - t0,
-            f"{etype}: {msg}",
-            tb,
-        )
-    status = FAILED if missing else DONE
-    err = f"MissingInputError: {len(missing)} input file(s) missing" if missing else None
-    return ExperimentOutcome(
-        assay.name,
-        exp.name,
-        status,
-        records,
-        result.figures,
-        _conditions(exp, records),
-        time.perf_counter() - t0,
-        err,
-    )
+        records += error_records(exp, ctx, etype, msg, [i for i in exp.inputs if not i.missing])
+        return _outcome(task, FAILED, records, t0, f"{etype}: {msg}", tb=tb)
+    if missing:
+        err = f"MissingInputError: {len(missing)} input file(s) missing"
+        return _outcome(task, FAILED, records, t0, err, result.figures)
+    return _outcome(task, DONE, records, t0, None, result.figures)
 
 
 # --------------------------------------------------------------------------------------
@@ -303,9 +300,14 @@ def _out_lock(out: Path) -> Iterator[None]:
     fh = open(out / ".assaykit.lock", "w")  # noqa: SIM115 - held for the whole run
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UsageError(f"{out}: another assaykit run is writing to this folder") from None
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks; SQLite still guards
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise UsageError(f"{out}: another assaykit run is writing to this folder") from None
         yield
     finally:
         fh.close()
@@ -669,27 +671,8 @@ def _execute(
         return
 
     def crashed(task: ExperimentTask, why: str) -> ExperimentOutcome:
-        a = host.get_assay(task.assay)
-        ctx = RecordContext(task.run_id, host.assay_plugin(task.assay), task.params_sha, utc_now())
-        recs = error_records(
-            assay_name=task.assay,
-            plugin=ctx.plugin,
-            plugin_version=a.version,
-            experiment=task.experiment,
-            error_type="WorkerCrash",
-            message=why,
-            ctx=ctx,
-        )
-        return ExperimentOutcome(
-            task.assay,
-            task.experiment.name,
-            CRASHED,
-            recs,
-            [],
-            _conditions(task.experiment, recs),
-            0.0,
-            f"WorkerCrash: {why}",
-        )
+        recs = error_records(task.experiment, _context(host, task), "WorkerCrash", why)
+        return _outcome(task, CRASHED, recs, time.perf_counter(), f"WorkerCrash: {why}")
 
     def cancel_rest(pending: list[tuple[ExperimentTask, str]]) -> None:
         for task, _ in pending:

@@ -181,8 +181,9 @@ class ParquetExporter(Exporter):
         types: dict[str, Any] = {c: pa.string() for c in table.columns}
         types["value_num"] = pa.float64()
         types["qc_flags"] = pa.list_(pa.string())
-        arrays = {c: pa.array(cols[c], type=types[c]) for c in table.columns}
-        pa_table = pa.table(arrays)
+        pa_table = pa.Table.from_arrays(
+            [pa.array(cols[c], type=types[c]) for c in table.columns], names=table.columns
+        )
         path = out_dir / "results.parquet"
         out_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".results.parquet.", dir=out_dir)

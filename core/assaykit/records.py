@@ -21,7 +21,6 @@ from assaykit.assay import (
     Assay,
     AssayResult,
     Measurement,
-    QCFlag,
     QCStatus,
     worst_status,
 )
@@ -67,7 +66,10 @@ class Record:
         return d
 
     def as_row(self) -> tuple[Any, ...]:
-        return tuple(list(v) if isinstance(v, tuple) else v for v in dataclasses.astuple(self))
+        """Field values in schema order (qc_flags as a list); cheap, no deep copy."""
+        row = [getattr(self, f) for f in RECORD_FIELDS]
+        row[-1] = list(self.qc_flags)
+        return tuple(row)
 
     @property
     def value(self) -> float | str | None:
@@ -148,12 +150,67 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class RecordContext:
-    """What the host knows about a run that every record of an experiment carries."""
+    """What every record of one experiment's run shares."""
 
     run_id: str
+    assay: str
     plugin: str
+    plugin_version: str
     params_sha: str
     processed_at: str
+
+
+def _record(
+    ctx: RecordContext,
+    experiment: Experiment,
+    hashes: Sequence[str],
+    *,
+    sample_id: str,
+    entity_type: str,
+    entity: str,
+    metric: str,
+    value_num: float | None,
+    value_str: str | None,
+    unit: str | None,
+    src: Input | None,
+    qc_status: QCStatus,
+    qc_flags: tuple[str, ...],
+) -> Record:
+    meta = src.metadata if src is not None else {}
+    return Record(
+        schema_version=SCHEMA_VERSION,
+        record_id=make_record_id(
+            assay=ctx.assay,
+            experiment=experiment.name,
+            input_hashes=hashes,
+            sample_id=sample_id,
+            entity_type=entity_type,
+            entity=entity,
+            metric=metric,
+            params_sha=ctx.params_sha,
+        ),
+        run_id=ctx.run_id,
+        assay=ctx.assay,
+        plugin=ctx.plugin,
+        plugin_version=ctx.plugin_version,
+        assaykit_version=__version__,
+        experiment=experiment.name,
+        sample_id=sample_id,
+        entity_type=entity_type,
+        entity=entity,
+        metric=metric,
+        value_num=value_num,
+        value_str=value_str,
+        unit=unit,
+        input_path=src.relpath if src is not None else "",
+        input_sha256=(src.sha256 or "") if src is not None else "",
+        instrument=meta.get("instrument"),
+        acquired_at=meta.get("acquired_at"),
+        params_sha256=ctx.params_sha,
+        processed_at=ctx.processed_at,
+        qc_status=qc_status,
+        qc_flags=qc_flags,
+    )
 
 
 def _source_input(experiment: Experiment, m: Measurement) -> Input | None:
@@ -223,71 +280,42 @@ def complete_records(
     error record for the experiment.
     """
     hashes = experiment.input_hashes()
-    exp_flags = list(result.qc_flags)
     records: list[Record] = []
     seen: set[str] = set()
     for m in result.measurements:
         value_num, value_str, unit = _value_fields(assay, m)
-        src = _source_input(experiment, m)
-        flags: list[QCFlag] = [f for f in exp_flags if f.applies_to(m.sample_id, m.entity)]
+        flags = [f for f in result.qc_flags if f.applies_to(m.sample_id, m.entity)]
         flags.extend(m.flags)
-        names = tuple(dict.fromkeys(f.flag for f in flags))
-        rid = make_record_id(
-            assay=assay.name,
-            experiment=experiment.name,
-            input_hashes=hashes,
+        rec = _record(
+            ctx,
+            experiment,
+            hashes,
             sample_id=m.sample_id,
             entity_type=m.entity_type,
             entity=m.entity,
             metric=m.metric,
-            params_sha=ctx.params_sha,
+            value_num=value_num,
+            value_str=value_str,
+            unit=unit,
+            src=_source_input(experiment, m),
+            qc_status=worst_status(flags),
+            qc_flags=tuple(dict.fromkeys(f.flag for f in flags)),
         )
-        if rid in seen:
+        if rec.record_id in seen:
             raise PluginError(
                 f"assay {assay.name!r} emitted ({m.sample_id!r}, {m.entity_type!r}, "
                 f"{m.entity!r}, {m.metric!r}) twice in experiment {experiment.name!r}"
             )
-        seen.add(rid)
-        meta = src.metadata if src is not None else {}
-        records.append(
-            Record(
-                schema_version=SCHEMA_VERSION,
-                record_id=rid,
-                run_id=ctx.run_id,
-                assay=assay.name,
-                plugin=ctx.plugin,
-                plugin_version=assay.version,
-                assaykit_version=__version__,
-                experiment=experiment.name,
-                sample_id=m.sample_id,
-                entity_type=m.entity_type,
-                entity=m.entity,
-                metric=m.metric,
-                value_num=value_num,
-                value_str=value_str,
-                unit=unit,
-                input_path=src.relpath if src is not None else "",
-                input_sha256=(src.sha256 or "") if src is not None else "",
-                instrument=meta.get("instrument"),
-                acquired_at=meta.get("acquired_at"),
-                params_sha256=ctx.params_sha,
-                processed_at=ctx.processed_at,
-                qc_status=worst_status(flags),
-                qc_flags=names,
-            )
-        )
+        seen.add(rec.record_id)
+        records.append(rec)
     return records
 
 
 def error_records(
-    *,
-    assay_name: str,
-    plugin: str,
-    plugin_version: str,
     experiment: Experiment,
+    ctx: RecordContext,
     error_type: str,
     message: str,
-    ctx: RecordContext,
     only: Iterable[Input] | None = None,
 ) -> list[Record]:
     """``metric="error"`` rows: one per input file (or per ``only``) of a failed experiment,
@@ -301,26 +329,11 @@ def error_records(
         if key in seen:
             continue
         seen.add(key)
-        rid = make_record_id(
-            assay=assay_name,
-            experiment=experiment.name,
-            input_hashes=hashes,
-            sample_id=i.sample_id,
-            entity_type="file",
-            entity=i.relpath,
-            metric="error",
-            params_sha=ctx.params_sha,
-        )
         out.append(
-            Record(
-                schema_version=SCHEMA_VERSION,
-                record_id=rid,
-                run_id=ctx.run_id,
-                assay=assay_name,
-                plugin=plugin,
-                plugin_version=plugin_version,
-                assaykit_version=__version__,
-                experiment=experiment.name,
+            _record(
+                ctx,
+                experiment,
+                hashes,
                 sample_id=i.sample_id,
                 entity_type="file",
                 entity=i.relpath,
@@ -328,12 +341,7 @@ def error_records(
                 value_num=None,
                 value_str=f"{error_type}: {message}",
                 unit=None,
-                input_path=i.relpath,
-                input_sha256=i.sha256 or "",
-                instrument=i.metadata.get("instrument"),
-                acquired_at=i.metadata.get("acquired_at"),
-                params_sha256=ctx.params_sha,
-                processed_at=ctx.processed_at,
+                src=i,
                 qc_status="fail",
                 qc_flags=("error",),
             )

@@ -28,7 +28,7 @@ from assaykit.config import CONFIG_NAME
 from assaykit.errors import InputError, SampleSheetError, UsageError
 from assaykit.experiment import Input
 from assaykit.plugins import PluginHost
-from assaykit.readers import decode_text
+from assaykit.readers import decode_text, header_delimiter
 
 SHEET_NAME = "samples.csv"
 RESERVED = ("file", "assay", "experiment", "sample_id", "role", "lane")
@@ -90,8 +90,7 @@ def read_sheet_rows(sheet: Path) -> tuple[list[str], list[tuple[int, list[str]]]
         text = decode_text(raw, sheet)
     except InputError as exc:
         raise SampleSheetError([str(exc)]) from None
-    first_line = text.split("\n", 1)[0]
-    delim = max((",", ";", "\t"), key=first_line.count)
+    delim = header_delimiter(text)
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delim))
     except csv.Error as exc:

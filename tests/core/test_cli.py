@@ -96,3 +96,43 @@ def test_version_and_help() -> None:
     assert r.returncode == 0 and "assaykit" in r.stdout
     r = cli("run", "--help")
     assert r.returncode == 0 and "--fail-fast" in r.stdout and "--workers" in r.stdout
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(
+    toy_env: Path, tmp_path: Path
+) -> None:
+    import pty
+    import select
+
+    make_folder(tmp_path / "in", 3, seed=2)
+    args = [sys.executable, "-m", "assaykit.cli", "run", str(tmp_path / "in"), "--assay",
+            "toy_threshold", "--workers", "0"]
+    plain = subprocess.run([*args, "--out", str(tmp_path / "o1")], capture_output=True, text=True,
+                           timeout=300)
+    assert plain.returncode == 0
+    assert "[3/3] done toy_threshold/exp002" in plain.stderr
+    assert "\x1b[" not in plain.stderr  # no terminal control codes in logs
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.Popen([*args, "--out", str(tmp_path / "o2")], stdout=subprocess.PIPE,
+                            stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(60)
+    os.close(master)
+    tty = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "experiments" in tty and "3/3" in tty and "\x1b[" in tty
+    assert "[3/3] done" not in tty

@@ -29,8 +29,40 @@ def test_assaykit_register_readers(toy_host: PluginHost, tmp_path: Path) -> None
     with pytest.raises(InputError, match="line 3"):
         reader.read(bad)
     # the built-in readers come through the same hook
-    assert toy_host.reader_for("x.fcs").kind == "fcs"  # type: ignore[union-attr]
     assert toy_host.reader_for("x.csv").kind == "table"  # type: ignore[union-attr]
+
+
+def test_builtin_fcs_and_image_readers(
+    toy_host: PluginHost, shared_data: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    import tifffile
+
+    fcs = toy_host.reader_for("x.FCS")
+    assert fcs is not None and fcs.kind == "fcs"
+    data1 = shared_data / "gatingml2-set1" / "data1.fcs"
+    assert fcs.metadata(data1) == {
+        "instrument": "FACSCalibur",
+        "acquired_at": "2002-08-23T16:31:33",
+    }
+    guava = fcs.read(shared_data / "fcs-instruments" / "GuavaMuse" / "Guava Muse.fcs")
+    assert [d.events.shape[0] for d in guava] == [108, 50081, 111496, 50037]  # every data set
+    img = toy_host.reader_for("blot.tiff")
+    assert img is not None and img.kind == "image"
+    path = tmp_path / "blot.tif"
+    tifffile.imwrite(
+        path,
+        np.full((20, 30), 65535, np.uint16),
+        software="Image Lab 6.1",
+        datetime="2025:03:04 05:06:07",
+    )
+    assert img.metadata(path) == {
+        "instrument": "Image Lab 6.1",
+        "acquired_at": "2025-03-04T05:06:07",
+    }
+    loaded = img.read(path)
+    assert loaded.shape == (20, 30) and loaded.bit_depth == 16 and not loaded.lossy
+    assert loaded.saturated_fraction() == 1.0
 
 
 def test_assaykit_register_exporters(toy_host: PluginHost, tmp_path: Path) -> None:

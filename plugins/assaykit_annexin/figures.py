@@ -1,0 +1,226 @@
+"""QC figures of ``annexin_pi``: quadrants, cleanup gates, and the thresholds' controls.
+
+Drawn on :func:`assaykit.new_figure` canvases (never pyplot's global state),
+and only when ``experiment.figures`` is true. Density plots draw at most
+:data:`PLOT_EVENTS` events taken at an even stride — a 2-D histogram of
+10^5 events looks the same as one of 10^6 and the logicle transform of every
+event would dominate the run time. The percentages printed on a figure are
+always those of every event, the same numbers as the records.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from assaykit import AssayResult, new_figure
+from assaykit.cytometry.cleanup import draw_cleanup_gates
+from assaykit.cytometry.thresholds import (
+    Threshold,
+    auto_logicle,
+    biexponential_ticks,
+    density_plot,
+)
+from assaykit.cytometry.transforms import Transform
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from assaykit_annexin.analysis import ChannelThreshold, Unit
+
+PLOT_EVENTS = 100_000
+_LABELS = {
+    "viable_pct": "viable",
+    "early_apoptotic_pct": "early apoptotic",
+    "late_apoptotic_pct": "late apoptotic",
+    "necrotic_pct": "necrotic",
+}
+
+
+@dataclass(frozen=True)
+class AxisTransforms:
+    """One logicle axis per channel, shared by every figure of the experiment."""
+
+    annexin: Transform
+    pi: Transform
+
+
+def _strided(v: NDArray[np.float64], limit: int = PLOT_EVENTS) -> NDArray[np.float64]:
+    return v[:: max(1, math.ceil(v.size / limit))]
+
+
+def _pool(units: Sequence[Unit], which: str) -> NDArray[np.float64]:
+    parts = [
+        _strided(u.prep.kept(getattr(u, which)), PLOT_EVENTS // max(len(units), 1) + 1)
+        for u in units
+        if u.prep is not None and u.prep.n_kept > 0
+    ]
+    return np.concatenate(parts) if parts else np.zeros(1)
+
+
+def axis_transforms(units: Sequence[Unit]) -> AxisTransforms:
+    """Logicle axes fitted to the pooled singlets of the experiment (same axes on every plot)."""
+    return AxisTransforms(auto_logicle(_pool(units, "annexin")), auto_logicle(_pool(units, "pi")))
+
+
+def _range(y: NDArray[np.float64], mark: float) -> tuple[float, float]:
+    y = y[np.isfinite(y)]
+    lo, hi = (float(q) for q in np.percentile(y, [0.05, 99.95])) if y.size else (0.0, 1.0)
+    lo, hi = min(lo, mark), max(hi, mark)
+    pad = 0.05 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def _axis(ax: Any, which: str, tr: Transform, rng: tuple[float, float]) -> None:
+    ticks, labels = biexponential_ticks(tr, *rng)
+    if which == "x":
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(labels)
+        ax.set_xlim(*rng)
+    else:
+        ax.set_yticks(ticks)
+        ax.set_yticklabels(labels)
+        ax.set_ylim(*rng)
+
+
+def draw_unit(
+    res: AssayResult,
+    u: Unit,
+    axes: AxisTransforms,
+    th_a: Threshold,
+    th_p: Threshold,
+    pct: dict[str, float],
+    n: int,
+) -> None:
+    """The quadrant density plot and the cleanup-gates figure of one data set."""
+    from matplotlib.colors import LogNorm
+
+    p = u.prep
+    assert p is not None
+    x = axes.annexin.apply(_strided(p.kept(u.annexin)))
+    y = axes.pi.apply(_strided(p.kept(u.pi)))
+    tx = float(axes.annexin.apply(np.array([th_a.value]))[0])
+    ty = float(axes.pi.apply(np.array([th_p.value]))[0])
+    xr, yr = _range(x, tx), _range(y, ty)
+    fig = new_figure(5.4, 4.8)
+    ax = fig.add_subplot(111)
+    if x.size:
+        ax.hist2d(x, y, bins=160, range=[xr, yr], norm=LogNorm(), cmap="viridis", cmin=1)
+    ax.axvline(tx, color="crimson", lw=1.2)
+    ax.axhline(ty, color="crimson", lw=1.2)
+    _axis(ax, "x", axes.annexin, xr)
+    _axis(ax, "y", axes.pi, yr)
+    corners = {
+        "viable_pct": (0.02, 0.02, "left", "bottom"),
+        "early_apoptotic_pct": (0.98, 0.02, "right", "bottom"),
+        "late_apoptotic_pct": (0.98, 0.98, "right", "top"),
+        "necrotic_pct": (0.02, 0.98, "left", "top"),
+    }
+    for m, (cx, cy, ha, va) in corners.items():
+        val = pct.get(m, math.nan)
+        text = f"{_LABELS[m]}\n{val:.1f}%" if math.isfinite(val) else f"{_LABELS[m]}\n–"
+        ax.text(cx, cy, text, transform=ax.transAxes, ha=ha, va=va, fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
+    ax.set_xlabel(f"Annexin V ({u.annexin}), compensated, logicle")
+    ax.set_ylabel(f"PI ({u.pi}), compensated, logicle")
+    ax.set_title(f"{u.sample_id} ({u.role}): {n} singlet cells", fontsize=9)
+    fig.tight_layout()
+    res.add_figure(
+        "quadrants",
+        fig,
+        sample_id=u.sample_id,
+        caption=(
+            f"Annexin V vs PI of singlet cells; thresholds {th_a.value:.4g} (Annexin V) and "
+            f"{th_p.value:.4g} (PI), compensated linear scale; percent of singlet cells."
+        ),
+    )
+    if p.cleanup is not None:
+        _draw_cleanup(res, u)
+
+
+def _draw_cleanup(res: AssayResult, u: Unit) -> None:
+    from matplotlib.colors import LogNorm
+
+    p = u.prep
+    assert p is not None and p.cleanup is not None
+    cp = p.cleanup.params
+    a = p.columns[cp.fsc_area]
+    fig = new_figure(9.0, 4.0)
+    ax1, ax2 = fig.subplots(1, 2)
+    panels: list[tuple[Any, str, str]] = [(ax1, cp.ssc_area, "debris")]
+    if cp.singlets:
+        panels.append((ax2, cp.fsc_height, "singlets"))
+    else:
+        ax2.set_axis_off()
+    for ax, yname, kind in panels:
+        if yname not in p.columns:
+            ax.set_title(f"{yname} not in the file", fontsize=9)
+            continue
+        yv = p.columns[yname]
+        mask = np.isfinite(a) & np.isfinite(yv)
+        if kind == "singlets":
+            mask &= p.cleanup.cells
+        xs, ys = _strided(a[mask]), _strided(yv[mask])
+        if xs.size > 1:
+            xr = [float(v) for v in np.percentile(xs, [0.1, 99.9])]
+            yr = [float(v) for v in np.percentile(ys, [0.1, 99.9])]
+            if xr[1] > xr[0] and yr[1] > yr[0]:
+                ax.hist2d(xs, ys, bins=160, range=[xr, yr], norm=LogNorm(), cmap="viridis",
+                          cmin=1)
+        ax.set_xlabel(cp.fsc_area)
+        ax.set_ylabel(yname)
+        ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
+        draw_cleanup_gates(ax, p.cleanup, "debris" if kind == "debris" else "singlets")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left", fontsize=7)
+    s = p.cleanup.summary()
+    ax1.set_title(f"cells {s['n_cells']}/{s['n_events']} ({s['debris_method_used']})", fontsize=9)
+    if cp.singlets:
+        ax2.set_title(f"singlets {s['n_singlets']}/{s['n_cells']}", fontsize=9)
+    fig.suptitle(u.sample_id, fontsize=10)
+    fig.tight_layout()
+    res.add_figure(
+        "cleanup",
+        fig,
+        sample_id=u.sample_id,
+        caption="Cleanup gates: debris cutoff on FSC-A, singlet band on FSC-H/FSC-A.",
+    )
+
+
+def draw_thresholds(
+    res: AssayResult,
+    experiment: str,
+    units: Sequence[Unit],
+    axes: AxisTransforms,
+    th_a: ChannelThreshold,
+    th_p: ChannelThreshold,
+) -> None:
+    """Each channel's density for every role, with the threshold and what set it."""
+    fig = new_figure(10.0, 4.0)
+    panels = fig.subplots(1, 2)
+    for ax, which, tr, th, name in (
+        (panels[0], "annexin", axes.annexin, th_a, "Annexin V"),
+        (panels[1], "pi", axes.pi, th_p, "PI"),
+    ):
+        series, labels = [], []
+        for role in ("unstained", "annexin_only", "pi_only", "sample"):
+            group = [u for u in units if u.role == role]
+            v = _pool(group, which) if group else np.empty(0)
+            if group and v.size > 1:
+                series.append(v)
+                labels.append("samples (pooled)" if role == "sample" else role)
+        if series:
+            mark = float(tr.apply(np.array([th.threshold.value]))[0])
+            rng = _range(tr.apply(np.concatenate(series)), mark)
+            density_plot(ax, series, tr, [th.threshold], labels=labels, range=rng)
+        ax.set_xlabel(f"{name}, compensated, logicle")
+        ax.set_title(f"{name}: {th.method} from {th.source}", fontsize=8)
+    fig.tight_layout()
+    res.add_figure(
+        "thresholds",
+        fig,
+        sample_id=None,
+        caption=f"Thresholds of experiment {experiment}: densities by role, threshold lines.",
+    )

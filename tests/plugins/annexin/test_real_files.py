@@ -1,0 +1,188 @@
+"""Real instrument files (shared_data/fcs-instruments) through annexin_pi.
+
+None of these files is an Annexin V/PI experiment; they check that any real
+file — other instruments, FCS versions, integer/log data, multi-data-set,
+corrupted — gives records or a clear, typed error record, never a traceback.
+Channels are given by parameters (folder ``assaykit.toml``), one batch per
+file, because each instrument names its detectors differently.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import assaykit
+import pytest
+from assaykit import PluginHost
+
+#: relative path -> annexin_pi parameters
+FILES: dict[str, dict[str, Any]] = {
+    "Cytek_xP5/Cytek_xP5.fcs": {
+        "annexin_channel": "FL1", "pi_channel": "FL2", "fsc_area": "FSC", "singlets": False,
+        "ssc_area": "SSC",
+    },
+    "FACSCaliburHTS/Sample_Well_A02.fcs": {
+        "annexin_channel": "FL1-H", "pi_channel": "FL2-H", "fsc_area": "FSC-H",
+        "singlets": False, "ssc_area": "SSC-H",
+    },
+    "FACS_Diva/facs_diva_test.fcs": {
+        "annexin_channel": "FITC-A", "pi_channel": "PE-A", "singlets": False,
+    },
+    "Fortessa/FCS_3.0_Fortessa_PBS_Specimen_001_A1_A01.fcs": {
+        "annexin_channel": "FITC-A", "pi_channel": "PE-Texas Red-A",
+    },
+    "GuavaMuse/Guava Muse.fcs": {
+        "annexin_channel": "YEL-HLin", "pi_channel": "RED-HLin", "fsc_area": "FSC-HLin",
+        "singlets": False,
+    },
+    "HTS_BD_LSR-II/HTS_BD_LSR_II_Mixed_Specimen_001_D6_D06.fcs": {
+        "annexin_channel": "FITC-A", "pi_channel": "PE-TxRed YG-A",
+    },
+    "MiltenyiBiotec/FCS2.0/EY_2013-07-19_PBS_FCS_2.0_Custom_Without_Add_Well_A1.001.fcs": {
+        "annexin_channel": "B1-A", "pi_channel": "Y2-A",
+    },
+    "MiltenyiBiotec/FCS3.0/FCS3.0_Custom_Compatible.fcs": {
+        "annexin_channel": "B1-A", "pi_channel": "Y2-A",
+    },
+    "MiltenyiBiotec/FCS3.1/EY_2013-07-19_PBS_FCS_3.1_Well_A1.001.fcs": {
+        "annexin_channel": "B1-A", "pi_channel": "Y2-A",
+    },
+    "MiltenyiBiotec/FCS3.1/EY_2013-07-19_PBS_FCS_3.1_Custom_Add_Well_A1.001.fcs": {
+        "annexin_channel": "FL7-A", "pi_channel": "FL4-A",
+    },
+    "MiltenyiBiotec/FCS3.1/EY_2013-07-19_PBS_FCS_3.1_Custom_Without_Add_Well_A1.001.fcs": {
+        "annexin_channel": "FL7-A", "pi_channel": "FL4-A",
+    },
+    "MiltenyiBiotec/FCS3.1/SG_2014-09-26_Duplicate_Names.fcs": {
+        "annexin_channel": "FL7-A", "pi_channel": "FL7-H",
+    },
+    "cyflow_cube_8/cyflow_cube_8.fcs": {
+        "annexin_channel": "FL1", "pi_channel": "FL2", "fsc_area": "FSC", "singlets": False,
+        "ssc_area": "SSC", "min_events": 100,
+    },
+    "fake_bitmask_error/fcs1_cleaned.lmd": {
+        "annexin_channel": "FL1 INT LOG", "pi_channel": "FL2 INT LOG",
+        "fsc_area": "FS INT LIN", "singlets": False, "ssc_area": "SS INT LIN",
+    },
+    "fake_large_fcs/fake_large_fcs.fcs": {
+        "annexin_channel": "FITC-A", "pi_channel": "PE-Texas Red-A",
+    },
+    "corrupted/corrupted.fcs": {"annexin_channel": "FL1", "pi_channel": "FL2"},
+    "cytek-nl-2000/sample_header.fcs": {"annexin_channel": "FL1", "pi_channel": "FL2"},
+}  # fmt: skip
+#: files the FCS reader refuses (a 10-byte file; a HEADER+TEXT without its DATA)
+UNREADABLE = {"corrupted/corrupted.fcs", "cytek-nl-2000/sample_header.fcs"}
+#: thresholds pinned so that every readable file goes through the whole gating path
+FIXED = {"threshold_method": "fixed", "annexin_threshold": 1000.0, "pi_threshold": 1000.0}
+
+#: error types that are clear, typed errors (assaykit.AssaykitError subclasses)
+TYPED = {
+    name
+    for name in dir(assaykit)
+    if isinstance(getattr(assaykit, name), type)
+    and issubclass(getattr(assaykit, name), assaykit.AssaykitError)
+} | {"CompensationError", "GateError", "TransformError"}
+
+
+def _toml(params: dict[str, Any]) -> str:
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace('"', '\\"') + '"'
+        return repr(v)
+
+    body = "\n".join(f"{k} = {val(v)}" for k, v in params.items())
+    return f'default_assay = "annexin_pi"\n\n[params.annexin_pi]\n{body}\n'
+
+
+def test_the_list_covers_every_instrument_file(shared_data: Path) -> None:
+    root = shared_data / "fcs-instruments"
+    found = {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in (".fcs", ".lmd")
+    }
+    assert found == set(FILES)
+
+
+@pytest.mark.parametrize("thresholds", ["default", "fixed"])
+@pytest.mark.parametrize("rel", sorted(FILES))
+def test_real_file_gives_records_or_a_typed_error(
+    rel: str, thresholds: str, shared_data: Path, tmp_path: Path, host: PluginHost
+) -> None:
+    src = shared_data / "fcs-instruments" / rel
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(src, folder / src.name)
+    params = {**FILES[rel], **(FIXED if thresholds == "fixed" else {})}
+    (folder / "assaykit.toml").write_text(_toml(params), encoding="utf-8")
+    result = assaykit.run(folder, tmp_path / "out", workers=0, host=host, report=False)
+    assert result.exit_code in (0, 1)
+    records = result.records
+    assert records, rel
+    errors = [r for r in records if r.metric == "error"]
+    for r in errors:
+        etype = (r.value_str or "").split(":", 1)[0]
+        assert etype in TYPED, f"{rel}: untyped failure {r.value_str}"
+        assert src.name in (r.value_str or ""), r.value_str
+    if rel in UNREADABLE:
+        assert result.exit_code == 1
+        assert [(r.value_str or "").split(":", 1)[0] for r in errors] == ["FCSError"]
+    elif thresholds == "fixed":
+        # pinned thresholds: nothing data-dependent can fail, so every file gives numbers
+        assert result.exit_code == 0, [r.value_str for r in errors]
+        pct = [r for r in records if r.metric == "viable_pct" and r.value_num is not None]
+        assert pct
+        for r in records:
+            if r.metric.endswith("_pct") and r.value_num is not None:
+                assert 0.0 <= r.value_num <= 100.0
+    if result.exit_code == 0:
+        assert {r.metric for r in records} >= {"annexin_threshold", "pi_threshold"}
+    else:
+        # most of these files hold one population per channel: no valley, a clear error
+        assert all("AnalysisError" in (r.value_str or "") or rel in UNREADABLE for r in errors)
+
+
+def test_multi_data_set_file_gives_one_sample_per_data_set(
+    shared_data: Path, tmp_path: Path, host: PluginHost
+) -> None:
+    src = shared_data / "fcs-instruments" / "GuavaMuse" / "Guava Muse.fcs"
+    params = {**FILES["GuavaMuse/Guava Muse.fcs"], **FIXED}
+    res = assaykit.analyze("annexin_pi", [src], params, figures=False, host=host)
+    counts = {r.sample_id: r.value_num for r in res.records if r.metric == "event_count"}
+    assert counts == {
+        "Guava Muse": 108, "Guava Muse#2": 50081, "Guava Muse#3": 111496, "Guava Muse#4": 50037,
+    }  # fmt: skip
+    # every data set's records point at the one file
+    assert {r.input_path for r in res.records if r.entity_type == "sample"} == {src.name}
+    low = [f for f in res.qc_flags if f.flag == "low_event_count"]
+    assert [f.sample_id for f in low] == ["Guava Muse"]  # 108 events < min_events
+
+
+def test_whole_folder_through_the_cli_never_exits_3(shared_data: Path, tmp_path: Path) -> None:
+    """Default parameters (channels from labels or FITC-A/PE-A), every file its own experiment."""
+    folder = tmp_path / "in"
+    shutil.copytree(shared_data / "fcs-instruments", folder)
+    out = tmp_path / "out"
+    env = {**os.environ, "ASSAYKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "ASSAYKIT_PLUGINS": "annexin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "assaykit.cli", "run", str(folder), "--out", str(out),
+         "--assay", "annexin_pi", "--no-figures", "--workers", "2"],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    with open(out / "results.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    paths = {r["input_path"] for r in rows}
+    assert {Path(rel).as_posix() for rel in FILES} <= paths
+    for r in rows:
+        if r["metric"] == "error":
+            assert r["value_str"].split(":", 1)[0] in TYPED, r["value_str"]

@@ -49,12 +49,14 @@ def common_logicle(*values: ArrayLike) -> Transform:
     return auto_logicle(allv)
 
 
-def _scale(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
-    v = _finite(values)
-    if transform is None:
-        return v
-    y = transform.apply(v)
-    return y[np.isfinite(y)]
+def _to_scale(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v if transform is None else np.asarray(transform.apply(v), dtype=np.float64)
+
+
+def _to_data(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v if transform is None else np.asarray(transform.inverse(v), dtype=np.float64)
 
 
 def _axis(ax: Any, transform: Transform | None, lo: float, hi: float, which: str = "x") -> None:
@@ -69,14 +71,65 @@ def _axis(ax: Any, transform: Transform | None, lo: float, hi: float, which: str
         ax.set_yticklabels(labels)
 
 
-def _range(series: Sequence[NDArray[np.float64]]) -> tuple[float, float]:
+def _range(
+    series: Sequence[NDArray[np.float64]], transform: Transform | None
+) -> tuple[float, float]:
+    """Axis limits in scale units: the 0.05–99.95 % range of the data, padded by 3 %.
+
+    The percentiles are taken in data units and then transformed: the
+    transforms are increasing, so this is the same range without transforming
+    every event.
+    """
     nonempty = [s for s in series if s.size]
     if not nonempty:
         return 0.0, 1.0
     allv = np.concatenate(nonempty)
-    lo, hi = (float(q) for q in np.percentile(allv, [0.05, 99.95]))
+    lo, hi = (float(q) for q in _to_scale(np.percentile(allv, [0.05, 99.95]), transform))
     pad = 0.03 * ((hi - lo) or 1.0)
     return lo - pad, hi + pad
+
+
+def _edges(
+    lo: float, hi: float, bins: int, transform: Transform | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Bin edges evenly spaced on the axis (scale units) and the same edges in data units.
+
+    Why both: counting events against the data-unit edges gives exactly the
+    histogram of the transformed events (the transform is increasing) while
+    transforming only ``bins + 1`` numbers instead of every event.
+    """
+    scale = np.linspace(lo, hi, bins + 1)
+    data = _to_data(scale, transform)
+    ok = bool(np.all(np.isfinite(data)) and np.all(np.diff(data) > 0))
+    if not ok:  # a transform whose inverse is not usable here: fall back to scale space
+        return scale, scale
+    return scale, data
+
+
+def _image2d(
+    ax: Any,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    xr: tuple[float, float],
+    yr: tuple[float, float],
+    bins: int,
+    tx: Transform | None = None,
+    ty: Transform | None = None,
+) -> None:
+    """A 2-D event density drawn as one image (log colour), binned in data units."""
+    from matplotlib.colors import LogNorm
+
+    sx, dx = _edges(xr[0], xr[1], bins, tx)
+    sy, dy = _edges(yr[0], yr[1], bins, ty)
+    xs = x if dx is not sx else _to_scale(x, tx)
+    ys = y if dy is not sy else _to_scale(y, ty)
+    counts, _, _ = np.histogram2d(xs, ys, bins=[dx, dy])
+    if not counts.any():
+        return
+    img = np.ma.masked_equal(counts.T, 0)
+    ax.imshow(img, origin="lower", extent=(sx[0], sx[-1], sy[0], sy[-1]), aspect="auto",
+              norm=LogNorm(vmin=1, vmax=max(float(counts.max()), 1.0)), cmap="viridis",
+              interpolation="nearest")
 
 
 def overlay_histograms(
@@ -100,16 +153,18 @@ def overlay_histograms(
     the series with the same position in ``series`` (e.g. medians);
     ``thresholds`` are dashed red lines. Returns ``ax``.
     """
-    scaled = [_scale(v, transform) for _, v in series]
-    lo, hi = range if range is not None else _range(scaled)
-    edges = np.linspace(lo, hi, bins + 1)
-    for k, ((label, _), y) in enumerate(zip(series, scaled)):
+    finite = [_finite(v) for _, v in series]
+    lo, hi = range if range is not None else _range(finite, transform)
+    edges, data_edges = _edges(lo, hi, bins, transform)
+    for k, ((label, _), v) in enumerate(zip(series, finite)):
         color = SERIES_COLORS[k % len(SERIES_COLORS)]
-        if not y.size:
+        if not v.size:
             continue
-        counts, _ = np.histogram(y, bins=edges)
-        h = counts / (counts.sum() * (edges[1] - edges[0])) if normalize else counts
-        ax.stairs(h, edges, color=color, lw=1.3, label=f"{label} (n={y.size})")
+        y = v if data_edges is not edges else _to_scale(v, transform)
+        counts, _ = np.histogram(y, bins=data_edges)
+        total = max(int(counts.sum()), 1)
+        h = counts / (total * (edges[1] - edges[0])) if normalize else counts
+        ax.stairs(h, edges, color=color, lw=1.3, label=f"{label} (n={v.size})")
         ax.stairs(h, edges, color=color, alpha=0.12, fill=True)
     for k, (label, value) in enumerate(markers):
         if not np.isfinite(value):
@@ -148,19 +203,14 @@ def density_2d(
 
     Each axis has its own optional transform (``None`` is linear). Returns ``ax``.
     """
-    from matplotlib.colors import LogNorm
-
     xv = np.asarray(x, dtype=np.float64).ravel()
     yv = np.asarray(y, dtype=np.float64).ravel()
     ok = np.isfinite(xv) & np.isfinite(yv)
-    xs = xv[ok] if transform_x is None else transform_x.apply(xv[ok])
-    ys = yv[ok] if transform_y is None else transform_y.apply(yv[ok])
-    ok2 = np.isfinite(xs) & np.isfinite(ys)
-    xs, ys = xs[ok2], ys[ok2]
-    xr = _range([xs])
-    yr = _range([ys])
-    if xs.size:
-        ax.hist2d(xs, ys, bins=bins, range=[xr, yr], norm=LogNorm(), cmap="viridis")
+    xv, yv = xv[ok], yv[ok]
+    xr = _range([xv], transform_x)
+    yr = _range([yv], transform_y)
+    if xv.size:
+        _image2d(ax, xv, yv, xr, yr, bins, transform_x, transform_y)
     for th in thresholds_x:
         pos = th.value if transform_x is None else float(transform_x.apply(np.array([th.value]))[0])
         ax.axvline(pos, color=_THRESHOLD_COLOR, ls="--", lw=1.2,
@@ -192,8 +242,6 @@ def cleanup_panel(
 ) -> Any:
     """The cleanup gates on one axes: FSC-A against FSC-H with the singlet band and
     the debris cutoff (FSC-A histogram when there is no height channel). Returns ``ax``."""
-    from matplotlib.colors import LogNorm
-
     a = np.asarray(fsc_area, dtype=np.float64)
     p = result.params
     if fsc_height is None or result.ratio_low is None:
@@ -203,14 +251,16 @@ def cleanup_panel(
         h = np.asarray(fsc_height, dtype=np.float64)
         ok = np.isfinite(a) & np.isfinite(h)
         if ok.any():
-            xr = np.percentile(a[ok], [0.1, 99.9])
-            yr = np.percentile(h[ok], [0.1, 99.9])
-            ax.hist2d(a[ok], h[ok], bins=bins, range=[xr, yr], norm=LogNorm(), cmap="viridis")
+            xr = tuple(float(q) for q in np.percentile(a[ok], [0.1, 99.9]))
+            yr = tuple(float(q) for q in np.percentile(h[ok], [0.1, 99.9]))
+            _image2d(ax, a[ok], h[ok], xr, yr, bins)  # type: ignore[arg-type]
+            ax.set_xlim(*xr)
+            ax.set_ylim(*yr)
         ax.set_xlabel(p.fsc_area)
         ax.set_ylabel(p.fsc_height)
         draw_cleanup_gates(ax, result, "singlets")
     draw_cleanup_gates(ax, result, "debris")
-    ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
+    ax.ticklabel_format(style="sci", scilimits=(-3, 3))
     n = int(result.cells.size)
     ax.set_title(f"singlets {int(result.singlets.sum())}/{n} events", fontsize=9)
     if ax.get_legend_handles_labels()[0]:

@@ -43,6 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from assaykit.cytometry.events import EventData, as_event_source
+from assaykit.cytometry.prepare import DEFAULT_FIT_EVENTS
 from assaykit.cytometry.thresholds import Threshold, auto_logicle, valley_threshold
 from assaykit.cytometry.transforms import Transform
 from assaykit.errors import AnalysisError
@@ -175,7 +176,7 @@ class LiveGateParams(BaseModel):
     )
     min_events: int = Field(default=50, ge=1, description="fewer events than this: keep all")
     fit_events: int | None = Field(
-        default=200_000,
+        default=DEFAULT_FIT_EVENTS,
         ge=1000,
         description=(
             "the cut is estimated on at most this many events, an even stride through "

@@ -112,7 +112,7 @@ class Rh123Params(FlowPrepParams):
     )
 
 
-@dataclass
+@dataclass(eq=False)
 class _Measured:
     """One tube (one data set of one input), gated and measured."""
 

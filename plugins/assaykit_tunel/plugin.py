@@ -115,7 +115,7 @@ class TunelParams(FlowPrepParams):
     )
 
 
-@dataclass
+@dataclass(eq=False)
 class _Tube:
     """One data set of one input, prepared for gating."""
 

@@ -117,6 +117,8 @@ def mad_threshold(
     tr = transform if transform is not None else (auto_logicle(v) if side == "upper" else None)
     y = v if tr is None else tr.apply(v)
     center, sigma = robust_center(y)
+    if not sigma > 0:  # a constant population: cut just outside it, never through it
+        sigma = 1e-6 * max(abs(center), 1.0)
     y_cut = center + n_mad * sigma if side == "upper" else center - n_mad * sigma
     value = y_cut if tr is None else float(tr.inverse(np.array([y_cut]))[0])
     return Threshold(

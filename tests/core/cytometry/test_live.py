@@ -127,3 +127,12 @@ def test_live_gate_composes_with_cleanup() -> None:
     res = live_gate(data, pi_channel="PI", within=cl.singlets)
     assert not (res.live & ~cl.singlets).any()
     assert np.mean(res.live[dead]) < 0.005
+
+
+def test_a_constant_population_is_all_live_and_all_below_a_mad_threshold() -> None:
+    """Degenerate real files exist (every event identical): nothing is cut through them."""
+    data = {"PI": np.full(500, 11.8), "FSC-A": np.full(500, 264.0)}
+    assert live_gate(data, pi_channel="PI").n_live == 500
+    assert live_gate(data).n_live == 500
+    th = mad_threshold(np.full(500, 11.8))
+    assert th.value > 11.8 and th.value == pytest.approx(11.8, rel=1e-3)

@@ -149,6 +149,26 @@ def test_other_condition_columns_define_pairs_and_inhibitor_columns_do_not(
                       "R (day=2) + verapamil"]
 
 
+def test_ignore_columns_keeps_bookkeeping_columns_out_of_the_pairing(
+    tmp_path: Path, host: PluginHost, gen: ModuleType
+) -> None:
+    S = gen.Rh123Spec
+    specs = [S("n", "R", 2_000, conditions=(("tube", "A1"),)),
+             S("v", "R", 12_000, "verapamil", conditions=(("tube", "A2"),))]
+    folder = tmp_path / "in"
+    expected = gen.write_folder(folder, {"exp": specs}, seed=12)
+    records = _run(folder, tmp_path / "out", host, figures=False).records
+    # a column that differs on every tube splits the pair: each side misses its partner
+    assert {r.sample_id for r in records if "missing_partner_tube" in r.qc_flags} == {
+        "R (tube=A1)", "R (tube=A2)"
+    }
+    _write_params(folder, ignore_columns=["tube"])
+    records = _run(folder, tmp_path / "out2", host, figures=False).records
+    mfi = {r["sample_id"]: float(r["expected"]) for r in expected if r["metric"] == "mfi"}
+    ratio = _index(records)[("R", "R + verapamil", "mfi_ratio")].value_num
+    assert ratio == pytest.approx(mfi["v"] / mfi["n"], rel=0.05)
+
+
 def test_replicate_tubes_are_averaged_and_flagged(
     tmp_path: Path, host: PluginHost, gen: ModuleType
 ) -> None:

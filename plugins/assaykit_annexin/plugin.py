@@ -91,9 +91,10 @@ class AnnexinParams(Params):
         "auto",
         description=(
             "'auto': the files' own spillover keyword ($SPILLOVER/$SPILL/SPILL) when every file "
-            "has one covering both channels, else a matrix estimated from the annexin_only and "
-            "pi_only controls, else none. 'file': the files' own only (an error when a file has "
-            "none). 'estimate': always estimate from the single-stain controls. 'none': no "
+            "has one covering both channels; else one matrix estimated from the annexin_only and "
+            "pi_only controls, for every file; else each file's own where it has one and none "
+            "elsewhere. 'file': the files' own only (an error when a file has none covering both "
+            "channels). 'estimate': always estimate from the single-stain controls. 'none': no "
             "compensation."
         ),
     )
@@ -187,7 +188,7 @@ class AnnexinParams(Params):
         description="Half-width of the singlet FSC-H/FSC-A band, in robust SDs (1.4826 MAD).",
     )
     fit_events: int = Field(
-        20_000,
+        10_000,
         ge=1_000,
         le=1_000_000_000,
         description=(

@@ -17,6 +17,13 @@ Steps per tube (every data set of a file, see ``datasets``):
    valley of the pooled samples (or, when they are unimodal, the upper edge of
    their main population), flagged ``no_negative_control``;
 4. ``tunel_positive_pct`` = percent of singlets at or above the threshold.
+
+QC flags: ``no_negative_control``; ``positive_control_low`` (the DNase tube
+below ``positive_control_min_pct``); ``low_event_count`` (fewer singlets than
+``min_events``); ``negative_control_high`` (more than 1 point above the
+``100 - percentile`` % the control should have above its own percentile:
+ties at the cut, as in discrete or degenerate data); ``sample_failed`` (a
+sample that could not be analyzed, with a ``failure`` record saying why).
 """
 
 from __future__ import annotations
@@ -237,6 +244,21 @@ class TunelAssay(Assay):
         for role in ROLES:
             for t in tubes[role]:
                 self._measure(t, threshold, params, res)
+        if threshold.method == "percentile" and neg_values.size:
+            # By construction 100 - percentile % of the pooled control lies above its own
+            # percentile; much more means ties at the cut (discrete or degenerate data),
+            # and the threshold does not separate what it should.
+            own = _percent(neg_values, threshold)
+            expected = 100.0 - params.percentile
+            if own > expected + 1.0:
+                res.flag(
+                    "negative_control_high",
+                    message=(
+                        f"{own:.1f} % of the negative control is at or above its own "
+                        f"{params.percentile:g}th percentile (expected {expected:.2g} %): "
+                        "many events share the threshold value"
+                    ),
+                )
         for t in tubes["positive_control"]:
             pct = _percent(t.values, threshold)
             if not pct >= params.positive_control_min_pct:

@@ -21,6 +21,11 @@ REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "fixtures" / "tunel"
 
 
+def _example_tubes() -> dict[Path, str]:
+    d = EXAMPLE / "tunel_controls"
+    return {d / "no_tdt.fcs": "negative_control", d / "iso_5uM.fcs": "sample"}
+
+
 def _by(records: list[Record], metric: str) -> dict[tuple[str, str], Record]:
     return {(r.experiment, r.sample_id): r for r in records if r.metric == metric}
 
@@ -176,6 +181,24 @@ def test_positive_control_low_is_flagged_below_the_configured_percentage(
     _write_params(folder, positive_control_min_pct=20.0)
     records = _run(folder, tmp_path / "out2", host, figures=False).records
     assert not any("positive_control_low" in r.qc_flags for r in records)
+
+
+def test_ties_at_the_control_threshold_are_flagged(tmp_path: Path, host: PluginHost) -> None:
+    """Coarse integer data: the percentile lands on a value shared by many control events."""
+    rng = np.random.default_rng(17)
+    names = ["FSC-A", "FSC-H", "SSC-A", "FITC-A"]
+    paths = []
+    for name, fitc in (("neg", rng.integers(0, 4, 5000)), ("s", rng.integers(0, 40, 5000))):
+        fsc = rng.normal(80_000, 5_000, 5000)
+        events = np.column_stack([fsc, 0.8 * fsc, rng.normal(50_000, 5_000, 5000), fitc])
+        write_fcs(tmp_path / f"{name}.fcs", events, names)
+        paths.append(tmp_path / f"{name}.fcs")
+    res = assaykit.analyze("tunel", {paths[0]: "negative_control", paths[1]: "sample"},
+                           {"debris_gate": "none"}, figures=False, host=host)
+    assert res.value("neg", "tunel_positive_pct") > 20  # a quarter of the control sits at 3
+    assert all("negative_control_high" in r.qc_flags for r in res.records)
+    assert not any(f.flag == "negative_control_high" for f in assaykit.analyze(
+        "tunel", _example_tubes(), figures=False, host=host).qc_flags)
 
 
 def test_low_event_count_flags_only_that_sample(
@@ -364,3 +387,11 @@ def test_real_instrument_files_give_records_or_clear_errors(
             if twin is not None and (twin, "tunel_positive_pct") in pct:
                 assert v == pct[(twin, "tunel_positive_pct")]
         assert any(v > 0 for k, v in out.values.items() if k[1] == "singlet_count")
+        # ties at the pooled controls' percentile (the degenerate .lmd: every event identical)
+        vals = out.values
+        negs = [k[0] for k in vals if k[0].startswith("neg") and k[1] == "singlet_count"]
+        pooled = sum(vals[(n, "tunel_positive_pct")] * vals[(n, "singlet_count")] for n in negs)
+        pooled /= sum(vals[(n, "singlet_count")] for n in negs)
+        high = pooled > 0.5 + 1.0
+        flagged = all("negative_control_high" in r["qc_flags"] for r in out.rows)
+        assert high == flagged, f.relpath

@@ -19,6 +19,15 @@ MFI is the median Rh123 fluorescence of live single cells, on the linear
 (compensated) scale: debris and doublets are removed by the cleanup gates,
 dead cells (which lose Rh123 with their membrane potential) by a PI gate
 when a viability dye was recorded, or by scatter otherwise.
+
+QC flags: ``missing_partner_tube`` (fail, on the cell line's ``pairing``
+record: no tube with, or none without, inhibitor); ``no_unstained_tube``
+(fail, ``ratio_basis='mfi_minus_autofluorescence'`` without an unstained
+tube); ``mfi_not_positive`` (fail, an MFI <= 0 makes no ratio);
+``replicate_tubes_averaged`` (warn, several tubes on one side of a pair);
+``low_event_count`` (warn, fewer live singlets than ``min_events``);
+``sample_failed`` (fail, a tube that could not be analyzed, with a
+``failure`` record saying why).
 """
 
 from __future__ import annotations

@@ -284,19 +284,14 @@ class Rh123Assay(Assay):
             if params.pi_channel is not None:
                 pi = resolve_channel(fcs, params.pi_channel, what="PI channel", param="pi_channel")
             else:
-                try:
+                patterns = [re.compile(p, re.IGNORECASE) for p in PI_LABELS]
+                labelled = any(lab and p.search(lab) for lab in fcs.labels for p in patterns)
+                if labelled or params.live_gate == "pi":
+                    # a label that names a viability dye is used, and an ambiguous one is
+                    # an error, never a silent fall-back to the weaker scatter gate
                     pi = resolve_channel(
-                        fcs,
-                        None,
-                        [re.compile(p, re.IGNORECASE) for p in PI_LABELS],
-                        (),
-                        "PI (viability) channel",
-                        param="pi_channel",
+                        fcs, None, patterns, (), "PI (viability) channel", param="pi_channel"
                     )
-                except AnalysisError:
-                    if params.live_gate == "pi":
-                        raise
-                    pi = None
             if pi == rh:
                 raise AnalysisError(
                     f"{fcs.path}: the PI channel and the Rh123 channel are both {rh!r}; "

@@ -306,6 +306,25 @@ def test_rh123_and_pi_channels_from_labels_then_parameters(
     assert "rh123_channel" in str(res.value("n", "failure"))
 
 
+def test_an_ambiguous_viability_label_is_an_error_not_a_silent_scatter_gate(
+    tmp_path: Path, host: PluginHost
+) -> None:
+    rng = np.random.default_rng(3)
+    fsc = rng.normal(80_000, 8_000, 2000)
+    events = np.column_stack([fsc, 0.8 * fsc, rng.normal(5e4, 5e3, 2000),
+                              rng.lognormal(8, 0.4, 2000), rng.lognormal(5, 0.4, 2000),
+                              rng.lognormal(5, 0.4, 2000)])
+    path = tmp_path / "t.fcs"
+    write_fcs(path, events, ["FSC-A", "FSC-H", "SSC-A", "FL1", "FL3", "FL4"],
+              labels=["", "", "", "Rh123", "PI", "PI"])
+    res = assaykit.analyze("rh123_efflux", [path], figures=False, host=host)
+    failure = str(res.value("t", "failure"))
+    assert "ambiguous" in failure and "pi_channel" in failure and "t.fcs" in failure
+    res = assaykit.analyze("rh123_efflux", [path], {"pi_channel": "FL3"}, figures=False,
+                           host=host)
+    assert str(res.value("t", "live_gate")).startswith("pi")
+
+
 # --------------------------------------------------------------------------------------
 # the contract
 # --------------------------------------------------------------------------------------

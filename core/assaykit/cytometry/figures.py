@@ -1,0 +1,268 @@
+"""QC figure helpers shared by flow plugins: overlaid histograms and 2-D density plots.
+
+Why here and not in each plugin: a reader of the HTML report should see the
+same axes, scales, colours and marker conventions in every flow assay, so the
+drawing lives in one place. Every helper draws on a matplotlib ``Axes`` the
+caller owns (from :func:`assaykit.new_figure`), never through pyplot, so it
+is safe in worker processes.
+
+Axes are biexponential (logicle) by default, in scale units, labelled in
+data units with :func:`~assaykit.cytometry.thresholds.biexponential_ticks`,
+so compensated negatives stay visible and bright events stay log-like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from assaykit.cytometry.cleanup import CleanupResult, draw_cleanup_gates
+from assaykit.cytometry.thresholds import Threshold, auto_logicle, biexponential_ticks
+from assaykit.cytometry.transforms import Transform
+
+__all__ = [
+    "SERIES_COLORS",
+    "cleanup_panel",
+    "common_logicle",
+    "density_2d",
+    "overlay_histograms",
+]
+
+#: Colours of successive series (colour-blind safe, after Okabe & Ito).
+SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+_THRESHOLD_COLOR = "crimson"
+
+
+def _finite(values: ArrayLike) -> NDArray[np.float64]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v[np.isfinite(v)]
+
+
+def common_logicle(*values: ArrayLike) -> Transform:
+    """One logicle axis fitted to several series, so overlaid histograms share a scale."""
+    parts = [_finite(v) for v in values]
+    parts = [p for p in parts if p.size]
+    allv = np.concatenate(parts) if parts else np.zeros(1)
+    return auto_logicle(allv)
+
+
+def _to_scale(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v if transform is None else np.asarray(transform.apply(v), dtype=np.float64)
+
+
+def _to_data(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v if transform is None else np.asarray(transform.inverse(v), dtype=np.float64)
+
+
+def _axis(ax: Any, transform: Transform | None, lo: float, hi: float, which: str = "x") -> None:
+    if transform is None:
+        return
+    ticks, labels = biexponential_ticks(transform, lo, hi)
+    if which == "x":
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(labels)
+    else:
+        ax.set_yticks(ticks)
+        ax.set_yticklabels(labels)
+
+
+def _range(
+    series: Sequence[NDArray[np.float64]], transform: Transform | None
+) -> tuple[float, float]:
+    """Axis limits in scale units: the 0.05–99.95 % range of the data, padded by 3 %.
+
+    The percentiles are taken in data units and then transformed: the
+    transforms are increasing, so this is the same range without transforming
+    every event.
+    """
+    nonempty = [s for s in series if s.size]
+    if not nonempty:
+        return 0.0, 1.0
+    allv = np.concatenate(nonempty)
+    lo, hi = (float(q) for q in _to_scale(np.percentile(allv, [0.05, 99.95]), transform))
+    pad = 0.03 * ((hi - lo) or 1.0)
+    return lo - pad, hi + pad
+
+
+def _edges(
+    lo: float, hi: float, bins: int, transform: Transform | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Bin edges evenly spaced on the axis (scale units) and the same edges in data units.
+
+    Why both: counting events against the data-unit edges gives exactly the
+    histogram of the transformed events (the transform is increasing) while
+    transforming only ``bins + 1`` numbers instead of every event.
+    """
+    scale = np.linspace(lo, hi, bins + 1)
+    data = _to_data(scale, transform)
+    ok = bool(np.all(np.isfinite(data)) and np.all(np.diff(data) > 0))
+    if not ok:  # a transform whose inverse is not usable here: fall back to scale space
+        return scale, scale
+    return scale, data
+
+
+def _image2d(
+    ax: Any,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    xr: tuple[float, float],
+    yr: tuple[float, float],
+    bins: int,
+    tx: Transform | None = None,
+    ty: Transform | None = None,
+) -> None:
+    """A 2-D event density drawn as one image (log colour), binned in data units."""
+    from matplotlib.colors import LogNorm
+
+    sx, dx = _edges(xr[0], xr[1], bins, tx)
+    sy, dy = _edges(yr[0], yr[1], bins, ty)
+    xs = x if dx is not sx else _to_scale(x, tx)
+    ys = y if dy is not sy else _to_scale(y, ty)
+    counts, _, _ = np.histogram2d(xs, ys, bins=[dx, dy])
+    if not counts.any():
+        return
+    img = np.ma.masked_equal(counts.T, 0)
+    ax.imshow(img, origin="lower", extent=(sx[0], sx[-1], sy[0], sy[-1]), aspect="auto",
+              norm=LogNorm(vmin=1, vmax=max(float(counts.max()), 1.0)), cmap="viridis",
+              interpolation="nearest")
+
+
+def overlay_histograms(
+    ax: Any,
+    series: Sequence[tuple[str, ArrayLike]],
+    transform: Transform | None = None,
+    *,
+    thresholds: Iterable[Threshold] = (),
+    markers: Sequence[tuple[str, float]] = (),
+    bins: int = 200,
+    range: tuple[float, float] | None = None,
+    normalize: bool = True,
+    xlabel: str = "",
+) -> Any:
+    """Overlaid step histograms of several ``(label, values)`` series on one axis.
+
+    ``transform`` is the axis (e.g. :func:`common_logicle` of the series);
+    ``None`` is linear. ``normalize`` scales each series to unit area, so
+    tubes with different event counts compare by shape. ``markers`` are
+    ``(label, value)`` vertical lines in data units, drawn in the colour of
+    the series with the same position in ``series`` (e.g. medians);
+    ``thresholds`` are dashed red lines. Returns ``ax``.
+    """
+    finite = [_finite(v) for _, v in series]
+    lo, hi = range if range is not None else _range(finite, transform)
+    edges, data_edges = _edges(lo, hi, bins, transform)
+    for k, ((label, _), v) in enumerate(zip(series, finite)):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        if not v.size:
+            continue
+        y = v if data_edges is not edges else _to_scale(v, transform)
+        counts, _ = np.histogram(y, bins=data_edges)
+        total = max(int(counts.sum()), 1)
+        h = counts / (total * (edges[1] - edges[0])) if normalize else counts
+        ax.stairs(h, edges, color=color, lw=1.3, label=f"{label} (n={v.size})")
+        ax.stairs(h, edges, color=color, alpha=0.12, fill=True)
+    for k, (label, value) in enumerate(markers):
+        if not np.isfinite(value):
+            continue
+        pos = value if transform is None else float(transform.apply(np.array([value]))[0])
+        ax.axvline(pos, color=SERIES_COLORS[k % len(SERIES_COLORS)], ls=":", lw=1.5,
+                   label=f"{label} {value:.4g}")
+    for th in thresholds:
+        pos = th.value if transform is None else float(transform.apply(np.array([th.value]))[0])
+        ax.axvline(pos, color=_THRESHOLD_COLOR, ls="--", lw=1.3,
+                   label=f"threshold {th.value:.4g} ({th.method})")
+    ax.set_xlim(lo, hi)
+    _axis(ax, transform, lo, hi, "x")
+    ax.set_ylabel("density" if normalize else "events")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def density_2d(
+    ax: Any,
+    x: ArrayLike,
+    y: ArrayLike,
+    transform_x: Transform | None = None,
+    transform_y: Transform | None = None,
+    *,
+    thresholds_x: Iterable[Threshold] = (),
+    thresholds_y: Iterable[Threshold] = (),
+    bins: int = 150,
+    xlabel: str = "",
+    ylabel: str = "",
+) -> Any:
+    """A 2-D event density (log colour) of ``x`` against ``y``, with threshold lines.
+
+    Each axis has its own optional transform (``None`` is linear). Returns ``ax``.
+    """
+    xv = np.asarray(x, dtype=np.float64).ravel()
+    yv = np.asarray(y, dtype=np.float64).ravel()
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    xv, yv = xv[ok], yv[ok]
+    xr = _range([xv], transform_x)
+    yr = _range([yv], transform_y)
+    if xv.size:
+        _image2d(ax, xv, yv, xr, yr, bins, transform_x, transform_y)
+    for th in thresholds_x:
+        pos = th.value if transform_x is None else float(transform_x.apply(np.array([th.value]))[0])
+        ax.axvline(pos, color=_THRESHOLD_COLOR, ls="--", lw=1.2,
+                   label=f"threshold {th.value:.4g}")
+    for th in thresholds_y:
+        pos = th.value if transform_y is None else float(transform_y.apply(np.array([th.value]))[0])
+        ax.axhline(pos, color=_THRESHOLD_COLOR, ls="--", lw=1.2,
+                   label=f"threshold {th.value:.4g}")
+    ax.set_xlim(*xr)
+    ax.set_ylim(*yr)
+    _axis(ax, transform_x, xr[0], xr[1], "x")
+    _axis(ax, transform_y, yr[0], yr[1], "y")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def cleanup_panel(
+    ax: Any,
+    fsc_area: ArrayLike,
+    fsc_height: ArrayLike | None,
+    result: CleanupResult,
+    *,
+    bins: int = 150,
+) -> Any:
+    """The cleanup gates on one axes: FSC-A against FSC-H with the singlet band and
+    the debris cutoff (FSC-A histogram when there is no height channel). Returns ``ax``."""
+    a = np.asarray(fsc_area, dtype=np.float64)
+    p = result.params
+    if fsc_height is None or result.ratio_low is None:
+        histogram = [("events", a)]
+        overlay_histograms(ax, histogram, None, normalize=False, xlabel=p.fsc_area)
+    else:
+        h = np.asarray(fsc_height, dtype=np.float64)
+        ok = np.isfinite(a) & np.isfinite(h)
+        if ok.any():
+            xr = tuple(float(q) for q in np.percentile(a[ok], [0.1, 99.9]))
+            yr = tuple(float(q) for q in np.percentile(h[ok], [0.1, 99.9]))
+            _image2d(ax, a[ok], h[ok], xr, yr, bins)  # type: ignore[arg-type]
+            ax.set_xlim(*xr)
+            ax.set_ylim(*yr)
+        ax.set_xlabel(p.fsc_area)
+        ax.set_ylabel(p.fsc_height)
+        draw_cleanup_gates(ax, result, "singlets")
+    draw_cleanup_gates(ax, result, "debris")
+    ax.ticklabel_format(style="sci", scilimits=(-3, 3))
+    n = int(result.cells.size)
+    ax.set_title(f"singlets {int(result.singlets.sum())}/{n} events", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
+    return ax

@@ -1,0 +1,1 @@
+"""assaykit plugin ``tunel``: percent TUNEL-positive cells by flow cytometry."""

@@ -22,12 +22,18 @@ Images
     given), deskew up to ``max_rotation_deg``, strips, lanes per strip, and
     ImageJ's rolling ball for band detection.
 Bands
-    :func:`assaykit.imaging.bands.find_bands` in every lane. The volume is
-    measured on the straightened image *without* the 2-D background: the sum
-    over the band rectangle of pixel values minus a straight line through
-    the mean of ``edge_rows`` lane-profile rows just above and below the band
-    (``band_edges_linear``), which follows a sloping background where a
-    rolling ball sits too high.
+    :func:`assaykit.imaging.bands.find_bands` in every lane finds the bands
+    and their rows. The volume is measured on the straightened image
+    *without* the 2-D background: the sum over the band rectangle of pixel
+    values minus a baseline under the band's lane profile. The default
+    baseline (``edges_quadratic``) is a least-squares parabola through the
+    profile rows on both sides of the band (as many rows on each side as the
+    band is tall, ``baseline_rows`` times; never into a neighbouring band).
+    Why: a rolling ball sits too high on a sloping background, a straight
+    line between the band edges (``edges``, what ``find_bands`` reports) cuts
+    a curved one (uneven illumination), and the wider windows average the
+    noise. With fewer than ``edge_rows`` clean rows on a side, the straight
+    line through ``edge_rows`` rows is used.
 Band of interest (``band_selection``)
     Only bands inside the target's row window (fractions of the strip
     height) or molecular-weight window (kDa, from a ladder lane of the same
@@ -53,6 +59,7 @@ Saturation
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -216,6 +223,7 @@ class RowResult:
     band: Band | None
     detected: bool
     note: str = ""
+    others: list[Band] = field(default_factory=list)
 
 
 @dataclass
@@ -243,7 +251,13 @@ def background_text(prepared: PreparedImage, params: WesternParams) -> str:
     """One line naming the 2-D background and the volume baseline, with every parameter."""
     p = prepared.background.params
     bg = ", ".join(f"{k}={v}" for k, v in p.items())
-    if params.volume_baseline == "edges":
+    if params.volume_baseline == "edges_quadratic":
+        vol = (
+            f"band_edges_quadratic(rows each side={params.baseline_rows:g} x band height, "
+            f"stopping at neighbouring bands; band_edges_linear(edge_rows={params.edge_rows}) "
+            f"when fewer than {params.edge_rows} rows)"
+        )
+    elif params.volume_baseline == "edges":
         vol = f"band_edges_linear(edge_rows={params.edge_rows})"
     else:
         vol = f"profile_{params.volume_baseline}(window=3% of strip height, at least 8 rows)"
@@ -314,19 +328,50 @@ def _edge_line(signal: NDArray[np.float64], top: int, bottom: int, k: int) -> ND
     return np.zeros(ys.size)
 
 
+def _quadratic(
+    signal: NDArray[np.float64], top: int, bottom: int, above: int, below: int, k: int
+) -> NDArray[np.float64] | None:
+    """Parabola fitted to rows ``above..top-1`` and ``bottom+1..below-1``, evaluated under
+    the band; None when a side has fewer than ``k`` rows."""
+    idx = np.r_[above:top, bottom + 1 : below]
+    if top - above < k or below - bottom - 1 < k:
+        return None
+    centre = 0.5 * (top + bottom)
+    coef = np.polyfit(idx - centre, signal[idx], 2)
+    return np.asarray(np.polyval(coef, np.arange(top, bottom + 1) - centre), dtype=np.float64)
+
+
 def integration_baseline(
-    prepared: PreparedImage, strip: Strip, band: Band, params: WesternParams
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    params: WesternParams,
+    others: Sequence[Band] = (),
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Rows, lane profile and the baseline under one band, exactly as integrated.
 
-    Why: the QC figure shades this area, so that what a person sees is the
-    number reported.
+    ``others`` are the other bands of the lane: the quadratic baseline's rows
+    stop at their edges. Why one function: the volume and the QC figure's
+    shaded area both come from here, so that what a person sees is the number
+    reported.
     """
     r0, r1 = strip.rows
     cols = slice(band.left, band.right)
     signal = prepared.data[r0:r1, cols].astype(np.float64).sum(axis=1)
     t, b = band.top - r0, band.bottom - r0 - 1
-    if params.volume_baseline == "edges":
+    base: NDArray[np.float64] | None = None
+    if params.volume_baseline == "edges_quadratic":
+        k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
+        above, below = max(0, t - k), min(signal.size, b + 1 + k)
+        for o in others:
+            if o.bottom <= band.top:
+                above = max(above, o.bottom - r0)
+            elif o.top >= band.bottom:
+                below = min(below, o.top - r0)
+        base = _quadratic(signal, t, b, above, below, params.edge_rows)
+        if base is None:
+            base = _edge_line(signal, t, b, params.edge_rows)
+    elif params.volume_baseline == "edges":
         base = _edge_line(signal, t, b, params.edge_rows)
     else:
         win = max(8, int(0.03 * signal.size))
@@ -334,6 +379,61 @@ def integration_baseline(
         base = full[t : b + 1]
     rows = np.arange(band.top, band.bottom, dtype=np.float64)
     return rows, signal[t : b + 1], base
+
+
+def volume_spec(params: WesternParams) -> dict[str, Any]:
+    """The volume baseline as recorded on every band (``Band.background["volume"]``)."""
+    method = {
+        "edges_quadratic": "band_edges_quadratic",
+        "edges": "band_edges_linear",
+        "minima": "profile_minima",
+        "hull": "profile_hull",
+    }[params.volume_baseline]
+    p: dict[str, Any] = {"edge_rows": params.edge_rows}
+    if params.volume_baseline == "edges_quadratic":
+        p["baseline_rows"] = params.baseline_rows
+    return {"method": method, "params": p}
+
+
+def remeasure(
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    others: Sequence[Band],
+    params: WesternParams,
+    extent: tuple[float, float] | None = None,
+) -> Band:
+    """The band with its volume from :func:`integration_baseline` (the plugin's baseline).
+
+    ``extent`` ``(above, below)``: rows the band reaches above and below its
+    peak in the other lanes of its target. The band's rows are widened to at
+    least that (never into a neighbouring band or out of the strip). Why: in a
+    weak band the edge walk stops early, in the noise, and the tails it leaves
+    out (several % of a faint band) are then also fitted as baseline.
+    """
+    top, bottom = band.top, band.bottom
+    if extent is not None:
+        lo, hi = strip.start, strip.stop
+        for o in others:
+            if o.bottom <= band.top:
+                lo = max(lo, o.bottom)
+            elif o.top >= band.bottom:
+                hi = min(hi, o.top)
+        top = max(lo, min(top, int(np.floor(band.row - extent[0]))))
+        bottom = min(hi, max(bottom, int(np.ceil(band.row + extent[1])) + 1))
+    box = prepared.saturated[top:bottom, band.left : band.right]
+    n_sat = int(np.count_nonzero(box))
+    widened = dataclasses.replace(
+        band,
+        top=top,
+        bottom=bottom,
+        saturated=n_sat > 0,
+        saturated_fraction=n_sat / box.size if box.size else 0.0,
+    )
+    _, sig, base = integration_baseline(prepared, strip, widened, params, others)
+    info = dict(band.background)
+    info["volume"] = volume_spec(params)
+    return dataclasses.replace(widened, volume=float(np.sum(sig - base)), background=info)
 
 
 def _integrate(
@@ -344,6 +444,7 @@ def _integrate(
     bottom: int,
     params: WesternParams,
     bg_info: dict[str, Any],
+    others: Sequence[Band],
 ) -> Band:
     """A 'band' over given rows (no peak was found there): volume, SNR and saturation."""
     r0, r1 = strip.rows
@@ -363,7 +464,7 @@ def _integrate(
         left=det.col_start, right=det.col_stop, volume=0.0, peak_height=0.0, prominence=0.0,
         snr=0.0, saturated=False, saturated_fraction=0.0, background=bg_info,
     )  # fmt: skip
-    _, sig, base = integration_baseline(prepared, strip, probe, params)
+    _, sig, base = integration_baseline(prepared, strip, probe, params, others)
     volume = float(np.sum(sig - base))
     corr = det.corrected[t : b + 1]
     k = int(np.argmax(corr))
@@ -456,6 +557,7 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
         deskew=params.deskew,
         max_angle=params.max_rotation_deg,
         strips=params.find_strips,
+        min_strips=n_strips_named if strip_given else None,
         expected_lanes=expected,
         min_lanes=minimum,
         background_radius=params.rolling_ball_radius,
@@ -529,7 +631,7 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
                 saturated=prepared.saturated,
                 rows=s.rows,
                 margin=params.lane_margin,
-                volume_baseline=params.volume_baseline,
+                volume_baseline="edges",  # volumes are re-measured by remeasure()
                 edge_rows=params.edge_rows,
                 min_snr=params.detect_snr,
                 background=prepared.background,
@@ -633,11 +735,20 @@ def _choose(
                     min(close, key=lambda b: abs(b.row - offs[li] - centre)) if close else None
                 )
     found = [(li, b) for li, b in chosen.items() if b is not None]
+    extent = None
+    if found:
+        extent = (
+            float(np.median([b.row - b.top for _li, b in found])),
+            float(np.median([b.bottom - 1 - b.row for _li, b in found])),
+        )
     out: list[RowResult] = []
     for r, _s, ln in items:
         b = chosen.get(ln.index)
+        lane_bands = sr.bands[ln.index]
         if b is not None:
-            out.append(RowResult(r, strip, ln, b, True, note))
+            others = [x for x in lane_bands if x is not b]
+            b = remeasure(prepared, strip, b, others, params, extent)
+            out.append(RowResult(r, strip, ln, b, True, note, others))
             continue
         if not found:
             out.append(
@@ -646,13 +757,14 @@ def _choose(
             continue
         top = float(np.median([fb.top - offs[li] for li, fb in found])) + offs[ln.index]
         bottom = float(np.median([fb.bottom - offs[li] for li, fb in found])) + offs[ln.index]
-        info = found[0][1].background
-        band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info)
+        info = {**found[0][1].background, "volume": volume_spec(params)}
+        others = [x for x in lane_bands if x.bottom <= round(top) or x.top >= round(bottom)]
+        band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info, others)
         out.append(
             RowResult(
                 r, strip, ln, band, False,
                 f"no {target} band found in this lane; integrated over rows "
-                f"{band.top}-{band.bottom} where the other lanes' band sits",
+                f"{band.top}-{band.bottom} where the other lanes' band sits", others,
             )
         )  # fmt: skip
     return out

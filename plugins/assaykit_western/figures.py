@@ -143,7 +143,7 @@ def profiles_figure(
         title = f"{rr.row.sample_id} {rr.row.target} (lane {rr.lane.index + 1}"
         title += f", strip {s.index + 1})" if len(p.strips) > 1 else ")"
         if b is not None:
-            yr, sig, base = integration_baseline(p, s, b, params)
+            yr, sig, base = integration_baseline(p, s, b, params, rr.others)
             color = "red" if b.saturated else ("tab:orange" if rr.detected else "0.6")
             ax.plot(yr, base, color="tab:blue", lw=0.9)
             ax.fill_between(yr, base, sig, color=color, alpha=0.5, lw=0)

@@ -102,11 +102,20 @@ class WesternParams(Params):
         description="Radius (px) of ImageJ's rolling ball subtracted before band detection; "
         "larger than the tallest band.",
     )
-    volume_baseline: Literal["edges", "minima", "hull"] = Field(
-        "edges",
-        description="Baseline under a band's lane profile for its volume: 'edges' a straight "
-        "line through the profile just above and below the band; 'minima' lines between "
-        "local minima of the lane profile; 'hull' its lower convex hull.",
+    volume_baseline: Literal["edges_quadratic", "edges", "minima", "hull"] = Field(
+        "edges_quadratic",
+        description="Baseline under a band's lane profile for its volume: 'edges_quadratic' a "
+        "parabola through the profile rows on both sides of the band (follows uneven "
+        "illumination); 'edges' a straight line through edge_rows rows just above and below "
+        "the band; 'minima' lines between local minima of the lane profile; 'hull' its lower "
+        "convex hull.",
+    )
+    baseline_rows: float = Field(
+        1.0,
+        ge=0.2,
+        le=5.0,
+        description="For 'edges_quadratic': rows used on each side of a band, as a multiple of "
+        "the band's height (never into a neighbouring band).",
     )
     edge_rows: int = Field(
         3, ge=1, le=50, description="Rows averaged at each band edge for the 'edges' baseline."
@@ -175,8 +184,8 @@ _VOLUME = (
     "background-subtracted integrated volume (AU): the sum over the band rectangle (lane "
     "width plus lane_margin on each side, band rows) of pixel values, bands bright (dark-on-"
     "light files inverted against the detector maximum), on the deskewed image, minus a "
-    "straight baseline through the lane profile just above and below the band "
-    "(band_edges_linear, edge_rows; or the volume_baseline parameter). The image record "
+    "baseline under the band's lane profile fitted to the rows just above and below it "
+    "(band_edges_quadratic by default; see the volume_baseline parameter). The image record "
     "'background' names the method and its parameters. A saturated band's volume is a lower "
     "bound and fails QC"
 )

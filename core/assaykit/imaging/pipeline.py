@@ -18,7 +18,11 @@ place means one set of rules, and records that can name each step.
    saturated source pixel contributes to it (a conservative rule: saturation
    is never lost by interpolation).
 3. **Strips** (:func:`~assaykit.imaging.geometry.find_strips`): membrane strips
-   stacked one above another, top first; one strip when there is no gap.
+   stacked one above another, top first; one strip when there is no gap. When
+   the caller knows there are at least ``min_strips`` (a sample sheet names
+   strip 2) and fewer are found, the search is repeated with a lower gap
+   depth (10, 5, then 2 % of the row profile's range instead of 20 %): strong
+   uneven illumination widens that range until a real gap looks shallow.
 4. **Lanes** per strip (:func:`~assaykit.imaging.geometry.find_lanes`), counted
    from the left within the strip. With an expected lane count, that count is
    used for placement, and the count found *without* it is kept too, so a
@@ -230,6 +234,7 @@ def prepare_image(
     max_angle: float = 5.0,
     min_angle: float = 0.05,
     strips: bool | Sequence[tuple[int, int]] = True,
+    min_strips: int | None = None,
     expected_lanes: int | Sequence[int | None] | None = None,
     min_lanes: int | Sequence[int | None] | None = None,
     background: BackgroundMethod = "rolling_ball",
@@ -251,6 +256,9 @@ def prepare_image(
     strips
         ``True``: find stacked strips; ``False``: the whole image is one strip;
         or explicit row ranges ``[(start, stop), ...]``, top first.
+    min_strips
+        With ``strips=True``: at least this many strips are expected (see the
+        module docs); fewer found is not an error here, the caller decides.
     expected_lanes
         Lane count for every strip (an int) or per strip, top first (``None``
         entries: find freely).
@@ -315,6 +323,16 @@ def prepare_image(
     h = int(data.shape[0])
     if strips is True:
         ranges = find_strips(data)
+        if min_strips is not None and len(ranges) < min_strips:
+            for depth in (0.1, 0.05, 0.02):
+                retry = find_strips(data, min_depth_fraction=depth)
+                if len(retry) >= min_strips:
+                    notes.append(
+                        f"{len(retry)} strips found with a gap depth of {depth:.0%} of the row "
+                        f"profile range ({len(ranges)} at the default 20 %)"
+                    )
+                    ranges = retry
+                    break
     elif strips is False:
         ranges = [(0, h)]
     else:

@@ -135,3 +135,13 @@ def test_bad_files_name_the_file(tmp_path: Path) -> None:
         prepare_image(flat)
     with pytest.raises(AnalysisError, match="strip rows"):
         prepare_image(_write(tmp_path, make_blot(37)), strips=[(0, 1)])
+
+
+def test_min_strips_finds_a_shallow_gap_under_strong_illumination(tmp_path: Path) -> None:
+    syn = make_blot(40, n_strips=2, height=640, illumination=5000.0)
+    path = _write(tmp_path, syn)
+    assert len(prepare_image(path).strips) == 1  # the gap is shallow next to the glow
+    p = prepare_image(path, min_strips=2)
+    assert len(p.strips) == 2 and any("gap depth" in n for n in p.notes)
+    for s, (a, b) in zip(p.strips, syn.truth["strips"]):
+        assert abs(s.start - a) <= 3 and abs(s.stop - b) <= 3

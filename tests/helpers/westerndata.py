@@ -1,0 +1,224 @@
+"""Seeded western-blot experiments whose answers come from the generator's labels.
+
+Every expected number here is computed from ``make_blot``'s truth (band
+volumes it rendered, which bands it clipped), never from the plugin.
+
+Layouts:
+
+``two_strip``
+    one image, the target on the top strip and the loading control (ACTB) on
+    the bottom strip, same lanes (``strip`` column 1 and 2);
+``separate``
+    two images of the same lanes: ``target.tif`` and ``loading.tif``.
+
+Lane 1 is the reference sample. Target and loading volumes vary per lane.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+from assaykit import AnalysisResult, Experiment, Input, PluginHost, analyze
+from assaykit.imaging.synthetic import SyntheticImage, make_blot
+
+ROW_TARGET = 0.45
+ROW_LOADING = 0.55
+
+
+@dataclass
+class Truth:
+    """Expected values of one sample (from the generator)."""
+
+    sample_id: str
+    lane: int
+    target_volume: float
+    loading_volume: float
+    target_saturated: bool
+    loading_saturated: bool
+    ratio: float = float("nan")
+    fold_change: float = float("nan")
+
+
+@dataclass
+class WesternCase:
+    """A folder with images, a samples.csv and the truth of every sample."""
+
+    folder: Path
+    target: str
+    truth: dict[str, Truth]
+    rows: list[dict[str, str]]
+    images: dict[str, SyntheticImage] = field(default_factory=dict)
+
+    def experiment(self, name: str = "blot") -> Experiment:
+        """The experiment the sample sheet describes, built in memory."""
+        inputs = []
+        for n, r in enumerate(self.rows, start=2):
+            conditions = {
+                k: v for k, v in r.items() if k not in ("file", "lane", "role", "sample_id")
+            }
+            inp = Input.from_path(
+                self.folder / r["file"],
+                kind="image",
+                role=r["role"],
+                sample_id=r["sample_id"],
+                lane=int(r["lane"]),
+                conditions=conditions,
+                root=self.folder,
+            )
+            inputs.append(dataclasses.replace(inp, row=n))
+        return Experiment(name, "western_blot", inputs, folder=self.folder)
+
+
+def default_volumes(seed: int, n_lanes: int) -> tuple[list[float], list[float]]:
+    """Seeded target and loading volumes (AU): targets vary 6-fold, loading +/- 25 %."""
+    rng = np.random.default_rng(seed + 1000)
+    target = list(rng.uniform(0.4e6, 2.4e6, n_lanes))
+    loading = list(rng.uniform(1.5e6, 2.5e6, n_lanes))
+    return [float(v) for v in target], [float(v) for v in loading]
+
+
+def _bands_of(syn: SyntheticImage, strip: int) -> dict[int, dict[str, Any]]:
+    return {b["lane"]: b for b in syn.truth["bands"] if b["strip"] == strip}
+
+
+def make_case(
+    folder: Path,
+    seed: int,
+    *,
+    layout: str = "two_strip",
+    n_lanes: int = 6,
+    target: str = "RARB",
+    target_volumes: list[float] | None = None,
+    loading_volumes: list[float] | None = None,
+    extra_rows: list[dict[str, str]] | None = None,
+    n_lanes_column: bool = False,
+    **blot: Any,
+) -> WesternCase:
+    """Write one experiment (images + samples.csv) and return it with its truth."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tv, lv = default_volumes(seed, n_lanes)
+    if blot.get("bit_depth") == 8:  # keep peaks near 100 grey levels, as on 16-bit near 5000
+        tv, lv = [v / 50.0 for v in tv], [v / 50.0 for v in lv]
+    tv = target_volumes if target_volumes is not None else tv
+    lv = loading_volumes if loading_volumes is not None else lv
+    blot.setdefault("width", 90 * n_lanes + 100)
+    images: dict[str, SyntheticImage] = {}
+    if layout == "two_strip":
+        blot.setdefault("height", 640)
+        syn = make_blot(
+            seed,
+            n_lanes=n_lanes,
+            n_strips=2,
+            strip_bands=[[[(ROW_TARGET, v)] for v in tv], [[(ROW_LOADING, v)] for v in lv]],
+            **blot,
+        )
+        images["blot.tif"] = syn
+        tgt_bands, load_bands = _bands_of(syn, 0), _bands_of(syn, 1)
+        where = {"target": ("blot.tif", "1"), "loading": ("blot.tif", "2")}
+    elif layout == "separate":
+        blot.setdefault("height", 400)
+        syn_t = make_blot(seed, n_lanes=n_lanes, bands=[[(ROW_TARGET, v)] for v in tv], **blot)
+        syn_l = make_blot(
+            seed + 500, n_lanes=n_lanes, bands=[[(ROW_LOADING, v)] for v in lv], **blot
+        )
+        images["target.tif"], images["loading.tif"] = syn_t, syn_l
+        tgt_bands, load_bands = _bands_of(syn_t, 0), _bands_of(syn_l, 0)
+        where = {"target": ("target.tif", ""), "loading": ("loading.tif", "")}
+    else:
+        raise ValueError(f"unknown layout {layout!r}")
+    for name, syn in images.items():
+        tifffile.imwrite(folder / name, syn.image)
+
+    truth: dict[str, Truth] = {}
+    rows: list[dict[str, str]] = []
+    for lane in range(n_lanes):
+        sid = f"S{lane + 1:02d}"
+        role = "reference" if lane == 0 else "sample"
+        t, ld = tgt_bands[lane], load_bands[lane]
+        truth[sid] = Truth(
+            sid, lane + 1, t["volume"], ld["volume"], bool(t["saturated"]), bool(ld["saturated"])
+        )
+        for kind, tname in (("target", target), ("loading", "ACTB")):
+            fname, strip = where[kind]
+            row = {
+                "file": fname,
+                "lane": str(lane + 1),
+                "sample_id": sid,
+                "role": role,
+                "target": tname,
+                "cell_line": "SH-SY5Y" if lane % 2 == 0 else "SH-SY5Y/RA",
+            }
+            if layout == "two_strip":
+                row["strip"] = strip
+            if n_lanes_column:
+                row["n_lanes"] = str(n_lanes)
+            rows.append(row)
+    rows += extra_rows or []
+    ref = truth["S01"]
+    ref_ratio = ref.target_volume / ref.loading_volume
+    for t in truth.values():
+        t.ratio = t.target_volume / t.loading_volume
+        t.fold_change = t.ratio / ref_ratio
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    with open(folder / "samples.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["assay", *columns])
+        w.writeheader()
+        for r in rows:
+            w.writerow({"assay": "western_blot", **r})
+    return WesternCase(folder, target, truth, rows, images)
+
+
+def run_case(
+    host: PluginHost,
+    case: WesternCase,
+    params: Mapping[str, Any] | None = None,
+    *,
+    figures: bool = False,
+) -> AnalysisResult:
+    """Analyse a generated case in memory."""
+    return analyze("western_blot", case.experiment(), params, figures=figures, host=host)
+
+
+def values(result: AnalysisResult, metric: str) -> dict[str, Any]:
+    """sample_id -> value of one band metric."""
+    return {r.sample_id: r.value for r in result.records if r.metric == metric}
+
+
+def flags(result: AnalysisResult, metric: str) -> dict[str, tuple[str, ...]]:
+    """sample_id -> QC flags of the records of one metric."""
+    return {r.sample_id: r.qc_flags for r in result.records if r.metric == metric}
+
+
+def status(result: AnalysisResult, metric: str) -> dict[str, str]:
+    """sample_id -> qc_status of the records of one metric."""
+    return {r.sample_id: r.qc_status for r in result.records if r.metric == metric}
+
+
+def errors(case: WesternCase, result: AnalysisResult) -> dict[str, dict[str, float]]:
+    """Relative error (measured / truth - 1) per sample of volumes, ratio and fold change."""
+    got = {m: values(result, m) for m in METRICS}
+    out: dict[str, dict[str, float]] = {}
+    for sid, t in case.truth.items():
+        want = {
+            "band_volume": t.target_volume,
+            "loading_volume": t.loading_volume,
+            "normalized_ratio": t.ratio,
+            "fold_change": t.fold_change,
+        }
+        out[sid] = {
+            m: (float(got[m][sid]) / want[m] - 1.0) if got[m].get(sid) is not None else float("nan")
+            for m in METRICS
+        }
+    return out
+
+
+METRICS = ("band_volume", "loading_volume", "normalized_ratio", "fold_change")

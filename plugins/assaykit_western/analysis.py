@@ -14,7 +14,9 @@ Rows
     Roles: ``sample`` and ``reference`` rows are measured and reported;
     ``ladder`` rows are measured for a molecular-weight calibration only;
     ``blank`` rows, and lanes without a row, are found and drawn but not
-    reported. An optional ``n_lanes`` column (aliases ``lanes``,
+    reported. Without a ``strip`` column an image is one membrane (a warning
+    ``strips_not_assigned`` says when it looks like several). An optional
+    ``n_lanes`` column (aliases ``lanes``,
     ``lane_count``) gives a file's (strip's) lane count; otherwise the
     highest lane named is taken as a minimum.
 Images
@@ -69,7 +71,7 @@ import numpy as np
 from assaykit import AnalysisError, Input, InputError, QCFlag
 from assaykit.imaging.background import profile_baseline
 from assaykit.imaging.bands import Band, find_bands, lane_profile
-from assaykit.imaging.geometry import Lane
+from assaykit.imaging.geometry import Lane, find_strips
 from assaykit.imaging.io import LoadedImage
 from assaykit.imaging.ladder import LadderFit, fit_ladder
 from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
@@ -82,6 +84,8 @@ log = logging.getLogger(__name__)
 
 MEASURED_ROLES = ("sample", "reference")
 LANE_COUNT_COLUMNS = ("n_lanes", "lanes", "lane_count")
+#: px: a lane narrower than this is not a lane (refuses absurd lane numbers in a sheet)
+MIN_LANE_PITCH = 8
 #: Target name given to lanes analysed without a sample sheet.
 AUTO_TARGET = "band"
 
@@ -290,13 +294,13 @@ def _lane_for(row: SheetRow, strip: Strip) -> Lane:
             f"{_row_prefix(row.inp)}column 'lane': empty, but strip {strip.index + 1} of the image "
             f"has {len(lanes)} lanes; say which lane (1 = leftmost) the row means",
         )
-    detected = strip.detected_lane_count
-    if strip.expected_lanes is None and row.lane > max(2 * detected, detected + 4):
+    width = int(strip.lanes.profile.size)
+    if row.lane > width // MIN_LANE_PITCH:
         raise InputError(
             row.inp.relpath,
-            f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} is out of range; only "
-            f"{detected} lanes were found in strip {strip.index + 1} (give an 'n_lanes' column "
-            "if faint lanes were missed)",
+            f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} is out of range; the image is "
+            f"{width} px wide, so it cannot hold {row.lane} lanes of at least {MIN_LANE_PITCH} px "
+            f"({strip.detected_lane_count} lanes were found in strip {strip.index + 1})",
         )
     if row.lane > len(lanes):  # pragma: no cover - min_lanes places at least this many
         raise InputError(
@@ -556,22 +560,26 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
         polarity=params.polarity,
         deskew=params.deskew,
         max_angle=params.max_rotation_deg,
-        strips=params.find_strips,
+        strips=params.find_strips and (strip_given or all(r.auto for r in rows)),
         min_strips=n_strips_named if strip_given else None,
         expected_lanes=expected,
         min_lanes=minimum,
         background_radius=params.rolling_ball_radius,
     )
-    if len(prepared.strips) > 1 and not strip_given and not all(r.auto for r in rows):
-        raise InputError(
-            relpath,
-            f"the image holds {len(prepared.strips)} membrane strips (rows "
-            + ", ".join(f"{s.start}-{s.stop}" for s in prepared.strips)
-            + ") but the sample sheet has no 'strip' column for it; add one (1 = top strip), "
-            "or set find_strips = false if the image is one membrane",
-        )
     bg_text = background_text(prepared, params)
     flags: list[QCFlag] = []
+    if params.find_strips and not strip_given and not all(r.auto for r in rows):
+        # No 'strip' column: the image is one membrane. Say so if it looks like several.
+        found = find_strips(prepared.data)
+        if len(found) > 1:
+            flags.append(
+                QCFlag(
+                    "strips_not_assigned",
+                    message=f"{relpath}: the image looks like {len(found)} stacked strips (rows "
+                    + ", ".join(f"{a}-{b}" for a, b in found)
+                    + ") but the sample sheet has no 'strip' column; it was analysed as one",
+                )
+            )
     if prepared.lossy:
         flags.append(
             QCFlag(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
-from assaykit import AnalysisResult, Experiment, Input, PluginHost, analyze
+from assaykit import AnalysisResult, Experiment, Input, PluginHost, Record, analyze
 from assaykit.imaging.synthetic import SyntheticImage, make_blot
 
 ROW_TARGET = 0.45
@@ -84,8 +85,25 @@ def default_volumes(seed: int, n_lanes: int) -> tuple[list[float], list[float]]:
     return [float(v) for v in target], [float(v) for v in loading]
 
 
-def _bands_of(syn: SyntheticImage, strip: int) -> dict[int, dict[str, Any]]:
-    return {b["lane"]: b for b in syn.truth["bands"] if b["strip"] == strip}
+def kda_row(kda: float, top: float = 0.12, bottom: float = 0.9) -> float:
+    """Row fraction of a protein of ``kda`` on the generated gel: linear in log10(kDa)
+    between 180 kDa (``top``) and 10 kDa (``bottom``), as on a 4-20 % gradient gel."""
+    f = (math.log10(180.0) - math.log10(kda)) / (math.log10(180.0) - math.log10(10.0))
+    return top + (bottom - top) * f
+
+
+def _bands_of(syn: SyntheticImage, strip: int, row: float) -> dict[int, dict[str, Any]]:
+    """Per lane, the truth of the band nearest ``row`` (a fraction of the strip height)."""
+    r0, r1 = syn.truth["strips"][strip]
+    want = r0 + row * (r1 - r0)
+    out: dict[int, dict[str, Any]] = {}
+    for b in syn.truth["bands"]:
+        if b["strip"] != strip:
+            continue
+        cur = out.get(b["lane"])
+        if cur is None or abs(b["row"] - want) < abs(cur["row"] - want):
+            out[b["lane"]] = b
+    return out
 
 
 def make_case(
@@ -97,39 +115,49 @@ def make_case(
     target: str = "RARB",
     target_volumes: list[float] | None = None,
     loading_volumes: list[float] | None = None,
-    extra_rows: list[dict[str, str]] | None = None,
+    target_bands: list[list[tuple[float, float]]] | None = None,
+    truth_row: float = ROW_TARGET,
+    ladder_kda: tuple[float, ...] | None = None,
+    blank_lanes: tuple[int, ...] = (),
     n_lanes_column: bool = False,
     **blot: Any,
 ) -> WesternCase:
-    """Write one experiment (images + samples.csv) and return it with its truth."""
+    """Write one experiment (images + samples.csv) and return it with its truth.
+
+    ``target_bands`` replaces the single target band per lane (its band of
+    interest is the one nearest ``truth_row``). ``ladder_kda`` adds a ladder
+    lane at the right (bands at :func:`kda_row`). ``blank_lanes`` (1-based)
+    are empty lanes with a ``blank`` row. ``n_lanes_column`` writes the lane
+    count into the sheet.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     tv, lv = default_volumes(seed, n_lanes)
     if blot.get("bit_depth") == 8:  # keep peaks near 100 grey levels, as on 16-bit near 5000
         tv, lv = [v / 50.0 for v in tv], [v / 50.0 for v in lv]
     tv = target_volumes if target_volumes is not None else tv
     lv = loading_volumes if loading_volumes is not None else lv
-    blot.setdefault("width", 90 * n_lanes + 100)
+    tb = target_bands if target_bands is not None else [[(ROW_TARGET, v)] for v in tv]
+    lb: list[list[tuple[float, float]]] = [[(ROW_LOADING, v)] for v in lv]
+    for k in blank_lanes:
+        tb[k - 1], lb[k - 1] = [], []
+    total = n_lanes + (1 if ladder_kda else 0)
+    if ladder_kda:
+        ladder = [(kda_row(k), 6.0e5) for k in ladder_kda]
+        tb, lb = [*tb, ladder], [*lb, ladder]
+    blot.setdefault("width", 90 * total + 100)
     images: dict[str, SyntheticImage] = {}
     if layout == "two_strip":
         blot.setdefault("height", 640)
-        syn = make_blot(
-            seed,
-            n_lanes=n_lanes,
-            n_strips=2,
-            strip_bands=[[[(ROW_TARGET, v)] for v in tv], [[(ROW_LOADING, v)] for v in lv]],
-            **blot,
-        )
+        syn = make_blot(seed, n_lanes=total, n_strips=2, strip_bands=[tb, lb], **blot)
         images["blot.tif"] = syn
-        tgt_bands, load_bands = _bands_of(syn, 0), _bands_of(syn, 1)
+        tgt_bands, load_bands = _bands_of(syn, 0, truth_row), _bands_of(syn, 1, ROW_LOADING)
         where = {"target": ("blot.tif", "1"), "loading": ("blot.tif", "2")}
     elif layout == "separate":
         blot.setdefault("height", 400)
-        syn_t = make_blot(seed, n_lanes=n_lanes, bands=[[(ROW_TARGET, v)] for v in tv], **blot)
-        syn_l = make_blot(
-            seed + 500, n_lanes=n_lanes, bands=[[(ROW_LOADING, v)] for v in lv], **blot
-        )
+        syn_t = make_blot(seed, n_lanes=total, bands=tb, **blot)
+        syn_l = make_blot(seed + 500, n_lanes=total, bands=lb, **blot)
         images["target.tif"], images["loading.tif"] = syn_t, syn_l
-        tgt_bands, load_bands = _bands_of(syn_t, 0), _bands_of(syn_l, 0)
+        tgt_bands, load_bands = _bands_of(syn_t, 0, truth_row), _bands_of(syn_l, 0, ROW_LOADING)
         where = {"target": ("target.tif", ""), "loading": ("loading.tif", "")}
     else:
         raise ValueError(f"unknown layout {layout!r}")
@@ -138,29 +166,38 @@ def make_case(
 
     truth: dict[str, Truth] = {}
     rows: list[dict[str, str]] = []
+
+    def add(fname: str, strip: str, lane: int, sid: str, role: str, tname: str) -> None:
+        row = {
+            "file": fname,
+            "lane": str(lane),
+            "sample_id": sid,
+            "role": role,
+            "target": tname,
+            "cell_line": "SH-SY5Y" if lane % 2 else "SH-SY5Y/RA",
+        }
+        if layout == "two_strip":
+            row["strip"] = strip
+        if n_lanes_column:
+            row["n_lanes"] = str(total)
+        rows.append(row)
+
     for lane in range(n_lanes):
+        if lane + 1 in blank_lanes:
+            for kind in ("target", "loading"):
+                add(*where[kind], lane + 1, f"blank{lane + 1}_{kind}", "blank", "")
+            continue
         sid = f"S{lane + 1:02d}"
         role = "reference" if lane == 0 else "sample"
         t, ld = tgt_bands[lane], load_bands[lane]
         truth[sid] = Truth(
             sid, lane + 1, t["volume"], ld["volume"], bool(t["saturated"]), bool(ld["saturated"])
         )
-        for kind, tname in (("target", target), ("loading", "ACTB")):
-            fname, strip = where[kind]
-            row = {
-                "file": fname,
-                "lane": str(lane + 1),
-                "sample_id": sid,
-                "role": role,
-                "target": tname,
-                "cell_line": "SH-SY5Y" if lane % 2 == 0 else "SH-SY5Y/RA",
-            }
-            if layout == "two_strip":
-                row["strip"] = strip
-            if n_lanes_column:
-                row["n_lanes"] = str(n_lanes)
-            rows.append(row)
-    rows += extra_rows or []
+        add(*where["target"], lane + 1, sid, role, target)
+        add(*where["loading"], lane + 1, sid, role, "ACTB")
+    if ladder_kda:
+        for kind in ("target", "loading"):
+            add(*where[kind], total, f"ladder_{kind}", "ladder", "")
     ref = truth["S01"]
     ref_ratio = ref.target_volume / ref.loading_volume
     for t in truth.values():
@@ -188,19 +225,30 @@ def run_case(
     return analyze("western_blot", case.experiment(), params, figures=figures, host=host)
 
 
-def values(result: AnalysisResult, metric: str) -> dict[str, Any]:
-    """sample_id -> value of one band metric."""
-    return {r.sample_id: r.value for r in result.records if r.metric == metric}
+def _pick(result: AnalysisResult, metric: str, target: str | None) -> list[Record]:
+    return [
+        r
+        for r in result.records
+        if r.metric == metric and (target is None or r.entity.endswith(f":{target}"))
+    ]
 
 
-def flags(result: AnalysisResult, metric: str) -> dict[str, tuple[str, ...]]:
+def values(result: AnalysisResult, metric: str, target: str | None = None) -> dict[str, Any]:
+    """sample_id -> value of one band metric (of one target's band when given: the
+    'saturated' metrics exist for the target and the loading band)."""
+    return {r.sample_id: r.value for r in _pick(result, metric, target)}
+
+
+def flags(
+    result: AnalysisResult, metric: str, target: str | None = None
+) -> dict[str, tuple[str, ...]]:
     """sample_id -> QC flags of the records of one metric."""
-    return {r.sample_id: r.qc_flags for r in result.records if r.metric == metric}
+    return {r.sample_id: r.qc_flags for r in _pick(result, metric, target)}
 
 
-def status(result: AnalysisResult, metric: str) -> dict[str, str]:
+def status(result: AnalysisResult, metric: str, target: str | None = None) -> dict[str, str]:
     """sample_id -> qc_status of the records of one metric."""
-    return {r.sample_id: r.qc_status for r in result.records if r.metric == metric}
+    return {r.sample_id: r.qc_status for r in _pick(result, metric, target)}
 
 
 def errors(case: WesternCase, result: AnalysisResult) -> dict[str, dict[str, float]]:

@@ -95,8 +95,9 @@ class Strip:
 
     ``index`` is 0 for the top strip. Lane columns are image columns; lane
     ``index`` counts from 0 at the left of this strip. ``detected_lane_count``
-    is what lane finding found on its own (without ``expected_lanes``); it is
-    0 when nothing stood out.
+    is how many lanes lane finding found as peaks of the column profile (0
+    when nothing stood out): on its own, or, when a count was given, with
+    faint lanes accepted; lanes placed on a fitted grid are not counted.
     """
 
     index: int
@@ -362,6 +363,10 @@ def prepare_image(
                 det = find_lanes(sub, expected_lanes=place, **kw)
             except AnalysisError as exc:
                 raise AnalysisError(f"{path}, strip {k + 1}: {exc}") from None
+            if detected < place and not any(w in det.method for w in ("grid", "even split")):
+                # every lane stood out as a peak once the count was known (faint lanes
+                # beside a strong one): lane finding did find them
+                detected = len(det.lanes)
         elif free is not None:
             det = free
         else:

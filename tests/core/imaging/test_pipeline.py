@@ -145,3 +145,15 @@ def test_min_strips_finds_a_shallow_gap_under_strong_illumination(tmp_path: Path
     assert len(p.strips) == 2 and any("gap depth" in n for n in p.notes)
     for s, (a, b) in zip(p.strips, syn.truth["strips"]):
         assert abs(s.start - a) <= 3 and abs(s.stop - b) <= 3
+
+
+def test_faint_lanes_beside_a_saturated_one_count_as_found(tmp_path: Path) -> None:
+    vols = [1.0e6, 2.0e6, 60.0e6, 1.5e6, 0.8e6, 1.2e6]
+    syn = make_blot(39, n_lanes=6, bands=[[(0.5, v)] for v in vols], rotation_deg=3.0)
+    path = _write(tmp_path, syn)
+    assert prepare_image(path).strips[0].detected_lane_count < 6  # one lane outshines the rest
+    s = prepare_image(path, min_lanes=6).strips[0]
+    assert len(s.lanes.lanes) == 6 and s.detected_lane_count == 6 and not s.lane_count_mismatch
+    np.testing.assert_allclose(
+        [ln.center for ln in s.lanes.lanes], [t["center"] for t in syn.truth["lanes"]], atol=2.5
+    )

@@ -47,9 +47,12 @@ def test_row_window_picks_the_lower_band(host: PluginHost, tmp_path: Path, selec
 def test_molecular_weight_window_with_a_ladder_lane(host: PluginHost, tmp_path: Path) -> None:
     rng = np.random.default_rng(32)
     bands = [
-        [(kda_row(100.0), float(rng.uniform(3e6, 4e6))), (kda_row(50.0), float(rng.uniform(0.5e6, 1.5e6)))]
+        [
+            (kda_row(100.0), float(rng.uniform(3e6, 4e6))),
+            (kda_row(50.0), float(rng.uniform(0.5e6, 1.5e6))),
+        ]
         for _ in range(5)
-    ]  # fmt: skip
+    ]
     case = make_case(
         tmp_path, 32, n_lanes=5, target_bands=bands, truth_row=kda_row(50.0), ladder_kda=PAGERULER
     )
@@ -143,7 +146,7 @@ def test_no_sample_sheet_reports_every_lane(host: PluginHost, tmp_path: Path) ->
     result = analyze("western_blot", [tmp_path / "target.tif"], figures=False, host=host)
     vols = {r.sample_id: r.value for r in result.records if r.metric == "band_volume"}
     assert sorted(vols) == [f"target_lane{i}" for i in range(1, 7)]
-    for sid, t in case.truth.items():
+    for t in case.truth.values():
         assert vols[f"target_lane{t.lane}"] == pytest.approx(t.target_volume, rel=0.05)
     assert all("no_loading_control" in r.qc_flags for r in result.records)
     assert not [r for r in result.records if r.metric in ("normalized_ratio", "fold_change")]

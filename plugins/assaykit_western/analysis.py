@@ -65,7 +65,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from assaykit import AnalysisError, Input, InputError, QCFlag
@@ -73,7 +73,7 @@ from assaykit.imaging.background import profile_baseline
 from assaykit.imaging.bands import Band, find_bands, lane_profile
 from assaykit.imaging.geometry import Lane, find_strips
 from assaykit.imaging.io import LoadedImage
-from assaykit.imaging.ladder import LadderFit, fit_ladder
+from assaykit.imaging.ladder import LadderFit, MultiLaneCalibration, fit_ladder
 from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
 from numpy.typing import NDArray
 
@@ -309,11 +309,17 @@ def _lane_for(row: SheetRow, strip: Strip) -> Lane:
     return lanes[row.lane - 1]
 
 
-def _offsets(strip: Strip) -> list[float]:
-    n = len(strip.lane_list)
-    if strip.smile is None or len(strip.smile.offsets) != n:
-        return [0.0] * n
-    return [float(v) for v in strip.smile.offsets]
+def _row_curve(lanes: Sequence[Lane], found: Sequence[tuple[int, Band]]) -> NDArray[np.float64]:
+    """Polynomial (in the lane centre) through the chosen bands' rows: the target's row in
+    every lane, following a smile or a skew. Quadratic from 4 bands, a line from 2,
+    constant from 1. Why from the bands themselves: a smile estimated by correlating
+    whole lanes fails when lanes hold different bands (a ladder beside samples)."""
+    x = np.array([lanes[li].center for li, _b in found], dtype=np.float64)
+    y = np.array([b.row for _li, b in found], dtype=np.float64)
+    deg = 2 if x.size >= 4 else (1 if x.size >= 2 else 0)
+    if deg and np.ptp(x) <= 0:
+        deg = 0
+    return np.asarray(np.polyfit(x, y, deg), dtype=np.float64)
 
 
 def _edge_line(signal: NDArray[np.float64], top: int, bottom: int, k: int) -> NDArray[np.float64]:
@@ -364,22 +370,31 @@ def integration_baseline(
     signal = prepared.data[r0:r1, cols].astype(np.float64).sum(axis=1)
     t, b = band.top - r0, band.bottom - r0 - 1
     base: NDArray[np.float64] | None = None
-    if params.volume_baseline == "edges_quadratic":
+    if params.volume_baseline in ("edges_quadratic", "edges"):
         k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
         above, below = max(0, t - k), min(signal.size, b + 1 + k)
-        for o in others:
+        for o in others:  # clean rows only: stop at the neighbouring bands
             if o.bottom <= band.top:
                 above = max(above, o.bottom - r0)
             elif o.top >= band.bottom:
                 below = min(below, o.top - r0)
-        base = _quadratic(signal, t, b, above, below, params.edge_rows)
+        n_above, n_below = t - above, below - b - 1
+        if params.volume_baseline == "edges_quadratic":
+            need = max(params.edge_rows, k // 2)
+            if n_above >= need and n_below >= need:
+                base = _quadratic(signal, t, b, above, below, 1)
         if base is None:
-            base = _edge_line(signal, t, b, params.edge_rows)
-    elif params.volume_baseline == "edges":
-        base = _edge_line(signal, t, b, params.edge_rows)
+            # a straight line through up to edge_rows clean rows on each side; touching
+            # bands (valley to valley) get the row just past the valley
+            have = [n for n, edge in ((n_above, t), (n_below, signal.size - 1 - b)) if edge > 0]
+            kk = max(1, min([params.edge_rows, *have]))
+            base = _edge_line(signal, t, b, kk)
     else:
         win = max(8, int(0.03 * signal.size))
-        full, _ = profile_baseline(signal, params.volume_baseline, window=win)
+        method: Literal["minima", "hull"] = (
+            "minima" if params.volume_baseline == "minima" else "hull"
+        )
+        full, _ = profile_baseline(signal, method, window=win)
         base = full[t : b + 1]
     rows = np.arange(band.top, band.bottom, dtype=np.float64)
     return rows, signal[t : b + 1], base
@@ -531,15 +546,19 @@ def _calibrate(
 def _size_of(
     sr: StripResult, fits: dict[int, LadderFit], lane_index: int, row: float
 ) -> float | None:
-    """kDa of a band at ``row`` in lane ``lane_index``, from the nearest ladder lane
-    (smile-corrected: the row is moved by the smile difference between the two lanes)."""
+    """kDa of a band at ``row`` in lane ``lane_index``. With one ladder lane, its fit;
+    with several, each size's row is interpolated between the ladders at this lane's
+    centre (:class:`~assaykit.imaging.ladder.MultiLaneCalibration`), which corrects a
+    smile or skew."""
     if not fits:
         return None
     lanes = sr.strip.lane_list
-    offs = _offsets(sr.strip)
-    li = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
-    corrected = row - offs[lane_index] + offs[li]
-    return fits[li].size_at(corrected)
+    cal = MultiLaneCalibration({lanes[j].center: f for j, f in fits.items()})
+    try:
+        return cal.size_at(lanes[lane_index].center, row)
+    except AnalysisError:
+        nearest = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
+        return fits[nearest].size_at(row)
 
 
 def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParams) -> FileResult:
@@ -617,6 +636,11 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     placed: list[tuple[SheetRow, StripResult, Lane]] = []
     for r in rows:
         s = _strip_for(r, prepared)
+        if s.detected_lane_count == 0:
+            raise AnalysisError(
+                f"{relpath}, strip {s.index + 1} (rows {s.start}-{s.stop}): no lanes found; the "
+                "column profile has no significant peak (blank or overexposed image?)"
+            )
         placed.append((r, strip_results[s.index], _lane_for(r, s)))
     for sr in strip_results:
         s = sr.strip
@@ -685,7 +709,7 @@ def _choose(
     sr = items[0][1]
     strip = sr.strip
     target = items[0][0].target
-    offs = _offsets(strip)
+    lanes = strip.lane_list
     row_win, mw_win = _window_for(target, strip, params)
     note = ""
     if mw_win is not None and not sr.calibration:
@@ -721,27 +745,32 @@ def _choose(
             chosen[li] = max(c, key=lambda b: b.volume) if c else None
     else:
         tol = max(4.0, params.row_tolerance * strip.height)
-        pool = [(li, b.row - offs[li], b) for li, c in cands.items() for b in c]
+        pool = [(li, b.row, b) for li, c in cands.items() for b in c]
         best: tuple[int, float, float] | None = None
         for _li, y, _b in pool:
-            hits: dict[int, float] = {}
+            # each lane votes with its band nearest this row (within the tolerance)
+            nearest: dict[int, tuple[float, float]] = {}
             for lj, yj, bj in pool:
-                if abs(yj - y) <= tol:
-                    hits[lj] = max(hits.get(lj, 0.0), bj.volume)
-            score = (len(hits), sum(hits.values()), -y)
+                d = abs(yj - y)
+                if d <= tol and (lj not in nearest or d < nearest[lj][0]):
+                    nearest[lj] = (d, bj.volume)
+            score = (len(nearest), sum(v for _d, v in nearest.values()), -y)
             if best is None or score > best:
                 best = score
         if best is None:
             chosen = {li: None for li in cands}
         else:
             centre = -best[2]
-            near = [yj for _lj, yj, _bj in pool if abs(yj - centre) <= tol]
-            centre = float(np.median(near))
             for li, c in cands.items():
-                close = [b for b in c if abs(b.row - offs[li] - centre) <= tol]
-                chosen[li] = (
-                    min(close, key=lambda b: abs(b.row - offs[li] - centre)) if close else None
-                )
+                close = [b for b in c if abs(b.row - centre) <= tol]
+                chosen[li] = min(close, key=lambda b: abs(b.row - centre)) if close else None
+            # second pass along the rows the chosen bands follow (a smile or skew)
+            picked = [(li, b) for li, b in chosen.items() if b is not None]
+            curve = _row_curve(lanes, picked)
+            for li, c in cands.items():
+                expect = float(np.polyval(curve, lanes[li].center))
+                close = [b for b in c if abs(b.row - expect) <= tol]
+                chosen[li] = min(close, key=lambda b: abs(b.row - expect)) if close else None
     found = [(li, b) for li, b in chosen.items() if b is not None]
     extent = None
     if found:
@@ -763,8 +792,10 @@ def _choose(
                 RowResult(r, strip, ln, None, False, f"no {target} band in any lane of this strip")
             )
             continue
-        top = float(np.median([fb.top - offs[li] for li, fb in found])) + offs[ln.index]
-        bottom = float(np.median([fb.bottom - offs[li] for li, fb in found])) + offs[ln.index]
+        assert extent is not None
+        centre_row = float(np.polyval(_row_curve(lanes, found), ln.center))
+        top = centre_row - extent[0]
+        bottom = centre_row + extent[1] + 1
         info = {**found[0][1].background, "volume": volume_spec(params)}
         others = [x for x in lane_bands if x.bottom <= round(top) or x.top >= round(bottom)]
         band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info, others)

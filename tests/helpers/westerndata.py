@@ -57,6 +57,19 @@ class WesternCase:
     rows: list[dict[str, str]]
     images: dict[str, SyntheticImage] = field(default_factory=dict)
 
+    def write_sheet(self) -> Path:
+        """Write ``samples.csv`` from ``rows`` (after a test edited them)."""
+        columns: list[str] = []
+        for r in self.rows:
+            columns += [k for k in r if k not in columns]
+        path = self.folder / "samples.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=["assay", *columns])
+            w.writeheader()
+            for r in self.rows:
+                w.writerow({"assay": "western_blot", **r})
+        return path
+
     def experiment(self, name: str = "blot") -> Experiment:
         """The experiment the sample sheet describes, built in memory."""
         inputs = []
@@ -203,15 +216,9 @@ def make_case(
     for t in truth.values():
         t.ratio = t.target_volume / t.loading_volume
         t.fold_change = t.ratio / ref_ratio
-    columns: list[str] = []
-    for r in rows:
-        columns += [k for k in r if k not in columns]
-    with open(folder / "samples.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=["assay", *columns])
-        w.writeheader()
-        for r in rows:
-            w.writerow({"assay": "western_blot", **r})
-    return WesternCase(folder, target, truth, rows, images)
+    case = WesternCase(folder, target, truth, rows, images)
+    case.write_sheet()
+    return case
 
 
 def run_case(

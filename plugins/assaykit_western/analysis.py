@@ -16,9 +16,10 @@ Rows
     ``blank`` rows, and lanes without a row, are found and drawn but not
     reported. Without a ``strip`` column an image is one membrane (a warning
     ``strips_not_assigned`` says when it looks like several). An optional
-    ``n_lanes`` column (aliases ``lanes``,
-    ``lane_count``) gives a file's (strip's) lane count; otherwise the
-    highest lane named is taken as a minimum.
+    ``n_lanes`` column (aliases ``lanes``, ``lane_count``) gives a file's
+    (strip's) lane count; otherwise the highest lane named is taken as a
+    minimum. Without a sample sheet, every lane of every strip is reported
+    (its strongest band, sample id ``<file stem>_lane<N>``), without ratios.
 Images
     :func:`assaykit.imaging.pipeline.prepare_image`: polarity (auto or
     given), deskew up to ``max_rotation_deg``, strips, lanes per strip, and
@@ -34,18 +35,23 @@ Bands
     Why: a rolling ball sits too high on a sloping background, a straight
     line between the band edges (``edges``, what ``find_bands`` reports) cuts
     a curved one (uneven illumination), and the wider windows average the
-    noise. With fewer than ``edge_rows`` clean rows on a side, the straight
-    line through ``edge_rows`` rows is used.
+    noise. With fewer clean rows on a side than ``edge_rows`` or half the
+    window, a straight line through up to ``edge_rows`` clean rows on each
+    side is used (touching bands: the row just past the valley). A band's
+    rows are widened to at least the median extent of its target's bands in
+    the other lanes, so a faint band's tails are not left out.
 Band of interest (``band_selection``)
     Only bands inside the target's row window (fractions of the strip
     height) or molecular-weight window (kDa, from a ladder lane of the same
     strip) are candidates. ``"consensus"`` (default): the band row is chosen
     once per target and strip, as the row where most of its lanes have a
-    band (ties: the most volume), after correcting each lane for the smile;
-    each lane then takes its band nearest that row (within
-    ``row_tolerance`` of the strip height). ``"strongest"``: every lane takes
-    its own strongest candidate. A lane with no band there is integrated
-    over the rows where the other lanes' band sits (smile-corrected) and is
+    band within ``row_tolerance`` of the strip height (each lane voting with
+    its band nearest that row; ties: the most volume); each lane takes its
+    band nearest that row, then, in a second pass, nearest the curve (a
+    polynomial in the lane centre) through the chosen rows, which follows a
+    mild smile or skew. ``"strongest"``: every lane takes its own strongest
+    candidate. A lane with no band there is integrated over the rows where
+    the curve puts the band (with the median extent of the others) and is
     flagged ``weak_band``: an absent band is a measured near-zero, not a gap.
 Ratios
     ``normalized_ratio = band_volume / loading_volume`` of the same sample;

@@ -29,6 +29,9 @@ QC flags (``qc_flags`` of the records):
     the strip; the band was chosen without it.
 ``lossy_source``, ``8bit_source`` (warn)
     JPEG input, or 8-bit data.
+``strips_not_assigned`` (warn)
+    The image looks like several stacked strips but the sample sheet has no
+    ``strip`` column; it was analysed as one membrane.
 
 Records of a band carry its own flags and those of its image; ratio and fold
 change records also carry the flags of the loading band (and of the

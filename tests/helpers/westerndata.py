@@ -277,3 +277,26 @@ def errors(case: WesternCase, result: AnalysisResult) -> dict[str, dict[str, flo
 
 
 METRICS = ("band_volume", "loading_volume", "normalized_ratio", "fold_change")
+
+
+#: Generated cases whose volumes, ratios and fold changes must be within 5 % of the truth
+#: (tests/plugins/western/test_accuracy.py; table: bench/western_accuracy.py).
+ACCURACY_CASES: dict[str, dict[str, Any]] = {
+    "plain_two_strip": {},
+    "plain_separate": {"layout": "separate"},
+    "rotated_+3.5": {"rotation_deg": 3.5},
+    "rotated_-4.5_separate": {"layout": "separate", "rotation_deg": -4.5},
+    "smiling_9px": {"smile_px": 9.0},
+    "smiling_-6px_separate": {"layout": "separate", "smile_px": -6.0},
+    "inverted_film": {"invert": True},
+    "inverted_film_separate": {"layout": "separate", "invert": True},
+    "uneven_2000": {"illumination": 2000.0},
+    "uneven_2000_separate": {"layout": "separate", "illumination": 2000.0},
+    "uneven_5000": {"illumination": 5000.0},
+    "everything": {"invert": True, "illumination": 1500.0, "rotation_deg": -2.5, "smile_px": 6.0},
+    "8bit": {"bit_depth": 8},
+    "8bit_inverted_uneven_separate": {
+        "layout": "separate", "bit_depth": 8, "invert": True, "illumination": 40.0,
+    },
+    "10_lanes_rotated_smiling": {"n_lanes": 10, "rotation_deg": 2.0, "smile_px": 8.0},
+}  # fmt: skip

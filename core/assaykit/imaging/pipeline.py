@@ -28,11 +28,11 @@ place means one set of rules, and records that can name each step.
    used for placement, and the count found *without* it is kept too, so a
    caller can flag a mismatch. With a minimum lane count (a sample sheet that
    names lane 9 says there are at least 9), fewer lanes found means that many
-   are placed on the best-fitting regular grid instead. The smile model
-   correlates neighbouring lanes' whole profiles, so it is meaningful only
-   when lanes share their band pattern (replicates, ladders); with a ladder
-   beside samples, follow the bands of interest themselves instead. A mild smile is estimated per strip
-   (:func:`~assaykit.imaging.geometry.estimate_smile`).
+   are placed on the best-fitting regular grid instead. A mild smile is
+   estimated per strip (:func:`~assaykit.imaging.geometry.estimate_smile`);
+   it correlates neighbouring lanes' whole profiles, so it is meaningful only
+   when lanes share their band pattern (replicates, ladders). With a ladder
+   beside samples, follow the bands of interest themselves instead.
 5. **2-D background** for band *detection*: ImageJ's rolling ball (default,
    radius 50 px) on the straightened image, scaled to a 16-bit range first so
    that the ball (whose height is in grey levels) is equally flat for 8-bit and

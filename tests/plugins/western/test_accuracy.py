@@ -10,31 +10,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 from assaykit import PluginHost
-from helpers.westerndata import METRICS, errors, flags, make_case, run_case
+from helpers.westerndata import ACCURACY_CASES, METRICS, errors, flags, make_case, run_case
 
-CASES: dict[str, dict[str, Any]] = {
-    "plain_two_strip": {},
-    "plain_separate": {"layout": "separate"},
-    "rotated_+3.5": {"rotation_deg": 3.5},
-    "rotated_-4.5_separate": {"layout": "separate", "rotation_deg": -4.5},
-    "smiling_9px": {"smile_px": 9.0},
-    "smiling_-6px_separate": {"layout": "separate", "smile_px": -6.0},
-    "inverted_film": {"invert": True},
-    "inverted_film_separate": {"layout": "separate", "invert": True},
-    "uneven_2000": {"illumination": 2000.0},
-    "uneven_2000_separate": {"layout": "separate", "illumination": 2000.0},
-    "uneven_5000": {"illumination": 5000.0},
-    "everything": {"invert": True, "illumination": 1500.0, "rotation_deg": -2.5, "smile_px": 6.0},
-    "8bit": {"bit_depth": 8},
-    "8bit_inverted_uneven_separate": {
-        "layout": "separate", "bit_depth": 8, "invert": True, "illumination": 40.0,
-    },
-    "10_lanes_rotated_smiling": {"n_lanes": 10, "rotation_deg": 2.0, "smile_px": 8.0},
-}  # fmt: skip
+CASES = ACCURACY_CASES
 
 SEEDS = (3, 4)
 

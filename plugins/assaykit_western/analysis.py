@@ -650,17 +650,6 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
         placed.append((r, strip_results[s.index], _lane_for(r, s)))
     for sr in strip_results:
         s = sr.strip
-        if s.lane_count_mismatch:
-            want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
-            flags.append(
-                QCFlag(
-                    "lane_count_mismatch",
-                    message=f"{relpath}, strip {s.index + 1}: lane finding found "
-                    f"{s.detected_lane_count} lanes, the sample sheet says "
-                    f"{'' if s.expected_lanes is not None else 'at least '}{want}; "
-                    f"lanes placed by {s.lanes.method}",
-                )
-            )
         for ln in s.lane_list:
             sr.bands[ln.index] = find_bands(
                 prepared.data,

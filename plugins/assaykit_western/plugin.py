@@ -341,16 +341,18 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
 def _file_flags(fr: FileResult, rr: RowResult) -> list[QCFlag]:
     sid, ent = rr.row.sample_id, rr.row.entity
     out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in fr.flags]
-    if rr.strip.lane_count_mismatch:
-        want = rr.strip.expected_lanes or rr.strip.min_lanes
+    s = rr.strip
+    if s.lane_count_mismatch:
+        want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
+        says = f"{'' if s.expected_lanes is not None else 'at least '}{want}"
         out.append(
             QCFlag(
                 "lane_count_mismatch",
                 "warn",
                 sid,
                 ent,
-                f"{fr.relpath}, strip {rr.strip.index + 1}: {rr.strip.detected_lane_count} lanes "
-                f"found, the sample sheet says {want}",
+                f"{fr.relpath}, strip {s.index + 1}: lane finding found {s.detected_lane_count} "
+                f"lanes, the sample sheet says {says}; lanes placed by {s.lanes.method}",
             )
         )
     return out

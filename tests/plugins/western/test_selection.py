@@ -150,3 +150,15 @@ def test_no_sample_sheet_reports_every_lane(host: PluginHost, tmp_path: Path) ->
         assert vols[f"target_lane{t.lane}"] == pytest.approx(t.target_volume, rel=0.05)
     assert all("no_loading_control" in r.qc_flags for r in result.records)
     assert not [r for r in result.records if r.metric in ("normalized_ratio", "fold_change")]
+
+
+def test_lane_count_mismatch_is_scoped_to_its_strip(host: PluginHost, tmp_path: Path) -> None:
+    case = make_case(tmp_path, 40, n_lanes_column=True)
+    for r in case.rows:
+        if r["strip"] == "2":
+            r["n_lanes"] = "7"  # wrong for the bottom strip only
+    result = run_case(host, case)
+    assert not any("lane_count_mismatch" in f for f in flags(result, "band_volume").values())
+    assert all("lane_count_mismatch" in f for f in flags(result, "loading_volume").values())
+    strips = {r.entity: r.qc_flags for r in result.records if r.metric == "lanes_detected"}
+    assert strips == {"blot.tif:strip_1": (), "blot.tif:strip_2": ("lane_count_mismatch",)}

@@ -14,30 +14,44 @@ Rows
     Roles: ``sample`` and ``reference`` rows are measured and reported;
     ``ladder`` rows are measured for a molecular-weight calibration only;
     ``blank`` rows, and lanes without a row, are found and drawn but not
-    reported. An optional ``n_lanes`` column (aliases ``lanes``,
-    ``lane_count``) gives a file's (strip's) lane count; otherwise the
-    highest lane named is taken as a minimum.
+    reported. Without a ``strip`` column an image is one membrane (a warning
+    ``strips_not_assigned`` says when it looks like several). An optional
+    ``n_lanes`` column (aliases ``lanes``, ``lane_count``) gives a file's
+    (strip's) lane count; otherwise the highest lane named is taken as a
+    minimum. Without a sample sheet, every lane of every strip is reported
+    (its strongest band, sample id ``<file stem>_lane<N>``), without ratios.
 Images
     :func:`assaykit.imaging.pipeline.prepare_image`: polarity (auto or
     given), deskew up to ``max_rotation_deg``, strips, lanes per strip, and
     ImageJ's rolling ball for band detection.
 Bands
-    :func:`assaykit.imaging.bands.find_bands` in every lane. The volume is
-    measured on the straightened image *without* the 2-D background: the sum
-    over the band rectangle of pixel values minus a straight line through
-    the mean of ``edge_rows`` lane-profile rows just above and below the band
-    (``band_edges_linear``), which follows a sloping background where a
-    rolling ball sits too high.
+    :func:`assaykit.imaging.bands.find_bands` in every lane finds the bands
+    and their rows. The volume is measured on the straightened image
+    *without* the 2-D background: the sum over the band rectangle of pixel
+    values minus a baseline under the band's lane profile. The default
+    baseline (``edges_quadratic``) is a least-squares parabola through the
+    profile rows on both sides of the band (as many rows on each side as the
+    band is tall, ``baseline_rows`` times; never into a neighbouring band).
+    Why: a rolling ball sits too high on a sloping background, a straight
+    line between the band edges (``edges``, what ``find_bands`` reports) cuts
+    a curved one (uneven illumination), and the wider windows average the
+    noise. With fewer clean rows on a side than ``edge_rows`` or half the
+    window, a straight line through up to ``edge_rows`` clean rows on each
+    side is used (touching bands: the row just past the valley). A band's
+    rows are widened to at least the median extent of its target's bands in
+    the other lanes, so a faint band's tails are not left out.
 Band of interest (``band_selection``)
     Only bands inside the target's row window (fractions of the strip
     height) or molecular-weight window (kDa, from a ladder lane of the same
     strip) are candidates. ``"consensus"`` (default): the band row is chosen
     once per target and strip, as the row where most of its lanes have a
-    band (ties: the most volume), after correcting each lane for the smile;
-    each lane then takes its band nearest that row (within
-    ``row_tolerance`` of the strip height). ``"strongest"``: every lane takes
-    its own strongest candidate. A lane with no band there is integrated
-    over the rows where the other lanes' band sits (smile-corrected) and is
+    band within ``row_tolerance`` of the strip height (each lane voting with
+    its band nearest that row; ties: the most volume); each lane takes its
+    band nearest that row, then, in a second pass, nearest the curve (a
+    polynomial in the lane centre) through the chosen rows, which follows a
+    mild smile or skew. ``"strongest"``: every lane takes its own strongest
+    candidate. A lane with no band there is integrated over the rows where
+    the curve puts the band (with the median extent of the others) and is
     flagged ``weak_band``: an absent band is a measured near-zero, not a gap.
 Ratios
     ``normalized_ratio = band_volume / loading_volume`` of the same sample;
@@ -53,18 +67,19 @@ Saturation
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from assaykit import AnalysisError, Input, InputError, QCFlag
 from assaykit.imaging.background import profile_baseline
 from assaykit.imaging.bands import Band, find_bands, lane_profile
-from assaykit.imaging.geometry import Lane
+from assaykit.imaging.geometry import Lane, find_strips
 from assaykit.imaging.io import LoadedImage
-from assaykit.imaging.ladder import LadderFit, fit_ladder
+from assaykit.imaging.ladder import LadderFit, MultiLaneCalibration, fit_ladder
 from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
 from numpy.typing import NDArray
 
@@ -75,6 +90,8 @@ log = logging.getLogger(__name__)
 
 MEASURED_ROLES = ("sample", "reference")
 LANE_COUNT_COLUMNS = ("n_lanes", "lanes", "lane_count")
+#: px: a lane narrower than this is not a lane (refuses absurd lane numbers in a sheet)
+MIN_LANE_PITCH = 8
 #: Target name given to lanes analysed without a sample sheet.
 AUTO_TARGET = "band"
 
@@ -216,6 +233,7 @@ class RowResult:
     band: Band | None
     detected: bool
     note: str = ""
+    others: list[Band] = field(default_factory=list)
 
 
 @dataclass
@@ -243,7 +261,13 @@ def background_text(prepared: PreparedImage, params: WesternParams) -> str:
     """One line naming the 2-D background and the volume baseline, with every parameter."""
     p = prepared.background.params
     bg = ", ".join(f"{k}={v}" for k, v in p.items())
-    if params.volume_baseline == "edges":
+    if params.volume_baseline == "edges_quadratic":
+        vol = (
+            f"band_edges_quadratic(rows each side={params.baseline_rows:g} x band height, "
+            f"stopping at neighbouring bands; band_edges_linear(edge_rows={params.edge_rows}) "
+            f"when fewer than {params.edge_rows} rows)"
+        )
+    elif params.volume_baseline == "edges":
         vol = f"band_edges_linear(edge_rows={params.edge_rows})"
     else:
         vol = f"profile_{params.volume_baseline}(window=3% of strip height, at least 8 rows)"
@@ -276,13 +300,13 @@ def _lane_for(row: SheetRow, strip: Strip) -> Lane:
             f"{_row_prefix(row.inp)}column 'lane': empty, but strip {strip.index + 1} of the image "
             f"has {len(lanes)} lanes; say which lane (1 = leftmost) the row means",
         )
-    detected = strip.detected_lane_count
-    if strip.expected_lanes is None and row.lane > max(2 * detected, detected + 4):
+    width = int(strip.lanes.profile.size)
+    if row.lane > width // MIN_LANE_PITCH:
         raise InputError(
             row.inp.relpath,
-            f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} is out of range; only "
-            f"{detected} lanes were found in strip {strip.index + 1} (give an 'n_lanes' column "
-            "if faint lanes were missed)",
+            f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} is out of range; the image is "
+            f"{width} px wide, so it cannot hold {row.lane} lanes of at least {MIN_LANE_PITCH} px "
+            f"({strip.detected_lane_count} lanes were found in strip {strip.index + 1})",
         )
     if row.lane > len(lanes):  # pragma: no cover - min_lanes places at least this many
         raise InputError(
@@ -291,11 +315,17 @@ def _lane_for(row: SheetRow, strip: Strip) -> Lane:
     return lanes[row.lane - 1]
 
 
-def _offsets(strip: Strip) -> list[float]:
-    n = len(strip.lane_list)
-    if strip.smile is None or len(strip.smile.offsets) != n:
-        return [0.0] * n
-    return [float(v) for v in strip.smile.offsets]
+def _row_curve(lanes: Sequence[Lane], found: Sequence[tuple[int, Band]]) -> NDArray[np.float64]:
+    """Polynomial (in the lane centre) through the chosen bands' rows: the target's row in
+    every lane, following a smile or a skew. Quadratic from 4 bands, a line from 2,
+    constant from 1. Why from the bands themselves: a smile estimated by correlating
+    whole lanes fails when lanes hold different bands (a ladder beside samples)."""
+    x = np.array([lanes[li].center for li, _b in found], dtype=np.float64)
+    y = np.array([b.row for _li, b in found], dtype=np.float64)
+    deg = 2 if x.size >= 4 else (1 if x.size >= 2 else 0)
+    if deg and np.ptp(x) <= 0:
+        deg = 0
+    return np.asarray(np.polyfit(x, y, deg), dtype=np.float64)
 
 
 def _edge_line(signal: NDArray[np.float64], top: int, bottom: int, k: int) -> NDArray[np.float64]:
@@ -314,26 +344,121 @@ def _edge_line(signal: NDArray[np.float64], top: int, bottom: int, k: int) -> ND
     return np.zeros(ys.size)
 
 
+def _quadratic(
+    signal: NDArray[np.float64], top: int, bottom: int, above: int, below: int, k: int
+) -> NDArray[np.float64] | None:
+    """Parabola fitted to rows ``above..top-1`` and ``bottom+1..below-1``, evaluated under
+    the band; None when a side has fewer than ``k`` rows."""
+    idx = np.r_[above:top, bottom + 1 : below]
+    if top - above < k or below - bottom - 1 < k:
+        return None
+    centre = 0.5 * (top + bottom)
+    coef = np.polyfit(idx - centre, signal[idx], 2)
+    return np.asarray(np.polyval(coef, np.arange(top, bottom + 1) - centre), dtype=np.float64)
+
+
 def integration_baseline(
-    prepared: PreparedImage, strip: Strip, band: Band, params: WesternParams
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    params: WesternParams,
+    others: Sequence[Band] = (),
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Rows, lane profile and the baseline under one band, exactly as integrated.
 
-    Why: the QC figure shades this area, so that what a person sees is the
-    number reported.
+    ``others`` are the other bands of the lane: the quadratic baseline's rows
+    stop at their edges. Why one function: the volume and the QC figure's
+    shaded area both come from here, so that what a person sees is the number
+    reported.
     """
     r0, r1 = strip.rows
     cols = slice(band.left, band.right)
     signal = prepared.data[r0:r1, cols].astype(np.float64).sum(axis=1)
     t, b = band.top - r0, band.bottom - r0 - 1
-    if params.volume_baseline == "edges":
-        base = _edge_line(signal, t, b, params.edge_rows)
+    base: NDArray[np.float64] | None = None
+    if params.volume_baseline in ("edges_quadratic", "edges"):
+        k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
+        above, below = max(0, t - k), min(signal.size, b + 1 + k)
+        for o in others:  # clean rows only: stop at the neighbouring bands
+            if o.bottom <= band.top:
+                above = max(above, o.bottom - r0)
+            elif o.top >= band.bottom:
+                below = min(below, o.top - r0)
+        n_above, n_below = t - above, below - b - 1
+        if params.volume_baseline == "edges_quadratic":
+            need = max(params.edge_rows, k // 2)
+            if n_above >= need and n_below >= need:
+                base = _quadratic(signal, t, b, above, below, 1)
+        if base is None:
+            # a straight line through up to edge_rows clean rows on each side; touching
+            # bands (valley to valley) get the row just past the valley
+            have = [n for n, edge in ((n_above, t), (n_below, signal.size - 1 - b)) if edge > 0]
+            kk = max(1, min([params.edge_rows, *have]))
+            base = _edge_line(signal, t, b, kk)
     else:
         win = max(8, int(0.03 * signal.size))
-        full, _ = profile_baseline(signal, params.volume_baseline, window=win)
+        method: Literal["minima", "hull"] = (
+            "minima" if params.volume_baseline == "minima" else "hull"
+        )
+        full, _ = profile_baseline(signal, method, window=win)
         base = full[t : b + 1]
     rows = np.arange(band.top, band.bottom, dtype=np.float64)
     return rows, signal[t : b + 1], base
+
+
+def volume_spec(params: WesternParams) -> dict[str, Any]:
+    """The volume baseline as recorded on every band (``Band.background["volume"]``)."""
+    method = {
+        "edges_quadratic": "band_edges_quadratic",
+        "edges": "band_edges_linear",
+        "minima": "profile_minima",
+        "hull": "profile_hull",
+    }[params.volume_baseline]
+    p: dict[str, Any] = {"edge_rows": params.edge_rows}
+    if params.volume_baseline == "edges_quadratic":
+        p["baseline_rows"] = params.baseline_rows
+    return {"method": method, "params": p}
+
+
+def remeasure(
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    others: Sequence[Band],
+    params: WesternParams,
+    extent: tuple[float, float] | None = None,
+) -> Band:
+    """The band with its volume from :func:`integration_baseline` (the plugin's baseline).
+
+    ``extent`` ``(above, below)``: rows the band reaches above and below its
+    peak in the other lanes of its target. The band's rows are widened to at
+    least that (never into a neighbouring band or out of the strip). Why: in a
+    weak band the edge walk stops early, in the noise, and the tails it leaves
+    out (several % of a faint band) are then also fitted as baseline.
+    """
+    top, bottom = band.top, band.bottom
+    if extent is not None:
+        lo, hi = strip.start, strip.stop
+        for o in others:
+            if o.bottom <= band.top:
+                lo = max(lo, o.bottom)
+            elif o.top >= band.bottom:
+                hi = min(hi, o.top)
+        top = max(lo, min(top, int(np.floor(band.row - extent[0]))))
+        bottom = min(hi, max(bottom, int(np.ceil(band.row + extent[1])) + 1))
+    box = prepared.saturated[top:bottom, band.left : band.right]
+    n_sat = int(np.count_nonzero(box))
+    widened = dataclasses.replace(
+        band,
+        top=top,
+        bottom=bottom,
+        saturated=n_sat > 0,
+        saturated_fraction=n_sat / box.size if box.size else 0.0,
+    )
+    _, sig, base = integration_baseline(prepared, strip, widened, params, others)
+    info = dict(band.background)
+    info["volume"] = volume_spec(params)
+    return dataclasses.replace(widened, volume=float(np.sum(sig - base)), background=info)
 
 
 def _integrate(
@@ -344,6 +469,7 @@ def _integrate(
     bottom: int,
     params: WesternParams,
     bg_info: dict[str, Any],
+    others: Sequence[Band],
 ) -> Band:
     """A 'band' over given rows (no peak was found there): volume, SNR and saturation."""
     r0, r1 = strip.rows
@@ -363,7 +489,7 @@ def _integrate(
         left=det.col_start, right=det.col_stop, volume=0.0, peak_height=0.0, prominence=0.0,
         snr=0.0, saturated=False, saturated_fraction=0.0, background=bg_info,
     )  # fmt: skip
-    _, sig, base = integration_baseline(prepared, strip, probe, params)
+    _, sig, base = integration_baseline(prepared, strip, probe, params, others)
     volume = float(np.sum(sig - base))
     corr = det.corrected[t : b + 1]
     k = int(np.argmax(corr))
@@ -426,15 +552,19 @@ def _calibrate(
 def _size_of(
     sr: StripResult, fits: dict[int, LadderFit], lane_index: int, row: float
 ) -> float | None:
-    """kDa of a band at ``row`` in lane ``lane_index``, from the nearest ladder lane
-    (smile-corrected: the row is moved by the smile difference between the two lanes)."""
+    """kDa of a band at ``row`` in lane ``lane_index``. With one ladder lane, its fit;
+    with several, each size's row is interpolated between the ladders at this lane's
+    centre (:class:`~assaykit.imaging.ladder.MultiLaneCalibration`), which corrects a
+    smile or skew."""
     if not fits:
         return None
     lanes = sr.strip.lane_list
-    offs = _offsets(sr.strip)
-    li = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
-    corrected = row - offs[lane_index] + offs[li]
-    return fits[li].size_at(corrected)
+    cal = MultiLaneCalibration({lanes[j].center: f for j, f in fits.items()})
+    try:
+        return cal.size_at(lanes[lane_index].center, row)
+    except AnalysisError:
+        nearest = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
+        return fits[nearest].size_at(row)
 
 
 def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParams) -> FileResult:
@@ -455,21 +585,26 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
         polarity=params.polarity,
         deskew=params.deskew,
         max_angle=params.max_rotation_deg,
-        strips=params.find_strips,
+        strips=params.find_strips and (strip_given or all(r.auto for r in rows)),
+        min_strips=n_strips_named if strip_given else None,
         expected_lanes=expected,
         min_lanes=minimum,
         background_radius=params.rolling_ball_radius,
     )
-    if len(prepared.strips) > 1 and not strip_given and not all(r.auto for r in rows):
-        raise InputError(
-            relpath,
-            f"the image holds {len(prepared.strips)} membrane strips (rows "
-            + ", ".join(f"{s.start}-{s.stop}" for s in prepared.strips)
-            + ") but the sample sheet has no 'strip' column for it; add one (1 = top strip), "
-            "or set find_strips = false if the image is one membrane",
-        )
     bg_text = background_text(prepared, params)
     flags: list[QCFlag] = []
+    if params.find_strips and not strip_given and not all(r.auto for r in rows):
+        # No 'strip' column: the image is one membrane. Say so if it looks like several.
+        found = find_strips(prepared.data)
+        if len(found) > 1:
+            flags.append(
+                QCFlag(
+                    "strips_not_assigned",
+                    message=f"{relpath}: the image looks like {len(found)} stacked strips (rows "
+                    + ", ".join(f"{a}-{b}" for a, b in found)
+                    + ") but the sample sheet has no 'strip' column; it was analysed as one",
+                )
+            )
     if prepared.lossy:
         flags.append(
             QCFlag(
@@ -507,20 +642,14 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     placed: list[tuple[SheetRow, StripResult, Lane]] = []
     for r in rows:
         s = _strip_for(r, prepared)
+        if s.detected_lane_count == 0:
+            raise AnalysisError(
+                f"{relpath}, strip {s.index + 1} (rows {s.start}-{s.stop}): no lanes found; the "
+                "column profile has no significant peak (blank or overexposed image?)"
+            )
         placed.append((r, strip_results[s.index], _lane_for(r, s)))
     for sr in strip_results:
         s = sr.strip
-        if s.lane_count_mismatch:
-            want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
-            flags.append(
-                QCFlag(
-                    "lane_count_mismatch",
-                    message=f"{relpath}, strip {s.index + 1}: lane finding found "
-                    f"{s.detected_lane_count} lanes, the sample sheet says "
-                    f"{'' if s.expected_lanes is not None else 'at least '}{want}; "
-                    f"lanes placed by {s.lanes.method}",
-                )
-            )
         for ln in s.lane_list:
             sr.bands[ln.index] = find_bands(
                 prepared.data,
@@ -529,7 +658,7 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
                 saturated=prepared.saturated,
                 rows=s.rows,
                 margin=params.lane_margin,
-                volume_baseline=params.volume_baseline,
+                volume_baseline="edges",  # volumes are re-measured by remeasure()
                 edge_rows=params.edge_rows,
                 min_snr=params.detect_snr,
                 background=prepared.background,
@@ -575,7 +704,7 @@ def _choose(
     sr = items[0][1]
     strip = sr.strip
     target = items[0][0].target
-    offs = _offsets(strip)
+    lanes = strip.lane_list
     row_win, mw_win = _window_for(target, strip, params)
     note = ""
     if mw_win is not None and not sr.calibration:
@@ -611,48 +740,65 @@ def _choose(
             chosen[li] = max(c, key=lambda b: b.volume) if c else None
     else:
         tol = max(4.0, params.row_tolerance * strip.height)
-        pool = [(li, b.row - offs[li], b) for li, c in cands.items() for b in c]
+        pool = [(li, b.row, b) for li, c in cands.items() for b in c]
         best: tuple[int, float, float] | None = None
         for _li, y, _b in pool:
-            hits: dict[int, float] = {}
+            # each lane votes with its band nearest this row (within the tolerance)
+            nearest: dict[int, tuple[float, float]] = {}
             for lj, yj, bj in pool:
-                if abs(yj - y) <= tol:
-                    hits[lj] = max(hits.get(lj, 0.0), bj.volume)
-            score = (len(hits), sum(hits.values()), -y)
+                d = abs(yj - y)
+                if d <= tol and (lj not in nearest or d < nearest[lj][0]):
+                    nearest[lj] = (d, bj.volume)
+            score = (len(nearest), sum(v for _d, v in nearest.values()), -y)
             if best is None or score > best:
                 best = score
         if best is None:
             chosen = {li: None for li in cands}
         else:
             centre = -best[2]
-            near = [yj for _lj, yj, _bj in pool if abs(yj - centre) <= tol]
-            centre = float(np.median(near))
             for li, c in cands.items():
-                close = [b for b in c if abs(b.row - offs[li] - centre) <= tol]
-                chosen[li] = (
-                    min(close, key=lambda b: abs(b.row - offs[li] - centre)) if close else None
-                )
+                close = [b for b in c if abs(b.row - centre) <= tol]
+                chosen[li] = min(close, key=lambda b: abs(b.row - centre)) if close else None
+            # second pass along the rows the chosen bands follow (a smile or skew)
+            picked = [(li, b) for li, b in chosen.items() if b is not None]
+            curve = _row_curve(lanes, picked)
+            for li, c in cands.items():
+                expect = float(np.polyval(curve, lanes[li].center))
+                close = [b for b in c if abs(b.row - expect) <= tol]
+                chosen[li] = min(close, key=lambda b: abs(b.row - expect)) if close else None
     found = [(li, b) for li, b in chosen.items() if b is not None]
+    extent = None
+    if found:
+        extent = (
+            float(np.median([b.row - b.top for _li, b in found])),
+            float(np.median([b.bottom - 1 - b.row for _li, b in found])),
+        )
     out: list[RowResult] = []
     for r, _s, ln in items:
         b = chosen.get(ln.index)
+        lane_bands = sr.bands[ln.index]
         if b is not None:
-            out.append(RowResult(r, strip, ln, b, True, note))
+            others = [x for x in lane_bands if x is not b]
+            b = remeasure(prepared, strip, b, others, params, extent)
+            out.append(RowResult(r, strip, ln, b, True, note, others))
             continue
         if not found:
             out.append(
                 RowResult(r, strip, ln, None, False, f"no {target} band in any lane of this strip")
             )
             continue
-        top = float(np.median([fb.top - offs[li] for li, fb in found])) + offs[ln.index]
-        bottom = float(np.median([fb.bottom - offs[li] for li, fb in found])) + offs[ln.index]
-        info = found[0][1].background
-        band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info)
+        assert extent is not None
+        centre_row = float(np.polyval(_row_curve(lanes, found), ln.center))
+        top = centre_row - extent[0]
+        bottom = centre_row + extent[1] + 1
+        info = {**found[0][1].background, "volume": volume_spec(params)}
+        others = [x for x in lane_bands if x.bottom <= round(top) or x.top >= round(bottom)]
+        band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info, others)
         out.append(
             RowResult(
                 r, strip, ln, band, False,
                 f"no {target} band found in this lane; integrated over rows "
-                f"{band.top}-{band.bottom} where the other lanes' band sits",
+                f"{band.top}-{band.bottom} where the other lanes' band sits", others,
             )
         )  # fmt: skip
     return out

@@ -37,6 +37,10 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4g}"
 
 
+def _short(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
+
+
 def _display(data: np.ndarray) -> tuple[np.ndarray, int]:
     """Block-mean the image for display so huge blots render quickly."""
     k = int(np.ceil(max(data.shape) / _MAX_DISPLAY))
@@ -58,6 +62,10 @@ def blot_figure(fr: FileResult, params: WesternParams) -> Any:
         sat = np.asarray(
             sat[:hh, :ww].reshape(shown.shape[0], k, shown.shape[1], k).any(axis=(1, 3)), bool
         )
+    # Display contrast from the unsaturated pixels, so one overexposed band (drawn red)
+    # does not make every other band black.
+    clean = shown[~sat] if (~sat).any() else shown
+    shown = np.minimum(shown, np.float32(np.percentile(clean, 99.9)))
     title = (
         f"{fr.relpath}: {p.polarity}, rotated {p.rotation_deg:+.2f} deg, {len(p.strips)} strip(s)"
     )
@@ -97,7 +105,7 @@ def _box(ax: Any, rr: RowResult, k: int, fs: float) -> None:
     from matplotlib.patches import Rectangle
 
     b = rr.band
-    label = f"{rr.row.sample_id}\n{rr.row.target} {_fmt(b.volume if b else None)}"
+    label = f"{rr.row.sample_id}\n{rr.row.target}\n{_short(b.volume if b else None)}"
     if b is None:
         ax.text(
             rr.lane.center / k, (rr.strip.start + 0.5 * rr.strip.height) / k, label,
@@ -127,7 +135,7 @@ def profiles_figure(
     n = max(1, len(rows))
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
-    fig = new_figure(4.2 * ncols, 2.5 * nrows + 0.5)
+    fig = new_figure(4.2 * ncols, 2.5 * nrows + 0.85)
     p = fr.prepared
     for i, rr in enumerate(rows):
         ax = fig.add_subplot(nrows, ncols, i + 1)
@@ -143,7 +151,7 @@ def profiles_figure(
         title = f"{rr.row.sample_id} {rr.row.target} (lane {rr.lane.index + 1}"
         title += f", strip {s.index + 1})" if len(p.strips) > 1 else ")"
         if b is not None:
-            yr, sig, base = integration_baseline(p, s, b, params)
+            yr, sig, base = integration_baseline(p, s, b, params, rr.others)
             color = "red" if b.saturated else ("tab:orange" if rr.detected else "0.6")
             ax.plot(yr, base, color="tab:blue", lw=0.9)
             ax.fill_between(yr, base, sig, color=color, alpha=0.5, lw=0)
@@ -167,10 +175,24 @@ def profiles_figure(
             title += "\nno band"
         ax.set_title(title, fontsize=7)
         ax.tick_params(labelsize=6)
-        ax.set_xlabel("row (px, deskewed)", fontsize=6)
-        ax.set_ylabel("sum across lane (AU)", fontsize=6)
-    fig.suptitle(f"{fr.relpath}: shaded = integrated volume; blue = baseline", fontsize=8)
-    fig.tight_layout()
+        ax.locator_params(nbins=5)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
+        ax.yaxis.get_offset_text().set_fontsize(6)
+        if i % ncols == 0:
+            ax.set_ylabel("sum across lane (AU)", fontsize=6)
+        if i >= n - ncols:
+            ax.set_xlabel("row (px, deskewed)", fontsize=6)
+    fig.suptitle(
+        f"{fr.relpath}: shaded = integrated volume; blue = baseline",
+        fontsize=8,
+        y=1 - 0.2 / (2.5 * nrows + 0.85),
+    )
+    # fixed margins: tight_layout measures every label twice and dominates large figures
+    height = 2.5 * nrows + 0.85
+    fig.subplots_adjust(
+        left=0.07, right=0.98, bottom=0.5 / height, top=1 - 0.85 / height, wspace=0.25,
+        hspace=0.9,
+    )  # fmt: skip
     return fig
 
 

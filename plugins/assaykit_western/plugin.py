@@ -29,6 +29,9 @@ QC flags (``qc_flags`` of the records):
     the strip; the band was chosen without it.
 ``lossy_source``, ``8bit_source`` (warn)
     JPEG input, or 8-bit data.
+``strips_not_assigned`` (warn)
+    The image looks like several stacked strips but the sample sheet has no
+    ``strip`` column; it was analysed as one membrane.
 
 Records of a band carry its own flags and those of its image; ratio and fold
 change records also carry the flags of the loading band (and of the
@@ -102,11 +105,20 @@ class WesternParams(Params):
         description="Radius (px) of ImageJ's rolling ball subtracted before band detection; "
         "larger than the tallest band.",
     )
-    volume_baseline: Literal["edges", "minima", "hull"] = Field(
-        "edges",
-        description="Baseline under a band's lane profile for its volume: 'edges' a straight "
-        "line through the profile just above and below the band; 'minima' lines between "
-        "local minima of the lane profile; 'hull' its lower convex hull.",
+    volume_baseline: Literal["edges_quadratic", "edges", "minima", "hull"] = Field(
+        "edges_quadratic",
+        description="Baseline under a band's lane profile for its volume: 'edges_quadratic' a "
+        "parabola through the profile rows on both sides of the band (follows uneven "
+        "illumination); 'edges' a straight line through edge_rows rows just above and below "
+        "the band; 'minima' lines between local minima of the lane profile; 'hull' its lower "
+        "convex hull.",
+    )
+    baseline_rows: float = Field(
+        1.0,
+        ge=0.2,
+        le=5.0,
+        description="For 'edges_quadratic': rows used on each side of a band, as a multiple of "
+        "the band's height (never into a neighbouring band).",
     )
     edge_rows: int = Field(
         3, ge=1, le=50, description="Rows averaged at each band edge for the 'edges' baseline."
@@ -175,8 +187,8 @@ _VOLUME = (
     "background-subtracted integrated volume (AU): the sum over the band rectangle (lane "
     "width plus lane_margin on each side, band rows) of pixel values, bands bright (dark-on-"
     "light files inverted against the detector maximum), on the deskewed image, minus a "
-    "straight baseline through the lane profile just above and below the band "
-    "(band_edges_linear, edge_rows; or the volume_baseline parameter). The image record "
+    "baseline under the band's lane profile fitted to the rows just above and below it "
+    "(band_edges_quadratic by default; see the volume_baseline parameter). The image record "
     "'background' names the method and its parameters. A saturated band's volume is a lower "
     "bound and fails QC"
 )
@@ -329,16 +341,18 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
 def _file_flags(fr: FileResult, rr: RowResult) -> list[QCFlag]:
     sid, ent = rr.row.sample_id, rr.row.entity
     out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in fr.flags]
-    if rr.strip.lane_count_mismatch:
-        want = rr.strip.expected_lanes or rr.strip.min_lanes
+    s = rr.strip
+    if s.lane_count_mismatch:
+        want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
+        says = f"{'' if s.expected_lanes is not None else 'at least '}{want}"
         out.append(
             QCFlag(
                 "lane_count_mismatch",
                 "warn",
                 sid,
                 ent,
-                f"{fr.relpath}, strip {rr.strip.index + 1}: {rr.strip.detected_lane_count} lanes "
-                f"found, the sample sheet says {want}",
+                f"{fr.relpath}, strip {s.index + 1}: lane finding found {s.detected_lane_count} "
+                f"lanes, the sample sheet says {says}; lanes placed by {s.lanes.method}",
             )
         )
     return out

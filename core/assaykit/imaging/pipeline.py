@@ -18,14 +18,21 @@ place means one set of rules, and records that can name each step.
    saturated source pixel contributes to it (a conservative rule: saturation
    is never lost by interpolation).
 3. **Strips** (:func:`~assaykit.imaging.geometry.find_strips`): membrane strips
-   stacked one above another, top first; one strip when there is no gap.
+   stacked one above another, top first; one strip when there is no gap. When
+   the caller knows there are at least ``min_strips`` (a sample sheet names
+   strip 2) and fewer are found, the search is repeated with a lower gap
+   depth (10, 5, then 2 % of the row profile's range instead of 20 %): strong
+   uneven illumination widens that range until a real gap looks shallow.
 4. **Lanes** per strip (:func:`~assaykit.imaging.geometry.find_lanes`), counted
    from the left within the strip. With an expected lane count, that count is
    used for placement, and the count found *without* it is kept too, so a
    caller can flag a mismatch. With a minimum lane count (a sample sheet that
    names lane 9 says there are at least 9), fewer lanes found means that many
-   are placed on the best-fitting regular grid instead. A mild smile is estimated per strip
-   (:func:`~assaykit.imaging.geometry.estimate_smile`).
+   are placed on the best-fitting regular grid instead. A mild smile is
+   estimated per strip (:func:`~assaykit.imaging.geometry.estimate_smile`);
+   it correlates neighbouring lanes' whole profiles, so it is meaningful only
+   when lanes share their band pattern (replicates, ladders). With a ladder
+   beside samples, follow the bands of interest themselves instead.
 5. **2-D background** for band *detection*: ImageJ's rolling ball (default,
    radius 50 px) on the straightened image, scaled to a 16-bit range first so
    that the ball (whose height is in grey levels) is equally flat for 8-bit and
@@ -46,6 +53,7 @@ This module is general: it knows nothing about any one assay.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Sequence
@@ -91,8 +99,9 @@ class Strip:
 
     ``index`` is 0 for the top strip. Lane columns are image columns; lane
     ``index`` counts from 0 at the left of this strip. ``detected_lane_count``
-    is what lane finding found on its own (without ``expected_lanes``); it is
-    0 when nothing stood out.
+    is how many lanes lane finding found as peaks of the column profile (0
+    when nothing stood out): on its own, or, when a count was given, with
+    faint lanes accepted; lanes placed on a fitted grid are not counted.
     """
 
     index: int
@@ -221,6 +230,29 @@ def _rotate_mask(mask: NDArray[np.bool_], angle: float) -> NDArray[np.bool_]:
     return rotate_image(mask.astype(np.float32), angle) > 0.0
 
 
+def _keep_deepest_gaps(
+    data: NDArray[np.float32], ranges: list[tuple[int, int]], n: int
+) -> list[tuple[int, int]]:
+    """Merge strips across their shallowest gaps until ``n`` strips remain.
+
+    A gap's depth is how far its rows' 10th percentile (what
+    :func:`~assaykit.imaging.geometry.find_strips` looks at) falls below the
+    lower of the two strips beside it, so a real cut between membranes wins
+    over a dip in a glow.
+    """
+    prof = np.percentile(data, 10, axis=1)
+    out = list(ranges)
+    while len(out) > n:
+        depths = []
+        for (a0, a1), (b0, b1) in itertools.pairwise(out):
+            gap = prof[a1:b0] if b0 > a1 else prof[a1 - 1 : a1 + 1]
+            side = min(float(np.median(prof[a0:a1])), float(np.median(prof[b0:b1])))
+            depths.append(side - float(gap.min()))
+        k = int(np.argmin(depths))
+        out[k : k + 2] = [(out[k][0], out[k + 1][1])]
+    return out
+
+
 def prepare_image(
     image: LoadedImage | str | os.PathLike[str],
     *,
@@ -230,6 +262,7 @@ def prepare_image(
     max_angle: float = 5.0,
     min_angle: float = 0.05,
     strips: bool | Sequence[tuple[int, int]] = True,
+    min_strips: int | None = None,
     expected_lanes: int | Sequence[int | None] | None = None,
     min_lanes: int | Sequence[int | None] | None = None,
     background: BackgroundMethod = "rolling_ball",
@@ -251,6 +284,9 @@ def prepare_image(
     strips
         ``True``: find stacked strips; ``False``: the whole image is one strip;
         or explicit row ranges ``[(start, stop), ...]``, top first.
+    min_strips
+        With ``strips=True``: at least this many strips are expected (see the
+        module docs); fewer found is not an error here, the caller decides.
     expected_lanes
         Lane count for every strip (an int) or per strip, top first (``None``
         entries: find freely).
@@ -315,6 +351,18 @@ def prepare_image(
     h = int(data.shape[0])
     if strips is True:
         ranges = find_strips(data)
+        if min_strips is not None and len(ranges) < min_strips:
+            for depth in (0.1, 0.05, 0.02):
+                retry = find_strips(data, min_depth_fraction=depth)
+                if len(retry) >= min_strips:
+                    # a lowered threshold is a guess: keep only the deepest gaps needed
+                    retry = _keep_deepest_gaps(data, retry, min_strips)
+                    notes.append(
+                        f"{len(retry)} strips found with a gap depth of {depth:.0%} of the row "
+                        f"profile range ({len(ranges)} at the default 20 %)"
+                    )
+                    ranges = retry
+                    break
     elif strips is False:
         ranges = [(0, h)]
     else:
@@ -344,6 +392,10 @@ def prepare_image(
                 det = find_lanes(sub, expected_lanes=place, **kw)
             except AnalysisError as exc:
                 raise AnalysisError(f"{path}, strip {k + 1}: {exc}") from None
+            if detected < place and not any(w in det.method for w in ("grid", "even split")):
+                # every lane stood out as a peak once the count was known (faint lanes
+                # beside a strong one): lane finding did find them
+                detected = len(det.lanes)
         elif free is not None:
             det = free
         else:

@@ -135,3 +135,25 @@ def test_bad_files_name_the_file(tmp_path: Path) -> None:
         prepare_image(flat)
     with pytest.raises(AnalysisError, match="strip rows"):
         prepare_image(_write(tmp_path, make_blot(37)), strips=[(0, 1)])
+
+
+def test_min_strips_finds_a_shallow_gap_under_strong_illumination(tmp_path: Path) -> None:
+    syn = make_blot(40, n_strips=2, height=640, illumination=5000.0)
+    path = _write(tmp_path, syn)
+    assert len(prepare_image(path).strips) == 1  # the gap is shallow next to the glow
+    p = prepare_image(path, min_strips=2)
+    assert len(p.strips) == 2 and any("gap depth" in n for n in p.notes)
+    for s, (a, b) in zip(p.strips, syn.truth["strips"]):
+        assert abs(s.start - a) <= 3 and abs(s.stop - b) <= 3
+
+
+def test_faint_lanes_beside_a_saturated_one_count_as_found(tmp_path: Path) -> None:
+    vols = [1.0e6, 2.0e6, 60.0e6, 1.5e6, 0.8e6, 1.2e6]
+    syn = make_blot(39, n_lanes=6, bands=[[(0.5, v)] for v in vols], rotation_deg=3.0)
+    path = _write(tmp_path, syn)
+    assert prepare_image(path).strips[0].detected_lane_count < 6  # one lane outshines the rest
+    s = prepare_image(path, min_lanes=6).strips[0]
+    assert len(s.lanes.lanes) == 6 and s.detected_lane_count == 6 and not s.lane_count_mismatch
+    np.testing.assert_allclose(
+        [ln.center for ln in s.lanes.lanes], [t["center"] for t in syn.truth["lanes"]], atol=2.5
+    )

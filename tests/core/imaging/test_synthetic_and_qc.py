@@ -60,3 +60,16 @@ def test_qc_figures_render_to_png() -> None:
     profiles = [lane_profile(img, ln, neighbours=det.lanes) for ln in det.lanes]
     png2 = figure_to_png(plot_lane_profiles(profiles, bands, title="profiles"))
     assert png2.startswith(b"\x89PNG")
+
+
+def test_strip_bands_give_each_strip_its_own_bands() -> None:
+    syn = make_blot(
+        44, n_lanes=2, n_strips=2, height=400,
+        strip_bands=[[[(0.5, 1.0e6)], []], [[], [(0.3, 2.0e6)]]],
+    )  # fmt: skip
+    got = [(b["strip"], b["lane"], b["volume"]) for b in syn.truth["bands"]]
+    assert got == [(0, 0, 1.0e6), (1, 1, 2.0e6)]
+    (a0, a1), (b0, b1) = syn.truth["strips"]
+    assert a0 < syn.truth["bands"][0]["row"] < a1 and b0 < syn.truth["bands"][1]["row"] < b1
+    with pytest.raises(ValueError, match="strip_bands"):
+        make_blot(44, n_lanes=2, n_strips=2, strip_bands=[[[], []]])

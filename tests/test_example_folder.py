@@ -41,16 +41,67 @@ def _check_annexin(results: list[dict[str, str]], expected: list[dict[str, str]]
 
 
 def _check_msp(results: list[dict[str, str]], expected: list[dict[str, str]]) -> int:
-    calls = {r["sample_id"]: r["value_str"] for r in results
-             if r["assay"] == "msp_gel" and r["metric"] == "call"}
+    calls = {
+        r["sample_id"]: r["value_str"]
+        for r in results
+        if r["assay"] == "msp_gel" and r["metric"] == "call"
+    }
     for row in expected:
         assert calls[row["sample_id"]] == row["call"], row["sample_id"]
+    return len(expected)
+
+
+def _check_generic(assay: str) -> Callable[[list[dict[str, str]], list[dict[str, str]]], int]:
+    """expected.csv rows (experiment, sample_id, entity, metric, expected, abs_tol, rel_tol)."""
+
+    def check(results: list[dict[str, str]], expected: list[dict[str, str]]) -> int:
+        got = {
+            (r["experiment"], r["sample_id"], r["entity"], r["metric"]): r
+            for r in results
+            if r["assay"] == assay
+        }
+        for want in expected:
+            row = got[(want["experiment"], want["sample_id"], want["entity"], want["metric"])]
+            value, truth = float(row["value_num"]), float(want["expected"])
+            tol = max(float(want["abs_tol"]), float(want["rel_tol"]) * abs(truth))
+            assert abs(value - truth) <= tol, (want, value)
+        return len(expected)
+
+    return check
+
+
+def _check_western(results: list[dict[str, str]], expected: list[dict[str, str]]) -> int:
+    """expected.csv rows (experiment, sample_id, target, metric, value, compare, tolerance)."""
+    got = {
+        (r["experiment"], r["sample_id"], r["entity"].rsplit(":", 1)[-1], r["metric"]): r
+        for r in results
+        if r["assay"] == "western_blot"
+    }
+    for want in expected:
+        row = got[(want["experiment"], want["sample_id"], want["target"], want["metric"])]
+        assert row["qc_status"] == want["qc_status"], (want, row["qc_flags"])
+        if want["compare"] == "equal":
+            assert row["value_str"] == want["value"]
+        elif want["compare"] == "rel":
+            assert float(row["value_num"]) == pytest.approx(
+                float(want["value"]), rel=float(want["tolerance"])
+            )
+        elif want["compare"] == "abs":
+            assert float(row["value_num"]) == pytest.approx(
+                float(want["value"]), abs=float(want["tolerance"])
+            )
+        else:
+            assert want["compare"] == "below"
+            assert float(row["value_num"]) < float(want["value"])
     return len(expected)
 
 
 CHECKS: dict[str, Callable[[list[dict[str, str]], list[dict[str, str]]], int]] = {
     "annexin_pi": _check_annexin,
     "msp_gel": _check_msp,
+    "rh123_efflux": _check_generic("rh123_efflux"),
+    "tunel": _check_generic("tunel"),
+    "western_blot": _check_western,
 }
 
 

@@ -348,11 +348,13 @@ class _Columns:
         if out is None:
             out = np.empty((len(self.names), ev.shape[0]), dtype=np.float64)
         if self.is_float:
-            for j, q in enumerate(self.plain_pos):
-                out[j] = ev[:, q]
+            n_plain = len(self.plain_pos)
+            # one gather per block: a contiguous (rows, k) copy of just the needed columns
+            sub = ev[:, [*self.plain_pos, *self.detectors]]
+            out[:n_plain] = sub[:, :n_plain].T
             if self.unmix is not None:
-                det = ev[:, list(self.detectors)].astype(np.float64)
-                out[len(self.plain) :] = np.einsum("ij,jk->ki", det, self.unmix)
+                det = sub[:, n_plain:].T.astype(np.float64)
+                np.matmul(self.unmix.T, det, out=out[n_plain:])
             return out
         read_pos = list(dict.fromkeys([*self.plain_pos, *self.detectors]))
         at = {q: k for k, q in enumerate(read_pos)}

@@ -43,7 +43,7 @@ from assaykit.records import (
     utc_now,
 )
 from assaykit.sheet import SHEET_NAME, Plan, build_inputs, plan
-from assaykit.store import STORE_NAME, Store, StoredFigure, records_from_table
+from assaykit.store import STORE_NAME, QCFinding, Store, StoredFigure, records_from_table
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ class ExperimentOutcome:
     duration_s: float
     error: str | None = None
     traceback: str | None = None
+    #: every QC flag raised, with its scope and message (records carry only flag names)
+    qc_flags: list[QCFlag] = field(default_factory=list)
 
 
 class _Timeout(Exception):
@@ -157,8 +159,13 @@ def _outcome(
     error: str | None = None,
     figures: list[FigureData] | None = None,
     tb: str | None = None,
+    result: AssayResult | None = None,
 ) -> ExperimentOutcome:
     exp = task.experiment
+    flags: list[QCFlag] = []
+    if result is not None:
+        flags = list(result.qc_flags)
+        flags += [f for m in result.measurements for f in m.flags if f.message]
     return ExperimentOutcome(
         task.assay,
         exp.name,
@@ -169,6 +176,7 @@ def _outcome(
         time.perf_counter() - t0,
         error,
         tb,
+        flags,
     )
 
 
@@ -211,8 +219,8 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
         return _outcome(task, FAILED, records, t0, f"{etype}: {msg}", tb=tb)
     if missing:
         err = f"MissingInputError: {len(missing)} input file(s) missing"
-        return _outcome(task, FAILED, records, t0, err, result.figures)
-    return _outcome(task, DONE, records, t0, None, result.figures)
+        return _outcome(task, FAILED, records, t0, err, result.figures, result=result)
+    return _outcome(task, DONE, records, t0, None, result.figures, result=result)
 
 
 # --------------------------------------------------------------------------------------
@@ -527,6 +535,18 @@ def run_batch(
                     records=oc.records,
                     conditions=oc.conditions,
                     figures=figs,
+                    findings=[
+                        QCFinding(
+                            oc.assay,
+                            oc.experiment,
+                            f.flag,
+                            f.severity,
+                            f.sample_id,
+                            f.entity,
+                            f.message,
+                        )
+                        for f in oc.qc_flags
+                    ],
                 )
                 st = ExperimentStatus(
                     oc.assay, oc.experiment, oc.status, True, oc.duration_s, oc.error
@@ -562,6 +582,7 @@ def run_batch(
                     table=table,
                     experiments=exp_status,
                     figures=store.figures(order),
+                    findings=store.findings(order),
                     out=out,
                     ignored=the_plan.ignored,
                 )
@@ -575,6 +596,9 @@ def run_batch(
                 "failed": sum(1 for s in exp_status if s.status != DONE),
                 "records": len(table),
             }
+            findings_by_exp: dict[tuple[str, str], list[QCFinding]] = {}
+            for f in store.findings(order):
+                findings_by_exp.setdefault((f.assay, f.experiment), []).append(f)
             finished = utc_now()
             run_json = {
                 "run_id": run_id,
@@ -624,6 +648,10 @@ def run_batch(
                         "ran": s.ran,
                         "duration_s": round(s.duration_s, 4),
                         "error": s.error,
+                        "qc_findings": [
+                            {k: v for k, v in vars(f).items() if k not in ("assay", "experiment")}
+                            for f in findings_by_exp.get((s.assay, s.experiment), [])
+                        ],
                     }
                     for s in exp_status
                 ],

@@ -17,7 +17,7 @@ import jinja2
 from assaykit._version import __version__
 from assaykit.exporters import ResultTable, atomic_write
 from assaykit.records import utc_now
-from assaykit.store import StoredFigure
+from assaykit.store import QCFinding, StoredFigure
 
 if TYPE_CHECKING:
     from assaykit.batch import ExperimentStatus
@@ -65,6 +65,7 @@ def write_report(
     table: ResultTable,
     experiments: Sequence[ExperimentStatus],
     figures: Sequence[StoredFigure],
+    findings: Sequence[QCFinding],
     out: Path,
     ignored: Sequence[str],
 ) -> Path:
@@ -95,6 +96,7 @@ def write_report(
             "error": e.error,
             "anchor": f"exp-{n}",
             "figures": by_exp.get((e.assay, e.experiment), []),
+            "findings": [f for f in findings if (f.assay, f.experiment) == (e.assay, e.experiment)],
         }
         for n, e in enumerate(experiments)
     ]

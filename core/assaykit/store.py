@@ -86,6 +86,17 @@ CREATE TABLE IF NOT EXISTS figures (
     caption TEXT NOT NULL,
     PRIMARY KEY (assay, experiment, seq)
 );
+CREATE TABLE IF NOT EXISTS qc_findings (
+    assay TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    flag TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    sample_id TEXT,
+    entity TEXT,
+    message TEXT NOT NULL,
+    PRIMARY KEY (assay, experiment, seq)
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -115,6 +126,23 @@ class StoredExperiment:
     run_id: str
     duration_s: float
     error: str | None
+
+
+@dataclass(frozen=True)
+class QCFinding:
+    """A QC flag with its scope and message, as raised by the assay.
+
+    Records carry only flag names (``qc_flags``); the findings keep the words
+    that explain them, for the report and for anyone querying the store.
+    """
+
+    assay: str
+    experiment: str
+    flag: str
+    severity: str
+    sample_id: str | None
+    entity: str | None
+    message: str
 
 
 @dataclass(frozen=True)
@@ -184,6 +212,7 @@ class Store:
         records: Sequence[Record],
         conditions: dict[str, dict[str, str]],
         figures: Sequence[StoredFigure],
+        findings: Sequence[QCFinding] = (),
     ) -> None:
         """Replace everything stored for one experiment, atomically."""
         c = self.conn
@@ -193,6 +222,15 @@ class Store:
             c.execute("DELETE FROM records WHERE assay=? AND experiment=?", key)
             c.execute("DELETE FROM conditions WHERE assay=? AND experiment=?", key)
             c.execute("DELETE FROM figures WHERE assay=? AND experiment=?", key)
+            c.execute("DELETE FROM qc_findings WHERE assay=? AND experiment=?", key)
+            c.executemany(
+                "INSERT INTO qc_findings (assay, experiment, seq, flag, severity, sample_id, "
+                "entity, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (assay, experiment, n, f.flag, f.severity, f.sample_id, f.entity, f.message)
+                    for n, f in enumerate(findings)
+                ],
+            )
             c.executemany(
                 f"INSERT INTO records ({_REC_COLS}, seq) VALUES ({_REC_PLACEHOLDERS}, ?)",  # noqa: S608 (constant column names)
                 [
@@ -295,6 +333,17 @@ class Store:
             rec[nrec - 1] = json.loads(rec[nrec - 1])
             rows.append(tuple(rec) + tuple(cond.get(k, "") for k in cond_cols))
         return ResultTable(columns=[*RECORD_FIELDS, *cond_cols], rows=rows)
+
+    def findings(self, keys: Sequence[tuple[str, str]]) -> list[QCFinding]:
+        out = []
+        for assay, exp in keys:
+            for row in self.conn.execute(
+                "SELECT assay, experiment, flag, severity, sample_id, entity, message "
+                "FROM qc_findings WHERE assay=? AND experiment=? ORDER BY seq",
+                (assay, exp),
+            ):
+                out.append(QCFinding(*row))
+        return out
 
     def figures(self, keys: Sequence[tuple[str, str]]) -> list[StoredFigure]:
         out = []

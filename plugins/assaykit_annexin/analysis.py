@@ -28,6 +28,7 @@ from assaykit.cytometry.prepare import (
     auto_threshold,
     control_threshold,
     fcs_samples,
+    flag_repairs,
     prepare_events,
     resolve_channel,
 )
@@ -400,6 +401,8 @@ def analyze_experiment(experiment: Experiment, params: AnnexinParams) -> AssayRe
     res = AssayResult()
     figures = experiment.figures
     units = read_units(experiment, params)
+    for u in units:
+        flag_repairs(res, u.sample_id, u.fcs)
     comp = plan_compensation(units, params)
     prepare_all(units, params, comp, figures)
     th_a = channel_threshold(units, "annexin", params)

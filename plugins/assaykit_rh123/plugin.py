@@ -53,7 +53,13 @@ from assaykit.cytometry.fcs import FCSData
 from assaykit.cytometry.figures import cleanup_panel, common_logicle, density_2d, overlay_histograms
 from assaykit.cytometry.live import LiveGateParams, LiveGateResult, live_gate
 from assaykit.cytometry.params import FlowPrepParams
-from assaykit.cytometry.prepare import Prepared, fcs_samples, prepare_events, resolve_channel
+from assaykit.cytometry.prepare import (
+    Prepared,
+    fcs_samples,
+    flag_repairs,
+    prepare_events,
+    resolve_channel,
+)
 from pydantic import Field
 
 from assaykit_rh123.pairing import Group, Tube, group_tubes, match_unstained
@@ -235,6 +241,7 @@ class Rh123Assay(Assay):
                         "give every file its own sample_id"
                     )
                 seen[sid] = inp.relpath
+                flag_repairs(res, sid, fcs)
                 conditions = dict(inp.conditions)
                 if k:  # the k-th data set of a file pairs with the k-th of its partner
                     conditions[DATASET_CONDITION] = str(k + 1)

@@ -53,6 +53,7 @@ from assaykit.cytometry.prepare import (
     auto_threshold,
     control_threshold,
     fcs_samples,
+    flag_repairs,
     prepare_events,
     resolve_channel,
 )
@@ -221,6 +222,7 @@ class TunelAssay(Assay):
                         "give every file its own sample_id"
                     )
                 seen[sid] = inp.relpath
+                flag_repairs(res, sid, fcs)
                 try:
                     tube = self._prepare(inp, sid, fcs, params)
                 except AnalysisError as exc:

@@ -287,6 +287,16 @@ def test_folder_without_sheet_runs_every_file_as_its_own_experiment(
         assert r.qc_status == "warn"
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["ignored_files"] == ["notes.txt"]
+    # flag names are on the records; their scope and message are kept beside them
+    findings = {f["flag"]: f for e in run["experiments"] for f in e["qc_findings"]}
+    assert findings["threshold_auto"]["message"] == "no negative control: median + 3 MAD of samples"
+    assert findings["no_controls"]["severity"] == "warn"
+    assert findings["no_controls"]["sample_id"] is None  # experiment-wide
+    con = sqlite3.connect(tmp_path / "out" / "assaykit.sqlite")
+    n = con.execute("SELECT COUNT(*) FROM qc_findings WHERE flag='threshold_auto'").fetchone()[0]
+    con.close()
+    assert n == 2  # one per experiment
+    assert "median + 3 MAD of samples" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_sheet_lists_inputs_and_other_files_are_ignored(

@@ -186,3 +186,42 @@ def test_whole_folder_through_the_cli_never_exits_3(shared_data: Path, tmp_path:
     for r in rows:
         if r["metric"] == "error":
             assert r["value_str"].split(":", 1)[0] in TYPED, r["value_str"]
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "MiltenyiBiotec/FCS3.1/EY_2013-07-19_PBS_FCS_3.1_Well_A1.001.fcs",  # off-by-one offsets
+        "FACSCaliburHTS/Sample_Well_A02.fcs",  # non-UTF-8 TEXT
+        "fake_bitmask_error/fcs1_cleaned.lmd",  # bits above $PnR masked
+    ],
+)
+def test_a_reader_repair_is_recorded_never_silent(
+    rel: str, shared_data: Path, tmp_path: Path, host: PluginHost
+) -> None:
+    import json
+    import sqlite3
+
+    from assaykit.cytometry.fcs import read_fcs_all
+
+    src = shared_data / "fcs-instruments" / rel
+    warnings = [w for d in read_fcs_all(src) for w in d.warnings]
+    assert warnings, "this file needs a repair"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(src, folder / src.name)
+    (folder / "assaykit.toml").write_text(_toml({**FILES[rel], **FIXED}), encoding="utf-8")
+    out = tmp_path / "out"
+    result = assaykit.run(folder, out, workers=0, host=host)
+    sample = [r for r in result.records if r.entity_type == "sample"]
+    assert sample and all("fcs_repaired" in r.qc_flags for r in sample)
+    assert all(r.qc_status in ("warn", "fail") for r in sample)
+    # the reader's own words are kept: in the store, run.json and the report
+    con = sqlite3.connect(out / "assaykit.sqlite")
+    msgs = [m for (m,) in con.execute("SELECT message FROM qc_findings WHERE flag='fcs_repaired'")]
+    con.close()
+    assert msgs == ["; ".join(warnings)]
+    run = json.loads((out / "run.json").read_text())
+    found = [f for e in run["experiments"] for f in e["qc_findings"] if f["flag"] == "fcs_repaired"]
+    assert found[0]["message"] == msgs[0] and found[0]["severity"] == "warn"
+    assert warnings[0][:40] in (out / "report.html").read_text()

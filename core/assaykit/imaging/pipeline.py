@@ -112,6 +112,12 @@ class Strip:
     detected_lane_count: int
     smile: SmileModel | None = None
     min_lanes: int | None = None
+    #: this strip's own straightening (degrees, OpenCV sign), applied about ``pivot``
+    rotation_deg: float = 0.0
+    #: (x, y) in the file's pixels about which ``rotation_deg`` was applied
+    pivot: tuple[float, float] = (0.0, 0.0)
+    #: who placed the rows and lanes: "auto", or "given" (the lab's geometry)
+    source: str = "auto"
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -132,6 +138,23 @@ class Strip:
         if self.expected_lanes is not None:
             return self.detected_lane_count != self.expected_lanes
         return self.min_lanes is not None and self.detected_lane_count < self.min_lanes
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]:
+        """File pixel ``(x, y)`` of point ``(x, y)`` of the prepared (straightened) image.
+
+        Why: lanes and bands are measured on the straightened strip, but a lab
+        checks them against the file it opened, and hand annotations are in
+        the file's pixels.
+        """
+        if self.rotation_deg == 0.0:
+            return (float(x), float(y))
+        a = np.radians(self.rotation_deg)
+        cx, cy = self.pivot
+        dx, dy = x - cx, y - cy
+        # the strip was straightened by rotating the file by +rotation_deg (OpenCV,
+        # y down); undo it
+        c, s_ = np.cos(a), np.sin(a)
+        return (float(cx + c * dx - s_ * dy), float(cy + s_ * dx + c * dy))
 
     def lane(self, number: int) -> Lane:
         """Lane by its 1-based number from the left (as sample sheets count)."""
@@ -167,6 +190,10 @@ class PreparedImage:
     significant_bits: int | None
     lossy: bool
     notes: list[str] = field(default_factory=list)
+    #: geometry findings ``(flag, severity, message)``, e.g. ``("lanes_overlap", "fail", ...)``
+    findings: list[tuple[str, str, str]] = field(default_factory=list)
+    #: pixels that belong to the image (False: transparent in the file), straightened frame
+    valid: NDArray[np.bool_] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -409,7 +436,12 @@ def prepare_image(
                 model = estimate_smile(sub, det.lanes)
             except (AnalysisError, ValueError, np.linalg.LinAlgError) as exc:
                 notes.append(f"strip {k + 1}: smile not estimated: {exc}")
-        out_strips.append(Strip(k, r0, r1, det, want, detected, model, at_least))
+        out_strips.append(
+            Strip(
+                k, r0, r1, det, want, detected, model, at_least,
+                rotation_deg=float(angle), pivot=(data.shape[1] / 2.0, data.shape[0] / 2.0),
+            )  # fmt: skip
+        )
     log.debug(
         "prepared %s: polarity %s, rotation %.3f deg, %d strip(s), lanes %s",
         path,

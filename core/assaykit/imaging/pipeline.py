@@ -436,12 +436,9 @@ def prepare_image(
                 model = estimate_smile(sub, det.lanes)
             except (AnalysisError, ValueError, np.linalg.LinAlgError) as exc:
                 notes.append(f"strip {k + 1}: smile not estimated: {exc}")
-        out_strips.append(
-            Strip(
-                k, r0, r1, det, want, detected, model, at_least,
-                rotation_deg=float(angle), pivot=(data.shape[1] / 2.0, data.shape[0] / 2.0),
-            )  # fmt: skip
-        )
+        pivot = (data.shape[1] / 2.0, data.shape[0] / 2.0)
+        strip = Strip(k, r0, r1, det, want, detected, model, at_least, float(angle), pivot)
+        out_strips.append(strip)
     log.debug(
         "prepared %s: polarity %s, rotation %.3f deg, %d strip(s), lanes %s",
         path,

@@ -60,6 +60,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -71,7 +72,6 @@ from assaykit.imaging.geometry import (
     SmileModel,
     estimate_rotation,
     estimate_smile,
-    find_lanes,
     find_strips,
     rotate_image,
 )
@@ -86,9 +86,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_cv: Any = cv2  # OpenCV's stubs are stricter than OpenCV
+
 #: Bumped when a change to this module can change what comes out of it, so that
 #: plugins can put it in their own version and re-run stored work.
-PREPARATION_VERSION = 1
+PREPARATION_VERSION = 2
 
 BackgroundMethod = Literal["rolling_ball", "border_median", "none"]
 
@@ -118,6 +120,8 @@ class Strip:
     pivot: tuple[float, float] = (0.0, 0.0)
     #: who placed the rows and lanes: "auto", or "given" (the lab's geometry)
     source: str = "auto"
+    #: translation (px) applied after the rotation: prepared = R (file - pivot) + pivot + offset
+    offset: tuple[float, float] = (0.0, 0.0)
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -147,10 +151,10 @@ class Strip:
         the file's pixels.
         """
         if self.rotation_deg == 0.0:
-            return (float(x), float(y))
+            return (float(x - self.offset[0]), float(y - self.offset[1]))
         a = np.radians(self.rotation_deg)
         cx, cy = self.pivot
-        dx, dy = x - cx, y - cy
+        dx, dy = x - cx - self.offset[0], y - cy - self.offset[1]
         # the strip was straightened by rotating the file by +rotation_deg (OpenCV,
         # y down); undo it
         c, s_ = np.cos(a), np.sin(a)
@@ -243,10 +247,10 @@ class PreparedImage:
         }
 
 
-def _expected_for(expected: int | Sequence[int | None] | None, k: int) -> int | None:
+def _expected_for(expected: Any, k: int) -> Any:
     if expected is None:
         return None
-    if isinstance(expected, int):
+    if isinstance(expected, (int, float)):
         return expected
     return expected[k] if k < len(expected) else None
 
@@ -255,6 +259,54 @@ def _rotate_mask(mask: NDArray[np.bool_], angle: float) -> NDArray[np.bool_]:
     if angle == 0 or not mask.any():
         return mask.copy() if angle == 0 else np.zeros_like(mask)
     return rotate_image(mask.astype(np.float32), angle) > 0.0
+
+
+def _warp(
+    arr: NDArray[Any], matrix: NDArray[np.float64], *, nearest: bool = False
+) -> NDArray[np.float32]:
+    h, w = arr.shape
+    out = _cv.warpAffine(
+        np.asarray(arr, dtype=np.float32),
+        matrix,
+        (w, h),
+        flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def _strip_matrix(
+    angle: float, pivot: tuple[float, float], offset: tuple[float, float]
+) -> NDArray[np.float64]:
+    """File -> prepared frame: rotate by ``angle`` about ``pivot``, then move by ``offset``."""
+    m = np.asarray(_cv.getRotationMatrix2D(pivot, float(angle), 1.0), dtype=np.float64)
+    m[:, 2] += np.asarray(offset, dtype=np.float64)
+    return m
+
+
+def _rolling_ball_detect(
+    data: NDArray[np.float32], sat_value: float, radius: float
+) -> tuple[NDArray[np.float32], BackgroundSpec]:
+    """ImageJ's rolling ball on ``data`` scaled to a 16-bit range (module docs, step 5)."""
+    scale = 65535.0 / sat_value if np.isfinite(sat_value) and sat_value > 0 else 1.0
+    scaled = data * np.float32(scale) if scale != 1.0 else data
+    bg = estimate_background(scaled, "rolling_ball", radius=float(radius))
+    detect = bg.subtract(scaled)
+    if scale != 1.0:
+        detect /= np.float32(scale)
+    params = dict(bg.spec.params)
+    params["intensity_scale"] = float(scale)
+    return detect, BackgroundSpec(bg.spec.method, params)
+
+
+def _clean(data: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """``data`` with the masked pixels filled from their surroundings (OpenCV Telea)."""
+    if not mask.any():
+        return data
+    out = _cv.inpaint(
+        np.ascontiguousarray(data, dtype=np.float32), mask.astype(np.uint8), 3, cv2.INPAINT_TELEA
+    )
+    return np.asarray(out, dtype=np.float32)
 
 
 def _keep_deepest_gaps(
@@ -280,6 +332,51 @@ def _keep_deepest_gaps(
     return out
 
 
+def split_at_quiet_rows(
+    detect: NDArray[np.float32], n: int, *, min_strip: int = 30
+) -> list[tuple[int, int]] | None:
+    """``n`` strips cut at the widest runs of rows without band signal.
+
+    Why: two gel rows cast in one slab (two combs) have no dark gap between
+    them; what separates them is a band of rows with no bands in any lane
+    (below the first row's fastest band and above the second row's wells).
+    Rows count as quiet when their 90th-percentile signal is under a quarter
+    of the median over rows of that statistic plus 3 noise sigmas. Returns
+    None when fewer than ``n - 1`` quiet runs lie between signal.
+    """
+    h = detect.shape[0]
+    if n < 2 or h < n * min_strip:
+        return None
+    row = np.percentile(detect, 90, axis=1).astype(np.float64)
+    row = np.convolve(row, np.ones(5) / 5.0, mode="same")
+    noise = 1.4826 * float(np.median(np.abs(np.diff(row)))) + 1e-9
+    busy = row > 0.25 * float(np.median(row)) + 3.0 * noise
+    idx = np.flatnonzero(busy)
+    if idx.size == 0:
+        return None
+    first, last = int(idx[0]), int(idx[-1]) + 1
+    runs: list[tuple[int, int]] = []
+    start = None
+    for y in range(first, last):
+        if not busy[y] and start is None:
+            start = y
+        elif busy[y] and start is not None:
+            runs.append((start, y))
+            start = None
+    runs = [r for r in runs if r[1] - r[0] >= 4]
+    if len(runs) < n - 1:
+        return None
+    cuts = sorted(sorted(runs, key=lambda r: r[1] - r[0], reverse=True)[: n - 1])
+    edges = [0]
+    for a, b in cuts:
+        edges += [a, b]
+    edges.append(h)
+    out = [(edges[2 * i], edges[2 * i + 1]) for i in range(n)]
+    if any(b - a < min_strip for a, b in out):
+        return None
+    return out
+
+
 def prepare_image(
     image: LoadedImage | str | os.PathLike[str],
     *,
@@ -297,6 +394,10 @@ def prepare_image(
     smile: bool = True,
     saturation_value: float | None = None,
     lane_kwargs: dict[str, Any] | None = None,
+    lane_centers: Sequence[Sequence[float] | None] | None = None,
+    lane_span: Sequence[tuple[float, float] | None] | None = None,
+    strip_deskew: bool = True,
+    remove_marks: bool = True,
 ) -> PreparedImage:
     """Load (if given a path) and prepare one image; see the module docs for the steps.
 
@@ -328,7 +429,16 @@ def prepare_image(
     saturation_value
         Override the detector maximum inferred by the loader.
     lane_kwargs
-        Extra keywords for :func:`~assaykit.imaging.geometry.find_lanes`.
+        Ignored (kept for callers of the valley-based lane finder it replaced).
+    lane_centers, lane_span
+        Per strip, top first: every lane centre, or the first and last lane
+        centre (with the lane count from ``expected_lanes``), in the file's
+        pixels. What a lab gives wins over detection.
+    strip_deskew
+        Straighten each strip by its own tilt (membranes are laid down one by one).
+    remove_marks
+        Mask pen strokes, handwriting and specks (:mod:`assaykit.imaging.marks`)
+        before deskewing and lane finding.
     """
     loaded = image if isinstance(image, LoadedImage) else load_image(image)
     path = loaded.path
@@ -338,58 +448,80 @@ def prepare_image(
     saturated = norm.saturated_mask()
     notes: list[str] = []
 
-    # -- deskew
+    valid0 = getattr(norm, "valid", None)
+    if valid0 is None:
+        valid0 = getattr(loaded, "valid", None)
+    findings: list[tuple[str, str, str]] = []
+    h, w = (int(v) for v in data.shape)
+
+    # -- marks (pen strokes, handwriting, specks): masked before anything measures geometry
+    from assaykit.imaging.marks import find_marks
+
+    clean = data
+    if remove_marks and min(data.shape) >= 32:
+        quick, _ = _rolling_ball_detect(data, sat_value, background_radius)
+        marks0 = find_marks(quick, valid=valid0)
+        if marks0.count:
+            clean = _clean(data, marks0.mask)
+
+    # -- deskew (the whole image; each strip is refined below)
     angle = 0.0
     if rotation_deg is not None:
         angle = float(rotation_deg)
     elif deskew and min(data.shape) >= 16:
         try:
-            angle = estimate_rotation(data, max_angle=max_angle)
+            angle = estimate_rotation(clean, max_angle=max_angle)
         except AnalysisError as exc:
             notes.append(f"rotation not estimated: {exc}")
             angle = 0.0
     if abs(angle) < min_angle:
         angle = 0.0
+    centre = (w / 2.0, h / 2.0)
+    glob = _strip_matrix(angle, centre, (0.0, 0.0))
+    src_data, src_sat, src_clean = data, saturated, clean
     if angle != 0.0:
         data = rotate_image(data, angle)
+        clean = rotate_image(clean, angle) if clean is not src_data else data
         saturated = _rotate_mask(saturated, angle)
-
-    # -- 2-D background (for detection)
-    if background == "rolling_ball":
-        scale = 65535.0 / sat_value if np.isfinite(sat_value) and sat_value > 0 else 1.0
-        scaled = data * np.float32(scale) if scale != 1.0 else data
-        bg = estimate_background(scaled, "rolling_ball", radius=float(background_radius))
-        detect = bg.subtract(scaled)
-        if scale != 1.0:
-            detect /= np.float32(scale)
-        params = dict(bg.spec.params)
-        params["intensity_scale"] = float(scale)
-        spec = BackgroundSpec(bg.spec.method, params)
-    elif background in ("border_median", "none"):
-        bg = estimate_background(data, background)
-        detect, spec = bg.subtract(data), bg.spec
-    else:
-        raise AnalysisError(
-            f"{path}: unknown background method {background!r}; "
-            "expected 'rolling_ball', 'border_median' or 'none'"
-        )
+    valid = None
+    if valid0 is not None:
+        valid = _warp(valid0.astype(np.float32), glob, nearest=True) > 0.5 if angle else valid0
 
     # -- strips
-    h = int(data.shape[0])
+    ranges: list[tuple[int, int]]
+    given_strips = not isinstance(strips, bool)
     if strips is True:
-        ranges = find_strips(data)
+        ranges = find_strips(clean)
         if min_strips is not None and len(ranges) < min_strips:
             for depth in (0.1, 0.05, 0.02):
-                retry = find_strips(data, min_depth_fraction=depth)
+                retry = find_strips(clean, min_depth_fraction=depth)
                 if len(retry) >= min_strips:
                     # a lowered threshold is a guess: keep only the deepest gaps needed
-                    retry = _keep_deepest_gaps(data, retry, min_strips)
+                    retry = _keep_deepest_gaps(clean, retry, min_strips)
                     notes.append(
                         f"{len(retry)} strips found with a gap depth of {depth:.0%} of the row "
                         f"profile range ({len(ranges)} at the default 20 %)"
                     )
                     ranges = retry
                     break
+        if min_strips is not None and len(ranges) < min_strips:
+            quick_g, _ = _rolling_ball_detect(clean, sat_value, background_radius)
+            split = split_at_quiet_rows(quick_g, min_strips)
+            if split is not None:
+                notes.append(
+                    f"{len(split)} strips cut at rows without bands (no dark gap between them)"
+                )
+                ranges = split
+            else:
+                findings.append(
+                    (
+                        "strip_not_found",
+                        "fail",
+                        f"{path}: {min_strips} strips expected, {len(ranges)} found (rows "
+                        + ", ".join(f"{a}-{b}" for a, b in ranges)
+                        + ")",
+                    )
+                )
     elif strips is False:
         ranges = [(0, h)]
     else:
@@ -398,47 +530,128 @@ def prepare_image(
         if bad:
             raise AnalysisError(f"{path}: strip rows {bad} are empty or outside the image")
 
+    # -- each strip straightened by its own tilt (membranes are laid down one by one)
+    strip_geom: list[tuple[float, tuple[float, float], tuple[float, float]]] = []
+    if strip_deskew and deskew and rotation_deg is None and len(ranges) > 1:
+        comp_data, comp_sat, comp_clean = data.copy(), saturated.copy(), clean.copy()
+        comp_valid = valid.copy() if valid is not None else None
+        inv = _cv.invertAffineTransform(glob)
+        for r0, r1 in ranges:
+            crop = clean[r0:r1]
+            delta = 0.0
+            if crop.shape[0] >= 24:
+                try:
+                    delta = estimate_rotation(crop, max_angle=max_angle)
+                except AnalysisError:
+                    delta = 0.0
+            total = angle + delta
+            c_g = (w / 2.0, 0.5 * (r0 + r1))
+            c_o = tuple(float(v) for v in inv @ np.array([c_g[0], c_g[1], 1.0]))
+            if abs(delta) < min_angle or abs(total) > max_angle:
+                strip_geom.append((angle, centre, (0.0, 0.0)))
+                continue
+            off = (c_g[0] - c_o[0], c_g[1] - c_o[1])
+            m = _strip_matrix(total, (c_o[0], c_o[1]), off)
+            comp_data[r0:r1] = _warp(src_data, m)[r0:r1]
+            comp_clean[r0:r1] = _warp(src_clean, m)[r0:r1]
+            comp_sat[r0:r1] = (_warp(src_sat.astype(np.float32), m) > 0.0)[r0:r1]
+            if comp_valid is not None and valid0 is not None:
+                comp_valid[r0:r1] = (_warp(valid0.astype(np.float32), m, nearest=True) > 0.5)[r0:r1]
+            strip_geom.append((total, (c_o[0], c_o[1]), off))
+        data, saturated, clean, valid = comp_data, comp_sat, comp_clean, comp_valid
+    else:
+        strip_geom = [(angle, centre, (0.0, 0.0)) for _ in ranges]
+
+    # -- 2-D background (for detection)
+    if background == "rolling_ball":
+        detect, spec = _rolling_ball_detect(data, sat_value, background_radius)
+    elif background in ("border_median", "none"):
+        bg = estimate_background(data, background)
+        detect, spec = bg.subtract(data), bg.spec
+    else:
+        raise AnalysisError(
+            f"{path}: unknown background method {background!r}; "
+            "expected 'rolling_ball', 'border_median' or 'none'"
+        )
+    if valid is not None:
+        detect = np.where(valid, detect, np.float32(0.0)).astype(np.float32)
+
+    # -- marks on the straightened image: masked for lanes and bands, and recorded
+    marks_mask = np.zeros(data.shape, bool)
+    if remove_marks and min(data.shape) >= 32:
+        marks = find_marks(detect, valid=valid)
+        if marks.count:
+            marks_mask = marks.mask
+            detect = np.where(marks_mask, np.float32(0.0), detect).astype(np.float32)
+            data = _clean(data, marks_mask)
+            notes.append(
+                f"marks masked before lanes and bands ({marks.summary()}): "
+                + "; ".join(
+                    f"{k} at x {x0}-{x1}, y {y0}-{y1}" for k, x0, y0, x1, y1 in marks.boxes[:12]
+                )
+                + (" ..." if marks.count > 12 else "")
+            )
+
     # -- lanes per strip
-    kw = dict(lane_kwargs or {})
+    from assaykit.imaging.lanegrid import place_lanes
+
     out_strips: list[Strip] = []
     for k, (r0, r1) in enumerate(ranges):
-        sub = data[r0:r1]
         want = _expected_for(expected_lanes, k)
         at_least = _expected_for(min_lanes, k)
-        free: LaneDetection | None
+        rot, pivot, off = strip_geom[k]
+        m = _strip_matrix(rot, pivot, off)
+        given_c = _expected_for(lane_centers, k)
+        given_s = _expected_for(lane_span, k)
+        ymid = 0.5 * (r0 + r1)
+
+        def to_prepared(x: float, m: NDArray[np.float64] = m, y: float = ymid) -> float:
+            # x of the file's point (x, row) in the prepared frame; the lab's lane positions
+            # are in the file's pixels, taken at the strip's middle row
+            yo = float((_cv.invertAffineTransform(m) @ np.array([x, y, 1.0]))[1])
+            return float(m[0, 0] * x + m[0, 1] * yo + m[0, 2])
+
+        centres_p = [to_prepared(float(x)) for x in given_c] if given_c else None
+        span_p = (to_prepared(given_s[0]), to_prepared(given_s[1])) if given_s else None
+        sub_valid = valid[r0:r1] if valid is not None else None
         try:
-            free = find_lanes(sub, **kw)
-        except AnalysisError:
-            free = None
-        detected = len(free.lanes) if free is not None else 0
-        place = want
-        if place is None and at_least is not None and detected < at_least:
-            place = at_least
-        if place is not None and place != detected:
-            try:
-                det = find_lanes(sub, expected_lanes=place, **kw)
-            except AnalysisError as exc:
-                raise AnalysisError(f"{path}, strip {k + 1}: {exc}") from None
-            if detected < place and not any(w in det.method for w in ("grid", "even split")):
-                # every lane stood out as a peak once the count was known (faint lanes
-                # beside a strong one): lane finding did find them
-                detected = len(det.lanes)
-        elif free is not None:
-            det = free
-        else:
-            raise AnalysisError(
-                f"{path}, strip {k + 1} (rows {r0}-{r1}): no lanes found; the column profile "
-                "has no significant peak (give the expected number of lanes?)"
+            placed = place_lanes(
+                detect[r0:r1],
+                clean[r0:r1],
+                expected=want,
+                minimum=at_least,
+                centers=centres_p,
+                first_last=span_p,
+                valid=sub_valid,
+                where=f"{path}, strip {k + 1} (rows {r0}-{r1})",
             )
+        except ValueError as exc:
+            raise AnalysisError(str(exc)) from None
+        g = placed.grid
+        left, right = g.edges()
+        lanes_ = [
+            Lane(i, float(c), float(a), float(b))
+            for i, (c, a, b) in enumerate(zip(g.centers, left, right))
+        ]
+        det = LaneDetection(
+            lanes_,
+            float(g.pitch),
+            float(g.width),
+            placed.profile,
+            g.method,
+            {"span": list(placed.span), "r2": round(float(g.r2), 4) if np.isfinite(g.r2) else None},
+        )
+        findings.extend(placed.findings)
         model: SmileModel | None = None
         if smile and len(det.lanes) >= 2:
             try:
-                model = estimate_smile(sub, det.lanes)
+                model = estimate_smile(data[r0:r1], det.lanes)
             except (AnalysisError, ValueError, np.linalg.LinAlgError) as exc:
                 notes.append(f"strip {k + 1}: smile not estimated: {exc}")
-        pivot = (data.shape[1] / 2.0, data.shape[0] / 2.0)
-        strip = Strip(k, r0, r1, det, want, detected, model, at_least, float(angle), pivot)
-        out_strips.append(strip)
+        src = "given" if (given_c or given_s or given_strips) else "auto"
+        out_strips.append(
+            Strip(k, r0, r1, det, want, placed.detected, model, at_least, rot, pivot, src, off)
+        )
     log.debug(
         "prepared %s: polarity %s, rotation %.3f deg, %d strip(s), lanes %s",
         path,
@@ -463,4 +676,6 @@ def prepare_image(
         significant_bits=loaded.significant_bits,
         lossy=bool(loaded.lossy),
         notes=notes,
+        findings=findings,
+        valid=valid,
     )

@@ -576,6 +576,15 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     minimum: list[int | None] = [None] * max(n_strips_named, 1)
     for r in rows:
         k = (r.strip or 1) - 1
+        for number in (r.lane, r.n_lanes):
+            if number is not None and number > loaded.width // MIN_LANE_PITCH:
+                col = "lane" if number == r.lane else "n_lanes"
+                raise InputError(
+                    r.inp.relpath,
+                    f"{_row_prefix(r.inp)}column {col!r}: lane {number} is out of range; the "
+                    f"image is {loaded.width} px wide, so it cannot hold {number} lanes of at "
+                    f"least {MIN_LANE_PITCH} px",
+                )
         if r.n_lanes is not None:
             expected[k] = r.n_lanes
         if r.lane is not None:

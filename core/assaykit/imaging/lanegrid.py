@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -496,20 +497,21 @@ def _half_max_width(
     return dataclasses.replace(grid, width=width)
 
 
-def _free_count(data: NDArray[np.floating], lo: int, hi: int) -> tuple[int, float] | None:
+def _free_lanes(data: NDArray[np.floating], lo: int, hi: int) -> list[Any] | None:
     """Lanes the strip shows by itself: significant peaks of the column profile on the
-    membrane (:func:`assaykit.imaging.geometry.find_lanes`), as ``(count, 1.0)``."""
+    membrane (:func:`assaykit.imaging.geometry.find_lanes`)."""
     from assaykit.errors import AnalysisError
     from assaykit.imaging.geometry import find_lanes
 
-    sub = np.asarray(data, dtype=np.float32)[:, lo:hi]
-    if sub.shape[1] < 8:
+    sub = np.asarray(data, dtype=np.float32)
+    if hi - lo < 8:
         return None
     try:
-        n = len(find_lanes(sub).lanes)
+        found = find_lanes(sub).lanes
     except AnalysisError:
         return None
-    return (n, 1.0) if n else None
+    inside = [ln for ln in found if lo <= ln.center < hi]
+    return inside or None
 
 
 @dataclass(frozen=True)
@@ -567,7 +569,8 @@ def place_lanes(
 
     noise = robust_noise(prof)
     findings: list[tuple[str, str, str]] = []
-    free = _free_count(data, lo, hi)
+    free_lanes = _free_lanes(data, lo, hi) if expected is None else None
+    free = (len(free_lanes), 1.0) if free_lanes else None
     if centers is not None:
         grid = grid_from_centres(centers, None, (0.0, float(prof.size)), "lane centres given")
         detected = free[0] if free else 0
@@ -581,6 +584,16 @@ def place_lanes(
             c = np.linspace(first_last[0], first_last[1], n)
             grid = grid_from_centres(c, None, (0.0, float(prof.size)), "lane span given")
             detected = free[0] if free else 0
+        elif expected is None and free_lanes and len(free_lanes) >= (minimum or 0):
+            # no count given and the strip shows its lanes: they are where its peaks are
+            # (they need not be evenly spaced: a lab may skip wells)
+            grid = grid_from_centres(
+                [ln.center for ln in free_lanes],
+                float(np.median([ln.width for ln in free_lanes])),
+                (float(lo), float(hi)),
+                "column-profile peaks",
+            )
+            detected = len(free_lanes)
         elif n is None:
             raise ValueError(
                 f"{where}: no lanes found; the column profile has no significant peak "
@@ -590,9 +603,20 @@ def place_lanes(
             if hi - lo < 2 * n:
                 lo, hi = 0, prof.size
             grid = fit_lane_grid(prof, n, span=(lo, hi), noise=noise, compress=True)
-            strong_lanes = grid.amplitudes > 4.0 * noise
+            # lanes with signal: box mean above the profile's floor (10th percentile on the
+            # membrane; the mean between lanes is raised by a bright lane's tails)
+            floor = float(np.percentile(prof[lo:hi], 10))
+            half = 0.5 * grid.width
+            box_mean = np.array(
+                [
+                    float(np.mean(prof[max(0, round(c - half)) : max(round(c - half) + 1,
+                                                                     round(c + half))]))
+                    for c in grid.centers
+                ]
+            )  # fmt: skip
+            strong_lanes = box_mean - floor > 4.0 * noise
             strong = int(np.sum(strong_lanes))
-            detected = max(free[0] if free else 0, strong)
+            detected = strong
             grid = _half_max_width(grid, prof, strong_lanes)
             if not grid.r2 >= MIN_GRID_R2 and strong < n:
                 findings.append(

@@ -78,6 +78,7 @@ from assaykit import AnalysisError, Input, InputError, QCFlag
 from assaykit.imaging.background import profile_baseline
 from assaykit.imaging.bands import Band, find_bands, lane_profile
 from assaykit.imaging.geometry import Lane, find_strips
+from assaykit.imaging.given import geometry_for
 from assaykit.imaging.io import LoadedImage
 from assaykit.imaging.ladder import LadderFit, MultiLaneCalibration, fit_ladder
 from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
@@ -516,7 +517,7 @@ def _integrate(
 
 
 def _window_for(
-    target: str, strip: Strip, params: WesternParams
+    target: str, strip: Strip, params: WesternParams, relpath: str = ""
 ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """(row window in image rows, MW window in kDa) for a target; '*' applies to all."""
 
@@ -530,6 +531,13 @@ def _window_for(
     rows = None
     if rw is not None:
         rows = (strip.start + rw[0] * strip.height, strip.start + rw[1] * strip.height)
+    given = geometry_for(params.geometry, relpath) if relpath else None
+    px = pick(dict(given.band_rows)) if given is not None else None
+    if px is not None:
+        # the lab's rows are the file's; map them into the straightened strip at its middle
+        xm = 0.5 * (strip.lane_list[0].center + strip.lane_list[-1].center)
+        xf, _ = strip.to_image(xm, 0.5 * (strip.start + strip.stop))
+        rows = (strip.from_image(xf, px[0])[1], strip.from_image(xf, px[1])[1])
     return rows, pick(dict(params.mw_window_kda))
 
 
@@ -589,16 +597,31 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
             expected[k] = r.n_lanes
         if r.lane is not None:
             minimum[k] = max(minimum[k] or 0, r.lane)
+    given = geometry_for(params.geometry, relpath)
+    strips_arg: Any = params.find_strips and (strip_given or all(r.auto for r in rows))
+    if given is not None and given.strips:
+        strips_arg = [tuple(r) for r in given.strips]
+        strip_given = True
+    if given is not None and given.lane_span:
+        for k, pair in enumerate(given.lane_span):
+            if pair is not None and (k >= len(expected) or expected[k] is None):
+                raise InputError(
+                    relpath,
+                    f"geometry lane_span for strip {k + 1}: the lane count is needed too; give "
+                    "the sheet's n_lanes column for this strip (or every lane centre, 'lanes')",
+                )
     prepared = prepare_image(
         loaded,
         polarity=params.polarity,
         deskew=params.deskew,
         max_angle=params.max_rotation_deg,
-        strips=params.find_strips and (strip_given or all(r.auto for r in rows)),
-        min_strips=n_strips_named if strip_given else None,
+        strips=strips_arg,
+        min_strips=n_strips_named if strip_given and strips_arg is True else None,
         expected_lanes=expected,
         min_lanes=minimum,
         background_radius=params.rolling_ball_radius,
+        lane_centers=given.lanes if given is not None else None,
+        lane_span=given.lane_span if given is not None else None,
     )
     bg_text = background_text(prepared, params)
     flags: list[QCFlag] = []
@@ -714,7 +737,7 @@ def _choose(
     strip = sr.strip
     target = items[0][0].target
     lanes = strip.lane_list
-    row_win, mw_win = _window_for(target, strip, params)
+    row_win, mw_win = _window_for(target, strip, params, items[0][0].inp.relpath)
     note = ""
     if mw_win is not None and not sr.calibration:
         note = (

@@ -54,6 +54,7 @@ from assaykit import (
     QCFlag,
     hookimpl,
 )
+from assaykit.imaging.given import ImageGeometry
 from assaykit.imaging.io import LoadedImage
 from pydantic import Field, field_validator
 
@@ -165,6 +166,15 @@ class WesternParams(Params):
         default_factory=dict,
         description="Per target (or '*'), the molecular-weight window (kDa) of its band, "
         "e.g. {RARB = [45, 60], ABCB1 = [140, 200]}; needs a 'ladder' lane on the strip.",
+    )
+    geometry: dict[str, ImageGeometry] = Field(
+        default_factory=dict,
+        description="What the lab says about an image, in the file's pixels, keyed by the "
+        "file's path relative to the folder (or its name): 'strips' (rows [top, bottom] of "
+        "each membrane, top first), 'lane_span' (first and last lane centre x per strip; the "
+        "count from the sheet's n_lanes), 'lanes' (every lane centre x per strip), "
+        "'band_rows' (per target or '*', rows [top, bottom] of its band). What is given wins "
+        "over detection; see assaykit.imaging.given.",
     )
     ladder_kda: tuple[KiloDalton, ...] = Field(
         PAGERULER_PRESTAINED_KDA,

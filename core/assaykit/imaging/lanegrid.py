@@ -209,6 +209,19 @@ def fit_lane_grid(
         widths,
     )
     res, pitch, offset, frac = best
+    # Ties: empty lanes at both ends leave the grid free to slide by whole pitches at
+    # (nearly) no cost; a comb is centred on its gel, so take the most centred of those.
+    mid = 0.5 * (lo + hi)
+    options = []
+    for k in range(-3, 4):
+        o = offset + k * pitch
+        if o - 0.5 * frac * pitch < lo - 1e-9 or o + (n - 1 + 0.5 * frac) * pitch > hi + 1e-9:
+            continue
+        r, _ = _residuals(c1, c2, lo, hi, np.array([pitch]), np.array([o]), frac, n)
+        options.append((float(r[0]), o))
+    tied = [o for r, o in options if r <= res + 0.02 * abs(res) + 1e-9]
+    if tied:
+        offset = min(tied, key=lambda o: abs(o + 0.5 * (n - 1) * pitch - mid))
     l1, l2 = _cumulative(linear)
     _, amp = _residuals(l1, l2, lo, hi, np.array([pitch]), np.array([offset]), frac, n)
     amp = amp[0]

@@ -50,10 +50,11 @@ class Marks:
 
 
 def _noise(img: NDArray[np.float32]) -> float:
-    d = np.diff(img[:: max(1, img.shape[0] // 200)], axis=1).ravel()
-    if d.size == 0:
+    """Robust sigma of the (smoothed) pixels about their median: the background dominates."""
+    v = img[:: max(1, img.shape[0] // 300), :: max(1, img.shape[1] // 300)].ravel()
+    if v.size == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
 def find_marks(
@@ -75,10 +76,11 @@ def find_marks(
     sigma = _noise(img)
     if not np.isfinite(sigma) or sigma <= 0:
         return Marks(np.zeros((h, w), bool))
+    floor = float(np.median(img[:: max(1, h // 300), :: max(1, w // 300)]))
+    img = img - np.float32(floor)  # a rolling ball leaves a positive offset
     sig = img > k_sigma * sigma
     if valid is not None:
         sig &= valid
-    sig = ndi.binary_opening(sig, structure=np.ones((2, 2), bool))
     labels, count = ndi.label(sig, structure=np.ones((3, 3), bool))
     if count == 0:
         return Marks(np.zeros((h, w), bool))
@@ -87,6 +89,7 @@ def find_marks(
     objects = ndi.find_objects(labels)
     inscribed = ndi.maximum(dist, labels, index=np.arange(1, count + 1))
     peak = ndi.maximum(img, labels, index=np.arange(1, count + 1))
+    area = ndi.sum(sig, labels, index=np.arange(1, count + 1))
     mask = np.zeros((h, w), bool)
     boxes: list[tuple[str, int, int, int, int]] = []
     for i, sl in enumerate(objects):
@@ -96,8 +99,9 @@ def find_marks(
         x0, x1 = sl[1].start, sl[1].stop
         bh, bw = y1 - y0, x1 - x0
         kind = None
-        # only high-contrast components: a faint band broken up by noise is not a mark
-        if peak[i] < 2.0 * k_sigma * sigma:
+        # only high-contrast components of 3 px or more: a faint band broken up by noise
+        # is not a mark, nor is a single hot pixel's neighbourhood
+        if peak[i] < 2.0 * k_sigma * sigma or area[i] < 3:
             continue
         if bh <= speck and bw <= speck:
             kind = "speck"

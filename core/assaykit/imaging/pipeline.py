@@ -160,6 +160,17 @@ class Strip:
         c, s_ = np.cos(a), np.sin(a)
         return (float(cx + c * dx - s_ * dy), float(cy + s_ * dx + c * dy))
 
+    def from_image(self, x: float, y: float) -> tuple[float, float]:
+        """Point of the prepared image for file pixel ``(x, y)`` (inverse of :meth:`to_image`)."""
+        a = np.radians(self.rotation_deg)
+        cx, cy = self.pivot
+        c, s_ = np.cos(a), np.sin(a)
+        dx, dy = x - cx, y - cy
+        return (
+            float(cx + c * dx + s_ * dy + self.offset[0]),
+            float(cy - s_ * dx + c * dy + self.offset[1]),
+        )
+
     def lane(self, number: int) -> Lane:
         """Lane by its 1-based number from the left (as sample sheets count)."""
         lanes = self.lanes.lanes
@@ -340,8 +351,8 @@ def split_at_quiet_rows(
     Why: two gel rows cast in one slab (two combs) have no dark gap between
     them; what separates them is a band of rows with no bands in any lane
     (below the first row's fastest band and above the second row's wells).
-    Rows count as quiet when their 90th-percentile signal is under a quarter
-    of the median over rows of that statistic plus 3 noise sigmas. Returns
+    Rows count as quiet when their 90th-percentile signal is within 6 robust
+    sigmas (1.4826 MAD over rows) of its median over rows. Returns
     None when fewer than ``n - 1`` quiet runs lie between signal.
     """
     h = detect.shape[0]
@@ -349,8 +360,9 @@ def split_at_quiet_rows(
         return None
     row = np.percentile(detect, 90, axis=1).astype(np.float64)
     row = np.convolve(row, np.ones(5) / 5.0, mode="same")
-    noise = 1.4826 * float(np.median(np.abs(np.diff(row)))) + 1e-9
-    busy = row > 0.25 * float(np.median(row)) + 3.0 * noise
+    base = float(np.median(row))
+    spread = 1.4826 * float(np.median(np.abs(row - base))) + 1e-9
+    busy = row > base + 6.0 * spread
     idx = np.flatnonzero(busy)
     if idx.size == 0:
         return None

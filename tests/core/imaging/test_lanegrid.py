@@ -115,7 +115,7 @@ def test_find_marks_keeps_bands() -> None:
     # no band pixel is masked: every band's peak row stays unmasked in its lane
     for b in syn.truth["bands"]:
         lane = syn.truth["lanes"][b["lane"]]
-        assert not marks.mask[int(round(b["row"])), int(lane["center"])]
+        assert not marks.mask[round(b["row"]), int(lane["center"])]
 
 
 def test_membrane_span_stops_at_a_sharp_edge() -> None:

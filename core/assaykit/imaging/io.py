@@ -450,26 +450,36 @@ def _fill_invalid(data: NDArray[np.float32], valid: NDArray[np.bool_]) -> NDArra
     invalid = ~valid
     if not invalid.any():
         return data
-    w = valid.astype(np.float32)
+    h, w = data.shape
     k = (2 * _FILL_RADIUS + 1, 2 * _FILL_RADIUS + 1)
-    # box means of opaque pixels only; the sums of transparent pixels are zero
-    num = cv2.blur(np.where(valid, data, np.float32(0)).astype(np.float32), k)
-    den = cv2.blur(w, k)
-    local = num / np.maximum(den, np.float32(1e-6))
-    # every transparent pixel takes the value of its nearest opaque pixel. That pixel
-    # lies within the transparent area's bounding box grown by one pixel (any pixel
-    # farther out can be moved onto that rim, which is opaque, and gets closer), so
-    # the distance transform runs on that box only.
-    rows = np.flatnonzero(invalid.any(axis=1))
-    cols = np.flatnonzero(invalid.any(axis=0))
-    h, wd = data.shape
-    r0, r1 = max(0, int(rows[0]) - 1), min(h, int(rows[-1]) + 2)
-    c0, c1 = max(0, int(cols[0]) - 1), min(wd, int(cols[-1]) + 2)
-    sub = invalid[r0:r1, c0:c1]
-    iy, ix = ndimage.distance_transform_edt(sub, return_distances=False, return_indices=True)
+    # Work per transparent area (rounded corners: four small boxes), in its bounding
+    # box grown by one pixel: the nearest opaque pixel of a transparent pixel lies
+    # there (a pixel farther out moved onto the opaque rim gets closer; another
+    # transparent area on that rim can only make the choice a near, not the nearest,
+    # opaque pixel). Many areas: one box around them all, where this is exact.
+    labels, n = ndimage.label(invalid, structure=np.ones((3, 3), bool))
+    if n <= 256:
+        boxes = [b for b in ndimage.find_objects(labels) if b is not None]
+    else:
+        rows = np.flatnonzero(invalid.any(axis=1))
+        cols = np.flatnonzero(invalid.any(axis=0))
+        boxes = [(slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))]
     out = data.copy()
-    region = out[r0:r1, c0:c1]
-    region[sub] = local[r0:r1, c0:c1][iy[sub], ix[sub]]
+    for rs, cs in boxes:
+        r0, r1 = max(0, rs.start - 1), min(h, rs.stop + 1)
+        c0, c1 = max(0, cs.start - 1), min(w, cs.stop + 1)
+        # box means of opaque pixels only, over the box grown by the fill radius so
+        # that every mean inside the box is the full-image one
+        e0, e1 = max(0, r0 - _FILL_RADIUS), min(h, r1 + _FILL_RADIUS)
+        f0, f1 = max(0, c0 - _FILL_RADIUS), min(w, c1 + _FILL_RADIUS)
+        ok = valid[e0:e1, f0:f1]
+        num = cv2.blur(np.where(ok, data[e0:e1, f0:f1], np.float32(0)).astype(np.float32), k)
+        den = cv2.blur(ok.astype(np.float32), k)
+        local = (num / np.maximum(den, np.float32(1e-6)))[r0 - e0 : r1 - e0, c0 - f0 : c1 - f0]
+        sub = invalid[r0:r1, c0:c1]
+        iy, ix = ndimage.distance_transform_edt(sub, return_distances=False, return_indices=True)
+        region = out[r0:r1, c0:c1]
+        region[sub] = local[iy[sub], ix[sub]]
     return out
 
 
@@ -494,16 +504,17 @@ def _to_one_channel(
         return rgb[..., k], f"{rule} channel"
     if rule != "auto":
         raise ImageError(path, f"color_rule {rule!r}: expected auto, luminance, red, green or blue")
-    # transparent pixels' colour is whatever the exporter left there: not evidence
-    seen = rgb if valid is None else rgb[valid]
-    if np.array_equal(seen[..., 0], seen[..., 1]) and np.array_equal(seen[..., 0], seen[..., 2]):
-        return rgb[..., 0], "grey stored as RGB: one channel"
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
     if valid is None:
-        step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
+        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+            return rgb[..., 0], "grey stored as RGB: one channel"
         sample = rgb[::step, ::step].reshape(-1, 3).astype(np.float32)
     else:
-        step = max(1, int(seen.shape[0] / 250_000))
-        sample = seen[::step].astype(np.float32)
+        # transparent pixels' colour is whatever the exporter left there: not evidence
+        differs = (rgb[..., 0] != rgb[..., 1]) | (rgb[..., 0] != rgb[..., 2])
+        if not np.any(differs & valid):
+            return rgb[..., 0], "grey stored as RGB: one channel"
+        sample = rgb[::step, ::step][valid[::step, ::step]].astype(np.float32)
     lo, hi = np.percentile(sample, [0.1, 99.9], axis=0)
     k = int(np.argmax(hi - lo))
     name = ("red", "green", "blue")[k]

@@ -373,3 +373,18 @@ def test_arrays_with_a_mask_and_with_data() -> None:
         n.with_data(n.data[:10])
     with pytest.raises(ImageError, match="valid mask shape"):
         normalize_polarity(data, valid=inside[:10])
+
+
+def test_many_small_transparent_areas_are_filled_with_background() -> None:
+    # > 256 separate transparent specks take the one-box path of the fill
+    data = np.full((120, 160), 200.0, np.float32)
+    data[:, 80:] = 120.0  # two background levels: each speck takes its own side's
+    valid = np.ones(data.shape, bool)
+    valid[2:-2:4, 2:-2:4] = False  # 29 x 39 isolated specks
+    data[~valid] = 0.0
+    assert int((~valid).sum()) > 256
+    n = normalize_polarity(data, "dark_bands_on_light", valid=valid, saturation_value=255)
+    expected = np.where(np.arange(160) < 80, 55.0, 135.0)[None, :].repeat(120, axis=0)
+    far = np.abs(np.arange(160) - 79.5)[None, :].repeat(120, axis=0) > 10  # away from the step
+    np.testing.assert_allclose(n.data[~valid & far], expected[~valid & far], atol=1e-3)
+    assert not n.saturated_mask().any()

@@ -18,7 +18,30 @@ Colour to one channel (``color_rule``)
     range (99.9th - 0.1th percentile) is used, because pseudo-coloured exports put
     the signal in one channel and mixing channels would dilute it and hide its
     saturation. ``"luminance"`` uses ITU-R BT.601 weights (0.299 R + 0.587 G +
-    0.114 B). ``"red"``, ``"green"``, ``"blue"`` pick a channel. Alpha is dropped.
+    0.114 B). ``"red"``, ``"green"``, ``"blue"`` pick a channel. The choice and
+    the grey test look at opaque pixels only (see *Transparency*).
+Transparency (``LoadedImage.valid``)
+    Transparent pixels are outside the image: never signal, never background,
+    never a polarity cue. Sources: the alpha channel of RGBA and grey+alpha PNGs,
+    palette and RGB PNGs with a ``tRNS`` chunk (OpenCV expands both to alpha),
+    grey PNGs with a ``tRNS`` grey value (parsed here: OpenCV drops it), and TIFF
+    extra samples marked associated or unassociated alpha (an *unspecified*
+    extra sample counts as alpha only when at least half its pixels are at the
+    container maximum, i.e. mostly opaque; otherwise it is dropped as before).
+    The opaque level ``L`` is the largest alpha in the file (normally the
+    container maximum, 255 or 65535; 1.0 for float) provided it is at least half
+    the container maximum; a pixel is image only when its alpha is ``>= L``.
+    So anti-aliased, partly transparent rims count as outside: exporters blend
+    their colour with whatever lies under the transparency (often black), and
+    one ring of pixels is cheap to lose. An image with fewer than 1 % opaque
+    pixels is refused. Under transparent pixels ``data`` holds a neutral fill,
+    not the file's values: each takes the local mean of the opaque pixels
+    (a 17 x 17 box, opaque pixels only) at its nearest opaque pixel, so the
+    background continues smoothly into the transparent area and lane, band
+    and background code sees no edge there. ``metadata["alpha"]`` records the
+    source, the opaque level and how many pixels were transparent. Files
+    without transparency (or whose alpha is opaque everywhere) get
+    ``valid=None`` and are read exactly as before.
 Saturation value
     8-bit: 255. 16-bit: the TIFF ``MaxSampleValue`` tag when it is below 65535;
     else, if every value is a multiple of 2**k (k >= 1, with enough distinct
@@ -34,7 +57,10 @@ Polarity (:func:`detect_polarity`)
     distance to the 0.5th percentile; the longer tail is the band side.
     The border median must agree (it must lie on the background side of the
     mid-range); if the two cues disagree, the border cue wins, because an image
-    border is background far more often than not.
+    border is background far more often than not. With a ``valid`` mask, only
+    opaque pixels are used, and the "border" is every opaque pixel within
+    ``border`` pixels of the frame *or* of a transparent pixel (the edge of the
+    image content).
 """
 
 from __future__ import annotations
@@ -77,6 +103,8 @@ class LoadedImage:
     """One image channel as float32 plus what is known about its pixels.
 
     ``data`` keeps the file's own polarity; see :func:`normalize_polarity`.
+    ``valid`` is False where the file is transparent (outside the image, see
+    the module docs); None when every pixel is image.
     """
 
     data: NDArray[np.float32]
@@ -90,6 +118,7 @@ class LoadedImage:
     color_rule: str | None = None
     saturation_rule: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    valid: NDArray[np.bool_] | None = None
 
     @property
     def height(self) -> int:
@@ -103,16 +132,20 @@ class LoadedImage:
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
 
+    @property
+    def n_valid(self) -> int:
+        """Number of pixels that belong to the image (opaque ones)."""
+        return int(self.data.size if self.valid is None else np.count_nonzero(self.valid))
+
     def saturated_mask(self) -> NDArray[np.bool_]:
-        """Pixels at (or above) the detector maximum, in the file's polarity."""
-        return self.data >= self.saturation_value
+        """Pixels at (or above) the detector maximum, in the file's polarity; never
+        a transparent pixel."""
+        return _sat_mask(self.data, self.saturation_value, self.valid)
 
     def saturated_fraction(self, mask: NDArray[np.bool_] | None = None) -> float:
-        """Fraction of saturated pixels, over the whole image or inside ``mask``."""
-        sat = self.saturated_mask()
-        if mask is not None:
-            sat = sat[mask]
-        return float(sat.mean()) if sat.size else 0.0
+        """Fraction of saturated pixels among the image's (opaque) pixels, over the
+        whole image or inside ``mask``."""
+        return _sat_fraction(self.saturated_mask(), self.valid, mask)
 
 
 @dataclass(frozen=True)
@@ -122,6 +155,9 @@ class NormalizedImage:
     ``data`` is ``saturation_value - raw`` for dark-on-light images (so that a
     fully dark, i.e. saturated, film pixel becomes the maximum) and the raw data
     otherwise. Every later step (lanes, background, bands) works on this.
+    ``valid`` is the loader's transparency mask (None: every pixel is image);
+    under invalid pixels ``data`` holds the neutral fill of the module docs,
+    so code that ignores ``valid`` sees background there, not an edge.
     """
 
     data: NDArray[np.float32]
@@ -129,19 +165,55 @@ class NormalizedImage:
     polarity: Polarity
     polarity_rule: str
     source: LoadedImage | None = None
+    valid: NDArray[np.bool_] | None = None
 
     def saturated_mask(self) -> NDArray[np.bool_]:
-        return self.data >= self.saturation_value
+        """Pixels at (or above) the detector maximum; never a transparent pixel."""
+        return _sat_mask(self.data, self.saturation_value, self.valid)
 
     def saturated_fraction(self, mask: NDArray[np.bool_] | None = None) -> float:
-        sat = self.saturated_mask()
-        if mask is not None:
-            sat = sat[mask]
-        return float(sat.mean()) if sat.size else 0.0
+        """Fraction of saturated pixels among the opaque ones (inside ``mask`` if given)."""
+        return _sat_fraction(self.saturated_mask(), self.valid, mask)
 
-    def with_data(self, data: NDArray[np.float32]) -> NormalizedImage:
-        """Same facts, new pixels (e.g. after rotation)."""
-        return replace(self, data=data)
+    def with_data(
+        self,
+        data: NDArray[np.float32],
+        valid: NDArray[np.bool_] | Literal["same"] | None = "same",
+    ) -> NormalizedImage:
+        """Same facts, new pixels (e.g. after rotation).
+
+        ``valid``: the transparency mask in the new pixels' frame (None: all
+        image); ``"same"`` keeps the current one, which must then fit ``data``.
+        """
+        if isinstance(valid, str):
+            if valid != "same":
+                raise ValueError(f"valid {valid!r}: expected a mask, None or 'same'")
+            valid = self.valid
+        if valid is not None and valid.shape != np.shape(data):
+            raise ValueError(
+                f"valid mask shape {valid.shape} does not match data shape {np.shape(data)}; "
+                "pass the mask transformed like the data"
+            )
+        return replace(self, data=data, valid=valid)
+
+
+def _sat_mask(
+    data: NDArray[np.float32], sat: float, valid: NDArray[np.bool_] | None
+) -> NDArray[np.bool_]:
+    mask = data >= sat
+    if valid is not None:
+        mask &= valid
+    return mask
+
+
+def _sat_fraction(
+    sat: NDArray[np.bool_], valid: NDArray[np.bool_] | None, mask: NDArray[np.bool_] | None
+) -> float:
+    if valid is not None:
+        mask = valid if mask is None else (mask & valid)
+    if mask is not None:
+        sat = sat[mask]
+    return float(sat.mean()) if sat.size else 0.0
 
 
 # --------------------------------------------------------------------------------------
@@ -238,6 +310,9 @@ def _read_tiff(path: str, max_pixels: int) -> tuple[NDArray[Any], dict[str, Any]
         for key in ("photometric", "compression"):
             value = getattr(page, key, None)
             meta[key] = str(getattr(value, "name", value))
+        extras = tuple(int(e) for e in (getattr(page, "extrasamples", ()) or ()))
+        if extras:
+            meta["extrasamples"] = list(extras)
     return np.asarray(data), meta
 
 
@@ -253,8 +328,163 @@ def _read_cv2(path: str, blob: bytes) -> NDArray[Any]:
     return np.asarray(arr)
 
 
+# --------------------------------------------------------------------------------------
+# Transparency
+# --------------------------------------------------------------------------------------
+
+#: TIFF ExtraSamples values (TIFF 6.0, tag 338)
+_TIFF_EXTRA_NAMES = {0: "unspecified", 1: "associated alpha", 2: "unassociated alpha"}
+#: fewer opaque pixels than this fraction: the file is refused
+_MIN_OPAQUE_FRACTION = 0.01
+#: half-width of the box whose opaque-pixel mean fills a transparent pixel
+_FILL_RADIUS = 8
+
+
+def _full_scale(arr: NDArray[Any]) -> float:
+    if np.issubdtype(arr.dtype, np.integer):
+        return float(np.iinfo(arr.dtype).max)
+    return 1.0
+
+
+def _png_grey_trns(blob: bytes) -> tuple[int, int] | None:
+    """(transparent grey value, bit depth) of a grey PNG's tRNS chunk, if it has one.
+
+    Why parse it here: OpenCV expands palette and RGB tRNS to an alpha channel,
+    but for grey images it silently drops the chunk.
+    """
+    if len(blob) < 33 or blob[25] != 0:  # IHDR colour type 0: greyscale
+        return None
+    bit_depth = blob[24]
+    pos = 8
+    while pos + 8 <= len(blob):
+        (length,) = struct.unpack(">I", blob[pos : pos + 4])
+        kind = blob[pos + 4 : pos + 8]
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if kind == b"tRNS" and length >= 2 and pos + 10 <= len(blob):
+            (value,) = struct.unpack(">H", blob[pos + 8 : pos + 10])
+            return int(value), int(bit_depth)
+        pos += 12 + length
+    return None
+
+
+def _split_alpha(
+    raw: NDArray[Any], fmt: str, meta: dict[str, Any], blob: bytes | None
+) -> tuple[NDArray[Any], NDArray[Any] | None, str]:
+    """Separate the alpha channel (if any) from the colour channels (module docs)."""
+    if fmt == "png":
+        if raw.ndim == 3 and raw.shape[2] in (2, 4):
+            return raw[..., :-1], raw[..., -1], "PNG alpha channel"
+        if raw.ndim == 2 and blob is not None:
+            trns = _png_grey_trns(blob)
+            if trns is not None:
+                value, bits = trns
+                if bits < 8:  # the decoder scales 1/2/4-bit grey to 8 bits
+                    value = value * 255 // (2**bits - 1)
+                full = _full_scale(raw)
+                alpha = np.where(raw == value, 0, full).astype(raw.dtype)
+                return raw, alpha, f"PNG tRNS chunk: grey value {value} is transparent"
+        return raw, None, ""
+    extras = meta.get("extrasamples") or []
+    if fmt != "tiff" or raw.ndim != 3 or not extras:
+        return raw, None, ""
+    n_colour = raw.shape[2] - len(extras)
+    if n_colour < 1:
+        return raw, None, ""
+    for i, kind in enumerate(extras):
+        ch = n_colour + i
+        plane = raw[..., ch]
+        if kind in (1, 2):
+            desc = f"TIFF extra sample {i} ({_TIFF_EXTRA_NAMES[kind]})"
+        elif kind == 0 and 2 * int(np.count_nonzero(plane >= _full_scale(plane))) >= plane.size:
+            desc = f"TIFF extra sample {i} (unspecified, mostly at full scale: taken as alpha)"
+        else:
+            continue
+        return np.delete(raw, ch, axis=2), plane, desc
+    return raw, None, ""
+
+
+def _valid_from_alpha(
+    alpha: NDArray[Any], path: str, source: str
+) -> tuple[NDArray[np.bool_] | None, dict[str, Any]]:
+    """Opaque-pixel mask from an alpha plane; refuses nearly transparent images."""
+    a = np.nan_to_num(alpha, nan=0.0) if np.issubdtype(alpha.dtype, np.floating) else alpha
+    full = _full_scale(a)
+    top = float(np.max(a))
+    total = int(a.size)
+    if top >= 0.5 * full:
+        valid = a >= a.dtype.type(top)
+        n = int(np.count_nonzero(valid))
+    else:
+        valid, n = np.zeros(a.shape, bool), 0
+    if n < _MIN_OPAQUE_FRACTION * total:
+        raise ImageError(
+            path,
+            f"transparency ({source}): only {n:,} of {total:,} pixels are opaque "
+            f"(alpha at the opaque level {top:g} of {full:g}); expected at least "
+            f"{_MIN_OPAQUE_FRACTION:.0%} opaque pixels to analyse",
+        )
+    info: dict[str, Any] = {
+        "source": source,
+        "opaque_level": top,
+        "full_scale": full,
+        "pixels": total,
+        "transparent_pixels": total - n,
+        "rule": "alpha below the opaque level (incl. partly transparent rims): outside the image",
+    }
+    if n == total:
+        return None, info
+    info["fill"] = (
+        f"transparent pixels hold the mean of the opaque pixels in a "
+        f"{2 * _FILL_RADIUS + 1}x{2 * _FILL_RADIUS + 1} box at their nearest opaque pixel"
+    )
+    return valid, info
+
+
+def _fill_invalid(data: NDArray[np.float32], valid: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """``data`` with each invalid pixel replaced by the local opaque-pixel mean at its
+    nearest valid pixel (module docs): a neutral, edge-free continuation."""
+    import cv2
+    from scipy import ndimage
+
+    invalid = ~valid
+    if not invalid.any():
+        return data
+    h, w = data.shape
+    k = (2 * _FILL_RADIUS + 1, 2 * _FILL_RADIUS + 1)
+    # Work per transparent area (rounded corners: four small boxes), in its bounding
+    # box grown by one pixel: the nearest opaque pixel of a transparent pixel lies
+    # there (a pixel farther out moved onto the opaque rim gets closer; another
+    # transparent area on that rim can only make the choice a near, not the nearest,
+    # opaque pixel). Many areas: one box around them all, where this is exact.
+    labels, n = ndimage.label(invalid, structure=np.ones((3, 3), bool))
+    if n <= 256:
+        boxes = [b for b in ndimage.find_objects(labels) if b is not None]
+    else:
+        rows = np.flatnonzero(invalid.any(axis=1))
+        cols = np.flatnonzero(invalid.any(axis=0))
+        boxes = [(slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))]
+    out = data.copy()
+    for rs, cs in boxes:
+        r0, r1 = max(0, rs.start - 1), min(h, rs.stop + 1)
+        c0, c1 = max(0, cs.start - 1), min(w, cs.stop + 1)
+        # box means of opaque pixels only, over the box grown by the fill radius so
+        # that every mean inside the box is the full-image one
+        e0, e1 = max(0, r0 - _FILL_RADIUS), min(h, r1 + _FILL_RADIUS)
+        f0, f1 = max(0, c0 - _FILL_RADIUS), min(w, c1 + _FILL_RADIUS)
+        ok = valid[e0:e1, f0:f1]
+        num = cv2.blur(np.where(ok, data[e0:e1, f0:f1], np.float32(0)).astype(np.float32), k)
+        den = cv2.blur(ok.astype(np.float32), k)
+        local = (num / np.maximum(den, np.float32(1e-6)))[r0 - e0 : r1 - e0, c0 - f0 : c1 - f0]
+        sub = invalid[r0:r1, c0:c1]
+        iy, ix = ndimage.distance_transform_edt(sub, return_distances=False, return_indices=True)
+        region = out[r0:r1, c0:c1]
+        region[sub] = local[iy[sub], ix[sub]]
+    return out
+
+
 def _to_one_channel(
-    data: NDArray[Any], rule: ColorRule, path: str
+    data: NDArray[Any], rule: ColorRule, path: str, valid: NDArray[np.bool_] | None = None
 ) -> tuple[NDArray[Any], str | None]:
     if data.ndim == 2:
         return data, None
@@ -274,10 +504,17 @@ def _to_one_channel(
         return rgb[..., k], f"{rule} channel"
     if rule != "auto":
         raise ImageError(path, f"color_rule {rule!r}: expected auto, luminance, red, green or blue")
-    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-        return rgb[..., 0], "grey stored as RGB: one channel"
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-    sample = rgb[::step, ::step].reshape(-1, 3).astype(np.float32)
+    if valid is None:
+        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+            return rgb[..., 0], "grey stored as RGB: one channel"
+        sample = rgb[::step, ::step].reshape(-1, 3).astype(np.float32)
+    else:
+        # transparent pixels' colour is whatever the exporter left there: not evidence
+        differs = (rgb[..., 0] != rgb[..., 1]) | (rgb[..., 0] != rgb[..., 2])
+        if not np.any(differs & valid):
+            return rgb[..., 0], "grey stored as RGB: one channel"
+        sample = rgb[::step, ::step][valid[::step, ::step]].astype(np.float32)
     lo, hi = np.percentile(sample, [0.1, 99.9], axis=0)
     k = int(np.argmax(hi - lo))
     name = ("red", "green", "blue")[k]
@@ -294,7 +531,8 @@ def _saturation(
         if tag is not None and 0 < tag < 65535:
             return float(tag), int(np.ceil(np.log2(tag + 1))), "TIFF MaxSampleValue tag"
         step = max(1, int(np.sqrt(data.size / 4_000_000)))
-        sample = data[::step, ::step]
+        # 1-D: the opaque pixels only (see load_image)
+        sample = data[::step, ::step] if data.ndim == 2 else data[:: step * step]
         distinct = np.unique(sample)
         if distinct.size > 64:
             low_bits = np.bitwise_or.reduce(distinct.astype(np.uint16))
@@ -350,6 +588,7 @@ def load_image(
             f"file signature: first bytes {head[:8]!r} are not TIFF, PNG or JPEG "
             "(is this really an image?)",
         )
+    blob: bytes | None = None
     try:
         if fmt == "tiff":
             raw, meta = _read_tiff(p, max_pixels)
@@ -366,8 +605,16 @@ def load_image(
             raw = raw.astype(np.uint8) * 255
         if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
             raise ImageError(p, f"pixel type {raw.dtype}: expected integer or float samples")
-        one, rule = _to_one_channel(raw, color_rule, p)
-        sat, bits, sat_rule = _saturation(np.asarray(one), meta, plateau_pixels)
+        colour, alpha, alpha_source = _split_alpha(raw, fmt, meta, blob)
+        valid: NDArray[np.bool_] | None = None
+        if alpha is not None:
+            valid, meta["alpha"] = _valid_from_alpha(alpha, p, alpha_source)
+            meta["transparent_pixels"] = meta["alpha"]["transparent_pixels"]
+        one, rule = _to_one_channel(colour, color_rule, p, valid)
+        if alpha is not None:
+            rule = f"{rule or 'grey'}; transparency from the {alpha_source}"
+        seen = np.asarray(one) if valid is None else np.asarray(one)[valid]
+        sat, bits, sat_rule = _saturation(seen, meta, plateau_pixels)
     except ImageError:
         raise
     except MemoryError as exc:
@@ -382,6 +629,14 @@ def load_image(
     if not np.all(np.isfinite(data)):
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
         meta["non_finite_replaced"] = True
+    if valid is not None:
+        data = _fill_invalid(data, valid)
+        log.info(
+            "%s: %d of %d pixels are transparent (outside the image)",
+            p,
+            meta["transparent_pixels"],
+            data.size,
+        )
     container_bits = int(raw.dtype.itemsize * 8)
     log.debug("loaded %s: %s %s, saturation %s (%s)", p, fmt, data.shape, sat, sat_rule)
     return LoadedImage(
@@ -396,6 +651,7 @@ def load_image(
         color_rule=rule,
         saturation_rule=sat_rule,
         metadata=meta,
+        valid=valid,
     )
 
 
@@ -404,29 +660,69 @@ def load_image(
 # --------------------------------------------------------------------------------------
 
 
-def detect_polarity(data: NDArray[Any], border: int = 8) -> tuple[Polarity, str]:
-    """Guess whether bands are light on dark or dark on light (see module docs)."""
+def detect_polarity(
+    data: NDArray[Any], border: int = 8, *, valid: NDArray[np.bool_] | None = None
+) -> tuple[Polarity, str]:
+    """Guess whether bands are light on dark or dark on light (see module docs).
+
+    ``valid``: False for pixels outside the image (transparent); they are ignored.
+    """
     arr = np.asarray(data, dtype=np.float32)
+    if valid is not None and not np.all(valid):
+        return _detect_polarity_masked(arr, border, np.asarray(valid, dtype=bool))
     step = max(1, int(np.sqrt(arr.size / 1_000_000)))
     sample = arr[::step, ::step]
     lo, med, hi = np.percentile(sample, [0.5, 50.0, 99.5])
-    tail_up, tail_down = hi - med, med - lo
-    by_tails: Polarity = "light_bands_on_dark" if tail_up >= tail_down else "dark_bands_on_light"
     b = max(1, min(border, arr.shape[0] // 4, arr.shape[1] // 4))
     frame = np.concatenate(
         [arr[:b].ravel(), arr[-b:].ravel(), arr[:, :b].ravel(), arr[:, -b:].ravel()]
     )
-    border_med = float(np.median(frame))
+    return _polarity_verdict(lo, med, hi, float(np.median(frame)), "")
+
+
+def _detect_polarity_masked(
+    arr: NDArray[np.float32], border: int, valid: NDArray[np.bool_]
+) -> tuple[Polarity, str]:
+    import cv2
+
+    if valid.shape != arr.shape:
+        raise ValueError(f"valid mask shape {valid.shape} does not match data shape {arr.shape}")
+    values = arr[valid]
+    if values.size == 0:
+        raise ValueError("valid mask: no pixel belongs to the image")
+    step = max(1, int(values.size / 1_000_000))
+    lo, med, hi = np.percentile(values[::step], [0.5, 50.0, 99.5])
+    b = max(1, min(border, arr.shape[0] // 4, arr.shape[1] // 4))
+    # the border of the image *content*: near the frame or near a transparent pixel
+    near = cv2.dilate((~valid).astype(np.uint8), np.ones((2 * b + 1, 2 * b + 1), np.uint8)) > 0
+    near[:b] = True
+    near[-b:] = True
+    near[:, :b] = True
+    near[:, -b:] = True
+    frame = arr[near & valid]
+    if frame.size == 0:
+        frame = values
+    n_out = int(valid.size - np.count_nonzero(valid))
+    note = f"; {n_out} transparent pixels ignored"
+    return _polarity_verdict(lo, med, hi, float(np.median(frame)), note)
+
+
+def _polarity_verdict(
+    lo: Any, med: Any, hi: Any, border_med: float, note: str
+) -> tuple[Polarity, str]:
+    # lo/med/hi stay numpy scalars (float32 arithmetic), as they always were
+    tail_up, tail_down = hi - med, med - lo
+    by_tails: Polarity = "light_bands_on_dark" if tail_up >= tail_down else "dark_bands_on_light"
     mid = 0.5 * (float(lo) + float(hi))
     by_border: Polarity = "light_bands_on_dark" if border_med <= mid else "dark_bands_on_light"
     if by_tails == by_border:
         return by_tails, (
             f"auto: longer tail {'above' if tail_up >= tail_down else 'below'} the median "
-            f"({tail_up:.4g} vs {tail_down:.4g}) and border median {border_med:.4g} agree"
+            f"({tail_up:.4g} vs {tail_down:.4g}) and border median {border_med:.4g} agree{note}"
         )
     return by_border, (
         f"auto: tails ({tail_up:.4g} up vs {tail_down:.4g} down) and border median "
-        f"{border_med:.4g} (mid-range {mid:.4g}) disagree; border wins"
+        f"{border_med:.4g} (mid-range {mid:.4g}) disagree; border wins{note}"
     )
 
 
@@ -435,27 +731,54 @@ def normalize_polarity(
     polarity: Polarity | Literal["auto"] = "auto",
     *,
     saturation_value: float | None = None,
+    valid: NDArray[np.bool_] | None = None,
 ) -> NormalizedImage:
-    """Return bands bright on dark. ``polarity`` is the *input's* polarity or ``"auto"``."""
+    """Return bands bright on dark. ``polarity`` is the *input's* polarity or ``"auto"``.
+
+    ``valid`` (default: the loaded image's own mask) marks the pixels that belong
+    to the image; the others are ignored for the polarity, never saturated, and
+    hold the neutral fill of the module docs in the result.
+    """
     if isinstance(image, LoadedImage):
         data, sat, source = image.data, image.saturation_value, image
+        if valid is None:
+            valid = image.valid
     else:
         data = np.asarray(image, dtype=np.float32)
         sat, source = float("inf"), None
+    where = source.path if source else "<array>"
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape != data.shape:
+            raise ImageError(
+                where, f"valid mask shape {valid.shape}: expected the image shape {data.shape}"
+            )
+        if valid.all():
+            valid = None
+        elif not valid.any():
+            raise ImageError(where, "valid mask: no pixel belongs to the image")
     if saturation_value is not None:
         sat = float(saturation_value)
     if polarity == "auto":
-        pol, rule = detect_polarity(data)
+        pol, rule = detect_polarity(data, valid=valid)
     elif polarity in ("light_bands_on_dark", "dark_bands_on_light"):
         pol, rule = polarity, "given by caller"
     else:
         raise ImageError(
-            source.path if source else "<array>",
+            where,
             f"polarity {polarity!r}: expected 'auto', 'light_bands_on_dark' or "
             "'dark_bands_on_light'",
         )
     if pol == "dark_bands_on_light":
-        top = sat if np.isfinite(sat) else float(np.max(data))
+        if np.isfinite(sat):
+            top = sat
+        else:
+            top = float(np.max(data if valid is None else data[valid]))
         out = (np.float32(top) - data).astype(np.float32)
-        return NormalizedImage(out, top, pol, rule, source)
-    return NormalizedImage(np.asarray(data, dtype=np.float32), sat, pol, rule, source)
+        if valid is not None:
+            out = _fill_invalid(out, valid)
+        return NormalizedImage(out, top, pol, rule, source, valid)
+    out = np.asarray(data, dtype=np.float32)
+    if valid is not None:
+        out = _fill_invalid(out, valid)
+    return NormalizedImage(out, sat, pol, rule, source, valid)

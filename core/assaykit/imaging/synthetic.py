@@ -25,6 +25,7 @@ Conventions of the truth dictionary
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -312,10 +313,10 @@ def make_blot(
         fr = [1.0] * n_strips if strip_heights is None else [float(f) for f in strip_heights]
         if len(fr) != n_strips or min(fr) <= 0:
             raise ValueError(f"strip_heights must be {n_strips} positive numbers, got {fr}")
-        usable = (my1 - my0) - (n_strips - 1) * strip_gap
+        room = (my1 - my0) - (n_strips - 1) * strip_gap
         pos = my0
         for f in fr:
-            hs = usable * f / sum(fr)
+            hs = room * f / sum(fr)
             strips.append((round(pos), round(pos + hs)))
             pos += hs + strip_gap
 
@@ -328,7 +329,7 @@ def make_blot(
     lw = float(lane_width) if lane_width is not None else 0.62 * pitch
     if lane_centres is not None:
         centres = [float(c) for c in lane_centres]
-        if len(centres) != total or any(b <= a for a, b in zip(centres, centres[1:])):
+        if len(centres) != total or any(b <= a for a, b in itertools.pairwise(centres)):
             raise ValueError(f"lane_centres must be {total} increasing positions (px)")
     elif pitch_jitter > 0:
         pitches = pitch * (1.0 + pitch_jitter * _stream(seed, "pitch").uniform(-1, 1, total))
@@ -442,7 +443,7 @@ def make_blot(
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     uu = inverse[0, 0] * xx + inverse[0, 1] * yy + inverse[0, 2]
     vv = inverse[1, 0] * xx + inverse[1, 1] * yy + inverse[1, 2]
-    fwd_s: list[NDArray[np.float64]] = []
+    fwd_s: list[NDArray[Any]] = []
     geo: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
     strip_angles: list[float] = []
     for s, (r0, r1) in enumerate(strips):
@@ -579,8 +580,12 @@ def make_blot(
         hi = b["row"] + float(sm.max()) + 3.0 * b["sigma"] + max(-bsm, 0.0)
         b["rect"] = (float(left), float(lo), float(right), float(hi))
         f2 = fwd_s[b["strip"]]
-        b["rect_image"] = [_apply(f2, p, q) for p, q in ((left, lo), (right, lo), (right, hi), (left, hi))]
-        b["center_image"] = _apply(f2, centres[b["lane"]], b["row"] + float(smile(centres[b["lane"]])))
+        b["rect_image"] = [
+            _apply(f2, p, q) for p, q in ((left, lo), (right, lo), (right, hi), (left, hi))
+        ]
+        b["center_image"] = _apply(
+            f2, centres[b["lane"]], b["row"] + float(smile(centres[b["lane"]]))
+        )
         b["ladder"] = bool(b.get("ladder", False))
     measured = [b for b in band_list if not b.get("haze")]
 
@@ -594,10 +599,16 @@ def make_blot(
         rects = {s: [b["rect"] for b in measured if b["strip"] == s] for s in range(n_strips)}
         ink = _ink(mark_polarity, invert, background, top)
 
-        def draw(s: int, kind: str, level: float, painter: Any, box: tuple[float, ...],
-                 text: str | None = None) -> None:  # fmt: skip
+        def draw(
+            s: int,
+            kind: str,
+            level: float,
+            painter: Any,
+            box: tuple[float, ...],
+            text: str | None = None,
+        ) -> None:
             bx0, by0 = max(0, int(box[0]) - 3), max(0, int(box[1]) - 3)
-            bx1, by1 = min(w, int(math.ceil(box[2])) + 4), min(h, int(math.ceil(box[3])) + 4)
+            bx1, by1 = min(w, math.ceil(box[2]) + 4), min(h, math.ceil(box[3]) + 4)
             if bx0 >= bx1 or by0 >= by1:
                 return
             patch = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
@@ -608,9 +619,8 @@ def make_blot(
             canvases[s][by0:by1, bx0:bx1] += level * patch.astype(np.float32) / 255.0
             sbox = (bx0 + xs.min(), by0 + ys.min(), bx0 + xs.max() + 1.0, by0 + ys.max() + 1.0)
             corners_img = [
-                _apply(fwd_s[s], p, q)
-                for p, q in ((sbox[0], sbox[1]), (sbox[2], sbox[1]), (sbox[2], sbox[3]), (sbox[0], sbox[3]))
-            ]  # fmt: skip
+                _apply(fwd_s[s], p, q) for p in (sbox[0], sbox[2]) for q in (sbox[1], sbox[3])
+            ]
             mark: dict[str, Any] = {
                 "kind": kind, "strip": s, "box_strip": tuple(float(v) for v in sbox),
                 "box": _box_of(corners_img),
@@ -670,10 +680,21 @@ def make_blot(
                             continue
                         lv = level0 * pr.uniform(0.6, 1.0)
 
-                        def pen(p: NDArray[Any], ox: int, oy: int, a: tuple[float, ...] = (
-                                xs_, ya, xe, yb), t: int = thick) -> None:  # fmt: skip
-                            cv2.line(p, (round(a[0] - ox), round(a[1] - oy)),
-                                     (round(a[2] - ox), round(a[3] - oy)), 255, t, cv2.LINE_AA)  # fmt: skip
+                        def pen(
+                            p: NDArray[Any],
+                            ox: int,
+                            oy: int,
+                            a: tuple[float, ...] = (xs_, ya, xe, yb),
+                            t: int = thick,
+                        ) -> None:
+                            cv2.line(
+                                p,
+                                (round(a[0] - ox), round(a[1] - oy)),
+                                (round(a[2] - ox), round(a[3] - oy)),
+                                255,
+                                t,
+                                cv2.LINE_AA,
+                            )
 
                         draw(s, "pen", lv, pen, box)
 
@@ -710,10 +731,17 @@ def make_blot(
                     skipped.append(f"lane number {label}: would touch a band or a mark")
                     continue
 
-                def num(p: NDArray[Any], ox: int, oy: int, t: str = label, x: float = x_l,
-                        y: float = y_b, sc: float = scale, k: int = thick) -> None:  # fmt: skip
-                    cv2.putText(p, t, (round(x - ox), round(y - oy)), font, sc, 255, k,
-                                cv2.LINE_AA)  # fmt: skip
+                def num(
+                    p: NDArray[Any],
+                    ox: int,
+                    oy: int,
+                    t: str = label,
+                    x: float = x_l,
+                    y: float = y_b,
+                    sc: float = scale,
+                    k: int = thick,
+                ) -> None:
+                    cv2.putText(p, t, (round(x - ox), round(y - oy)), font, sc, 255, k, cv2.LINE_AA)
 
                 draw(s, "lane_number", ink, num, box, label)
 
@@ -745,10 +773,19 @@ def make_blot(
                     if not free(s, box, 4.0):
                         continue
 
-                    def hand(p: NDArray[Any], ox: int, oy: int, t: str = word, x: float = x_l,
-                             y: float = y_b, sc: float = scale, k: int = thick) -> None:  # fmt: skip
-                        cv2.putText(p, t, (round(x - ox), round(y - oy)), sfont, sc, 255, k,
-                                    cv2.LINE_AA)  # fmt: skip
+                    def hand(
+                        p: NDArray[Any],
+                        ox: int,
+                        oy: int,
+                        t: str = word,
+                        x: float = x_l,
+                        y: float = y_b,
+                        sc: float = scale,
+                        k: int = thick,
+                    ) -> None:
+                        cv2.putText(
+                            p, t, (round(x - ox), round(y - oy)), sfont, sc, 255, k, cv2.LINE_AA
+                        )
 
                     draw(s, "handwriting", ink * hr.uniform(0.7, 1.0), hand, box, word)
                     placed = True
@@ -760,8 +797,8 @@ def make_blot(
         for s in range(n_strips):
             cv = canvases[s]
             for r in rects[s]:
-                a0, a1 = max(0, int(math.floor(r[1])) - 2), min(h, int(math.ceil(r[3])) + 3)
-                b0, b1 = max(0, int(math.floor(r[0])) - 2), min(w, int(math.ceil(r[2])) + 3)
+                a0, a1 = max(0, math.floor(r[1]) - 2), min(h, math.ceil(r[3]) + 3)
+                b0, b1 = max(0, math.floor(r[0]) - 2), min(w, math.ceil(r[2]) + 3)
                 if a0 < a1 and b0 < b1:
                     clipped += int(np.count_nonzero(cv[a0:a1, b0:b1]))
                     cv[a0:a1, b0:b1] = 0.0
@@ -779,7 +816,9 @@ def make_blot(
         th_ = er.uniform(0.0, 2.0 * math.pi)
         ramp = (xx / w - 0.5) * math.cos(th_) + (yy / h - 0.5) * math.sin(th_)
         ramp /= max(float(np.abs(ramp).max()), 1e-12)
-        rad2 = ((xx - er.uniform(0.3, 0.7) * w) / w) ** 2 + ((yy - er.uniform(0.3, 0.7) * h) / h) ** 2
+        rad2 = ((xx - er.uniform(0.3, 0.7) * w) / w) ** 2 + (
+            (yy - er.uniform(0.3, 0.7) * h) / h
+        ) ** 2
         gain = 1.0 + float(exposure_gradient) * (0.5 * ramp - 0.6 * (rad2 - rad2.mean()))
         gain = np.clip(gain, 0.05, None)
         img *= gain
@@ -827,7 +866,7 @@ def make_blot(
             rad = sr.uniform(0.6, 2.4)
             a0, a1 = int(cy_ - rad - 2), int(cy_ + rad + 3)
             b0, b1 = int(cx_ - rad - 2), int(cx_ + rad + 3)
-            if occupied[max(0, a0 - 1):a1 + 1, max(0, b0 - 1):b1 + 1].any():
+            if occupied[max(0, a0 - 1) : a1 + 1, max(0, b0 - 1) : b1 + 1].any():
                 continue
             bright = bool(sr.random() < 0.5)
             out_v = sr.uniform(0.55, 0.98) * top if bright else sr.uniform(0.0, 0.3) * out_bg
@@ -847,16 +886,12 @@ def make_blot(
         if n_done < specks:
             skipped.append(f"specks: placed {n_done} of {specks}")
 
-    membranes = []
+    membranes: list[dict[str, Any]] = []
     for s, (r0, r1) in enumerate(strips):
         cs = [_apply(fwd_s[s], p, q) for p, q in ((mx0, r0), (mx1, r0), (mx1, r1), (mx0, r1))]
         bx = _box_of(cs)
-        membranes.append(
-            {
-                "strip": s, "corners": cs,
-                "box": (max(0.0, bx[0]), max(0.0, bx[1]), min(float(w), bx[2]), min(float(h), bx[3])),
-            }
-        )  # fmt: skip
+        clip_box = (max(0.0, bx[0]), max(0.0, bx[1]), min(float(w), bx[2]), min(float(h), bx[3]))
+        membranes.append({"strip": s, "corners": cs, "box": clip_box})
     mbox = (
         min(m["box"][0] for m in membranes), min(m["box"][1] for m in membranes),
         max(m["box"][2] for m in membranes), max(m["box"][3] for m in membranes),
@@ -882,12 +917,8 @@ def make_blot(
         out_v = top * cr.uniform(0.85, 1.0) if cr.random() < 0.5 else 0.0
         img = np.where(mask > 0, render_level(out_v), img)
         lo_ = (thick - 1) // 2 + (thick - 1) % 2
-        marks.append(
-            {
-                "kind": "crop_rectangle", "strip": None, "width_px": thick,
-                "box": (float(bx0 - lo_), float(by0 - lo_), float(bx1 + lo_ + 1), float(by1 + lo_ + 1)),
-            }
-        )  # fmt: skip
+        cbox = (float(bx0 - lo_), float(by0 - lo_), float(bx1 + lo_ + 1), float(by1 + lo_ + 1))
+        marks.append({"kind": "crop_rectangle", "strip": None, "width_px": thick, "box": cbox})
 
     for b in band_list:
         b["row_observed"] = b["row"] + float(smile(centres[b["lane"]]))
@@ -900,8 +931,8 @@ def make_blot(
             b["saturated"] = bool(np.any(img[rr0:rr1, c0:c1][core] >= top))
         else:
             b["saturated"] = False
-        for k in ("amplitude", "_box", "_g", "_denom", "_fmax", "_contrib"):
-            b.pop(k, None)
+        for key in ("amplitude", "_box", "_g", "_denom", "_fmax", "_contrib"):
+            b.pop(key, None)
 
     if float_output:
         out: NDArray[Any] = img.copy()
@@ -1011,7 +1042,9 @@ def to_rgba_png_array(
     return out
 
 
-def rgba_opaque_mask(shape: tuple[int, int], corner_radius: int, *, corners: str = "round") -> NDArray[np.bool_]:
+def rgba_opaque_mask(
+    shape: tuple[int, int], corner_radius: int, *, corners: str = "round"
+) -> NDArray[np.bool_]:
     """True where :func:`to_rgba_png_array` keeps a pixel (outside the cut corners)."""
     h, w = shape
     r = float(corner_radius)

@@ -132,7 +132,7 @@ def _ink(polarity: str, invert: bool, background: float, top: float) -> float:
     """Additive level (AU, in the light-bands-on-dark frame) of ink that looks ``polarity``
     ("dark" or "bright") in the *final* image, film or not."""
     darker_render = (polarity == "dark") != invert  # ink lowers the rendered value
-    return -0.7 * background if darker_render else 0.3 * (top - background)
+    return -0.7 * background if darker_render else min(6.0 * background, 0.5 * (top - background))
 
 
 def make_blot(
@@ -212,7 +212,8 @@ def make_blot(
       ``lane_widths`` (px per lane) or ``width_jitter`` (fraction).
     - Bands: ``band_shape="rounded"`` gives lens-shaped bands, ``ROUNDED_WIDTH``
       of the lane wide, brighter and thicker in the centre, with rounded ends;
-      their volume is normalised on the rendered pixels, so it stays exact.
+      their volume is normalised on the rendered pixels, so it stays exact (so
+      is a smiling flat band's; other flat bands keep the analytic form).
       ``band_smile_px`` lifts each band's ends by that many px (a smiling band).
       ``strip_band_width[s]`` (fraction of the local lane pitch, e.g. 1.0) makes
       the bands of strip ``s`` touch across lanes (a loading-control row).
@@ -239,7 +240,8 @@ def make_blot(
       below band areas), all in ``mark_polarity`` ink ("dark"/"bright" in the
       final image), ``specks`` (that many dust specks, very bright or dark,
       anywhere outside band rectangles), ``crop_rectangle`` (True or a line
-      width 1-3 px: a drawn rectangle around the membrane).
+      width 1-3 px: a drawn rectangle around the membrane, black or, with
+      ``mark_polarity="bright"``, white).
     - ``float_output=True`` returns the float64 image before noise, quantisation
       and inversion (for checking volumes exactly).
 
@@ -529,8 +531,13 @@ def make_blot(
                 gy = np.exp(-((v - b["row"] - smile(u) + bsm * t2) ** 2) / (2.0 * b["sigma"] ** 2))
             else:
                 gy = np.exp(-((v - b["row"] - smile(u)) ** 2) / (2.0 * b["sigma"] ** 2))
-            b["_denom"] = b["width"] * math.sqrt(2.0 * math.pi) * b["sigma"]
-            b["_fmax"] = 1.0
+            if not bsm:  # analytic, as this generator always did
+                b["_denom"] = b["width"] * math.sqrt(2.0 * math.pi) * b["sigma"]
+                b["_fmax"] = 1.0
+            else:  # on the rendered pixels: exact even where a tilt meets the kinked smile
+                unit = gx * gy
+                b["_denom"] = float(unit.sum())
+                b["_fmax"] = float(unit.max())
         else:
             t2 = np.clip((u - (xl + xr) / 2.0) / ((xr - xl) / 2.0), -1.0, 1.0) ** 2
             gx = 0.5 * (erf((u - xl) / (sq2 * soft)) - erf((u - xr) / (sq2 * soft)))
@@ -823,6 +830,10 @@ def make_blot(
         gain = np.clip(gain, 0.05, None)
         img *= gain
     for b in band_list:
+        if not legacy and "_contrib" in b:  # before specks: only the band and its background
+            rr0, rr1, c0, c1 = b["_box"]
+            core = b["_contrib"] > 0.011 * max(float(b["_contrib"].max()), 1e-300)  # ~3 sigma
+            b["saturated"] = bool(np.any(img[rr0:rr1, c0:c1][core] >= top))
         if "_contrib" in b:
             rr0, rr1, c0, c1 = b["_box"]
             g = gain[rr0:rr1, c0:c1] if gain is not None else 1.0
@@ -869,7 +880,10 @@ def make_blot(
             if occupied[max(0, a0 - 1) : a1 + 1, max(0, b0 - 1) : b1 + 1].any():
                 continue
             bright = bool(sr.random() < 0.5)
-            out_v = sr.uniform(0.55, 0.98) * top if bright else sr.uniform(0.0, 0.3) * out_bg
+            if bright:  # well above the local background of the final image, up to saturation
+                out_v = out_bg + sr.uniform(0.5, 1.0) * (top - out_bg)
+            else:
+                out_v = sr.uniform(0.0, 0.3) * out_bg
             py, px = np.mgrid[a0:a1, b0:b1]
             alpha = np.clip(rad + 0.5 - np.hypot(px - cx_, py - cy_), 0.0, 1.0)
             img[a0:a1, b0:b1] = img[a0:a1, b0:b1] * (1 - alpha) + render_level(out_v) * alpha
@@ -914,7 +928,7 @@ def make_blot(
         hit = (mask > 0) & forbidden
         clipped += int(np.count_nonzero(hit))
         mask[hit] = 0
-        out_v = top * cr.uniform(0.85, 1.0) if cr.random() < 0.5 else 0.0
+        out_v = top * cr.uniform(0.85, 1.0) if mark_polarity == "bright" else 0.0
         img = np.where(mask > 0, render_level(out_v), img)
         lo_ = (thick - 1) // 2 + (thick - 1) % 2
         cbox = (float(bx0 - lo_), float(by0 - lo_), float(bx1 + lo_ + 1), float(by1 + lo_ + 1))
@@ -925,12 +939,8 @@ def make_blot(
         b["peak"] = b["amplitude"] * b.get("_fmax", 1.0) if not legacy else b["amplitude"]
         if legacy:
             b["saturated"] = bool(b["amplitude"] + background + illumination > top)
-        elif "_contrib" in b:
-            rr0, rr1, c0, c1 = b["_box"]
-            core = b["_contrib"] > 1e-3 * max(float(b["_contrib"].max()), 1e-300)
-            b["saturated"] = bool(np.any(img[rr0:rr1, c0:c1][core] >= top))
         else:
-            b["saturated"] = False
+            b.setdefault("saturated", False)
         for key in ("amplitude", "_box", "_g", "_denom", "_fmax", "_contrib"):
             b.pop(key, None)
 

@@ -251,8 +251,8 @@ def write_case(
 
 def save_preview(case: MessyCase, path: Path, max_width: int = 900) -> Path:
     """A scaled-down 8-bit PNG of the case as a person would see it on screen (16-bit
-    stretched between its 0.5th and 99.8th percentiles; RGBA flattened on mid grey so
-    the transparent corners show)."""
+    stretched between the 0.5th and 99.8th percentiles of its pixels below 80 % of
+    full scale; RGBA flattened on mid grey so the transparent corners show)."""
     rc = render_case(case)
     px = rc.pixels
     if px.ndim == 3:
@@ -260,7 +260,8 @@ def save_preview(case: MessyCase, path: Path, max_width: int = 900) -> Path:
         grey = (px[..., :3].astype(np.float64) * alpha + 128.0 * (1 - alpha)).astype(np.uint8)
         img = cv2.cvtColor(grey, cv2.COLOR_RGB2BGR)
     elif px.dtype == np.uint16:
-        lo, hi = np.percentile(px, [0.5, 99.8])
+        body = px[px < 0.8 * 65535]  # drawn white lines and dust would set the scale otherwise
+        lo, hi = np.percentile(body if body.size else px, [0.5, 99.8])
         img = (np.clip((px - lo) / max(hi - lo, 1.0), 0, 1) * 255).astype(np.uint8)
     else:
         img = px

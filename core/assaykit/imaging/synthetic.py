@@ -9,6 +9,11 @@ the straight, un-rotated frame, where a band is a flat-topped lane-wide stripe
 with soft (error-function) edges across the lane and a Gaussian profile down the
 lane. Its volume (sum of pixel values above the background, in AU) is therefore
 known exactly: ``volume = amplitude * lane_width * sigma * sqrt(2 pi)``.
+Rounded (lens-shaped) and smiling bands are normalised on their rendered
+pixels instead, so their volume is exact too. Optional real-instrument
+defects (uneven lanes, per-strip tilt, membrane edges, ladder, pen marks,
+handwriting, dust, uneven exposure, crop rectangle) are described in
+:func:`make_blot`; marks never touch a band's integration rectangle.
 
 Conventions of the truth dictionary
 -----------------------------------

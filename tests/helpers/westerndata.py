@@ -141,7 +141,9 @@ def make_case(
     interest is the one nearest ``truth_row``). ``ladder_kda`` adds a ladder
     lane at the right (bands at :func:`kda_row`). ``blank_lanes`` (1-based)
     are empty lanes with a ``blank`` row. ``n_lanes_column`` writes the lane
-    count into the sheet.
+    count into the sheet. Every other keyword goes to ``make_blot`` (its
+    real-instrument defects too); ``ladder_side="left"`` moves the samples one
+    lane to the right in the sheet and adds a ``ladder`` row per strip.
     """
     folder.mkdir(parents=True, exist_ok=True)
     tv, lv = default_volumes(seed, n_lanes)
@@ -153,7 +155,12 @@ def make_case(
     lb: list[list[tuple[float, float]]] = [[(ROW_LOADING, v)] for v in lv]
     for k in blank_lanes:
         tb[k - 1], lb[k - 1] = [], []
-    total = n_lanes + (1 if ladder_kda else 0)
+    side = blot.get("ladder_side")
+    if side and ladder_kda:
+        raise ValueError("give ladder_kda (a ladder lane at the right) or ladder_side, not both")
+    offset = 1 if side == "left" else 0  # image lane of sample lane 0
+    total = n_lanes + (1 if ladder_kda or side else 0)
+    drawn = n_lanes + (1 if ladder_kda else 0)  # lanes make_blot is given (it adds its own ladder)
     if ladder_kda:
         ladder = [(kda_row(k), 6.0e5) for k in ladder_kda]
         tb, lb = [*tb, ladder], [*lb, ladder]
@@ -161,14 +168,14 @@ def make_case(
     images: dict[str, SyntheticImage] = {}
     if layout == "two_strip":
         blot.setdefault("height", 640)
-        syn = make_blot(seed, n_lanes=total, n_strips=2, strip_bands=[tb, lb], **blot)
+        syn = make_blot(seed, n_lanes=drawn, n_strips=2, strip_bands=[tb, lb], **blot)
         images["blot.tif"] = syn
         tgt_bands, load_bands = _bands_of(syn, 0, truth_row), _bands_of(syn, 1, ROW_LOADING)
         where = {"target": ("blot.tif", "1"), "loading": ("blot.tif", "2")}
     elif layout == "separate":
         blot.setdefault("height", 400)
-        syn_t = make_blot(seed, n_lanes=total, bands=tb, **blot)
-        syn_l = make_blot(seed + 500, n_lanes=total, bands=lb, **blot)
+        syn_t = make_blot(seed, n_lanes=drawn, bands=tb, **blot)
+        syn_l = make_blot(seed + 500, n_lanes=drawn, bands=lb, **blot)
         images["target.tif"], images["loading.tif"] = syn_t, syn_l
         tgt_bands, load_bands = _bands_of(syn_t, 0, truth_row), _bands_of(syn_l, 0, ROW_LOADING)
         where = {"target": ("target.tif", ""), "loading": ("loading.tif", "")}
@@ -198,19 +205,20 @@ def make_case(
     for lane in range(n_lanes):
         if lane + 1 in blank_lanes:
             for kind in ("target", "loading"):
-                add(*where[kind], lane + 1, f"blank{lane + 1}_{kind}", "blank", "")
+                add(*where[kind], lane + 1 + offset, f"blank{lane + 1}_{kind}", "blank", "")
             continue
         sid = f"S{lane + 1:02d}"
         role = "reference" if lane == 0 else "sample"
-        t, ld = tgt_bands[lane], load_bands[lane]
+        t, ld = tgt_bands[lane + offset], load_bands[lane + offset]
         truth[sid] = Truth(
-            sid, lane + 1, t["volume"], ld["volume"], bool(t["saturated"]), bool(ld["saturated"])
-        )
-        add(*where["target"], lane + 1, sid, role, target)
-        add(*where["loading"], lane + 1, sid, role, "ACTB")
-    if ladder_kda:
+            sid, lane + 1 + offset, t["volume"], ld["volume"], bool(t["saturated"]),
+            bool(ld["saturated"]),
+        )  # fmt: skip
+        add(*where["target"], lane + 1 + offset, sid, role, target)
+        add(*where["loading"], lane + 1 + offset, sid, role, "ACTB")
+    if ladder_kda or side:
         for kind in ("target", "loading"):
-            add(*where[kind], total, f"ladder_{kind}", "ladder", "")
+            add(*where[kind], 1 if side == "left" else total, f"ladder_{kind}", "ladder", "")
     ref = truth["S01"]
     ref_ratio = ref.target_volume / ref.loading_volume
     for t in truth.values():

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from assaykit import __version__
 from assaykit.assay import Assay, AssayResult, FigureData, Params, QCFlag
-from assaykit.config import CONFIG_NAME, build_params, load_config, params_json
+from assaykit.config import CONFIG_NAME, build_params, did_you_mean, load_config, params_json
 from assaykit.errors import AssaykitError, PluginError, UsageError
 from assaykit.experiment import Experiment, sha256_file
 from assaykit.exporters import ResultTable, atomic_write
@@ -458,9 +458,11 @@ def run_batch(
             params[name] = build_params(a.Params, cfg.params.get(name), where=where, assay=name)
         unknown_params = sorted(set(cfg.params) - set(host.assays))
         if unknown_params:
+            guess = did_you_mean(unknown_params[0], sorted(host.assays))
             raise UsageError(
                 f"{where}: [params.{unknown_params[0]}] names an assay that is not installed; "
-                f"installed: {', '.join(sorted(host.assays))}"
+                + (f"did you mean [params.{guess}]? " if guess else "")
+                + f"installed: {', '.join(sorted(host.assays))}"
             )
         files = sorted({r.file for e in the_plan.experiments for r in e.rows})
         store = Store(out / STORE_NAME)

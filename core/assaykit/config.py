@@ -13,13 +13,14 @@ file, the assay and the field, and says what was expected.
 
 from __future__ import annotations
 
+import difflib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from assaykit.assay import Params
 from assaykit.errors import ConfigError, ParamsError
@@ -52,9 +53,15 @@ def load_config(path: Path) -> FolderConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
+        hints = []
+        for key in unknown:
+            if isinstance(data[key], dict):  # [western_blot] for [params.western_blot]
+                hints.append(f"[{key}] is a table: assay parameters go in [params.{key}]")
+            elif guess := did_you_mean(key, sorted(_TOP_KEYS)):
+                hints.append(f"{key!r}: did you mean {guess!r}?")
         raise ConfigError(
             f"{path}: unknown key(s) {', '.join(unknown)}; expected 'default_assay' "
-            "and [params.<assay>] tables"
+            "and [params.<assay>] tables" + "".join(f"; {h}" for h in hints)
         )
     default = data.get("default_assay")
     if default is not None and not isinstance(default, str):
@@ -65,10 +72,59 @@ def load_config(path: Path) -> FolderConfig:
     return FolderConfig(path=path, default_assay=default, params=params)
 
 
-def format_validation_error(exc: ValidationError) -> list[str]:
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The valid name nearest a misspelled one (difflib), or None when none is close."""
+    names = list(choices)
+    by_fold = {c.casefold(): c for c in names}
+    w = word.casefold()
+    if w in by_fold:
+        return by_fold[w]
+    prefixed = [c for c in by_fold if c.startswith(w)] if len(w) >= 4 else []
+    if len(prefixed) == 1:  # a name typed short: 'rolling' -> 'rolling_ball_radius'
+        return by_fold[prefixed[0]]
+    close = difflib.get_close_matches(w, list(by_fold), n=3, cutoff=0.6)
+    if close:
+        best = [c for c in close if c.startswith(w)] or close
+        return by_fold[best[0]]
+    # a shared word ('loading_control' -> 'loading_target') is a hint difflib misses
+    # when the other words differ
+    parts = {p for p in word.casefold().split("_") if len(p) > 2}
+    shared = [c for c in names if parts & {p for p in c.casefold().split("_") if len(p) > 2}]
+    return shared[0] if len(shared) == 1 else None
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The nested pydantic model that field path ``loc`` points into, if any."""
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        ann = model.model_fields[part].annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def format_validation_error(
+    exc: ValidationError, model: type[BaseModel] | None = None, assay: str | None = None
+) -> list[str]:
+    """One line per problem, naming the field. With ``model``, an unknown field names the
+    nearest valid one (``unknown parameter 'loading_control' for western_blot; did you
+    mean 'loading_target'?``), or lists them all when none is close."""
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "(model)"
+        loc_t = tuple(err.get("loc", ()))
+        loc = ".".join(str(p) for p in loc_t) or "(model)"
+        if err.get("type") == "extra_forbidden" and model is not None and loc_t:
+            parent = _model_at(model, loc_t[:-1])
+            if parent is not None:
+                valid = sorted(parent.model_fields)
+                owner = assay or model.__name__
+                if len(loc_t) > 1:
+                    owner += "." + ".".join(str(p) for p in loc_t[:-1])
+                key = str(loc_t[-1])
+                guess = did_you_mean(key, valid)
+                hint = f"did you mean {guess!r}?" if guess else f"valid: {', '.join(valid)}"
+                out.append(f"unknown parameter {key!r} for {owner}; {hint}")
+                continue
         msg = err.get("msg", "invalid")
         inp = err.get("input")
         shown = "" if isinstance(inp, dict) else f" (got {inp!r})"
@@ -87,7 +143,7 @@ def build_params(
     try:
         return params_cls.model_validate(dict(values or {}))
     except ValidationError as exc:
-        problems = format_validation_error(exc)
+        problems = format_validation_error(exc, params_cls, assay)
         raise ParamsError(
             f"{where}: bad parameters for assay {assay!r}: " + "; ".join(problems)
         ) from None

@@ -46,14 +46,19 @@ QC flags: ``control_failed``, ``ladder_fit_poor``, ``no_controls``,
 volume is a lower bound), ``unexpected_band`` (a clear band of another size
 in a sample's lanes), ``blank_lane_not_empty``, ``lane_count_mismatch``
 (lane-like signal beyond the lanes placed: lanes the sheet does not list?),
-``outside_ladder`` (a product sized by extrapolation beyond the ladder).
+``outside_ladder`` (a product sized by extrapolation beyond the ladder),
+``below_detection`` (warn: a band whose baseline-subtracted volume is not
+above 0; its volume is reported as 0, never negative, and the methylation
+index uses 0). A negative volume or index never reaches a record: the gel
+fails with an error instead (a bug, never a result).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-from assaykit import Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
+from assaykit import AnalysisError, Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
 from assaykit.imaging.io import LoadedImage
 
 from assaykit_msp import __version__
@@ -82,7 +87,8 @@ class MSPGel(Assay):
             "AU",
             "float",
             "volume of the M product band (sum of pixels above a straight baseline between the "
-            "band's edges, straightened image); 0 when no M product is present",
+            "band's edges, straightened image); 0 when no M product is present, or (flag "
+            "below_detection) when that sum is not above 0",
         ),
         Metric(
             "sample",
@@ -115,7 +121,14 @@ class MSPGel(Assay):
             "peak height of the U product band over the lane profile noise, when present",
         ),
         Metric("band", "band_bp", "bp", "float", "size of a band in an M, U or blank lane"),
-        Metric("band", "band_volume", "AU", "float", "volume of that band (as m_band_volume)"),
+        Metric(
+            "band",
+            "band_volume",
+            "AU",
+            "float",
+            "volume of that band (as m_band_volume); 0 with flag below_detection when the "
+            "baseline-subtracted sum is not above 0, never negative",
+        ),
         Metric("band", "band_snr", None, "float", "peak height over lane profile noise"),
         Metric(
             "band",
@@ -191,6 +204,7 @@ class MSPGel(Assay):
         gel = analyze_gel(loaded, layout, params)
         res = AssayResult()
         _records(res, experiment, gel, loaded, params)
+        _check_not_negative(res)
         if experiment.figures:
             from assaykit_msp.figures import gel_figure
 
@@ -327,9 +341,14 @@ def _records(
                 )
         for k, b in enumerate(visible, start=1):
             ent = f"lane_{n:02d}/band_{k:02d}"
-            fl = ["saturated_pixels"] if b.band.saturated else []
+            bfl: list[QCFlag | str] = ["saturated_pixels"] if b.band.saturated else []
+            if not b.band.volume > 0:
+                bfl.append(_below(f"{src}, lane {n}, band {k} ({b.bp:.0f} bp)", b.band.volume))
             res.add(sid, "band", ent, "band_bp", b.bp, unit="bp", source=src)
-            res.add(sid, "band", ent, "band_volume", b.band.volume, unit="AU", source=src, flags=fl)
+            res.add(
+                sid, "band", ent, "band_volume", max(0.0, b.band.volume), unit="AU", source=src,
+                flags=bfl,
+            )  # fmt: skip
             res.add(sid, "band", ent, "band_snr", b.band.snr, source=src)
             res.add(sid, "band", ent, "band_kind", b.kind, source=src)
 
@@ -354,11 +373,22 @@ def _records(
             )
         sat = ["saturated_pixels"] if any(b.band.saturated for b in chosen) else []
         res.add(sid, "sample", sid, "call", s.call, source=src, flags=call_flags)
-        m_sat = ["saturated_pixels"] if s.m_band is not None and s.m_band.band.saturated else []
-        u_sat = ["saturated_pixels"] if s.u_band is not None and s.u_band.band.saturated else []
-        res.add(sid, "sample", sid, "m_band_volume", s.m_volume, unit="AU", source=src, flags=m_sat)
-        res.add(sid, "sample", sid, "u_band_volume", s.u_volume, unit="AU", source=src, flags=u_sat)
-        mi = s.methylation_index
+        m_sat: list[QCFlag | str] = (
+            ["saturated_pixels"] if s.m_band is not None and s.m_band.band.saturated else []
+        )
+        u_sat: list[QCFlag | str] = (
+            ["saturated_pixels"] if s.u_band is not None and s.u_band.band.saturated else []
+        )
+        if s.m_band is not None and not s.m_volume > 0:
+            m_sat.append(_below(f"{src}, sample {sid}: the M product band", s.m_volume))
+        if s.u_band is not None and not s.u_volume > 0:
+            u_sat.append(_below(f"{src}, sample {sid}: the U product band", s.u_volume))
+        m_vol, u_vol = max(0.0, s.m_volume), max(0.0, s.u_volume)
+        res.add(sid, "sample", sid, "m_band_volume", m_vol, unit="AU", source=src, flags=m_sat)
+        res.add(sid, "sample", sid, "u_band_volume", u_vol, unit="AU", source=src, flags=u_sat)
+        # the index from the reported (never negative) volumes, so it stays within 0..1
+        total = m_vol + u_vol
+        mi = m_vol / total if s.methylation_index is not None and total > 0 else None
         if mi is not None:
             res.add(sid, "sample", sid, "methylation_index", mi, source=src, flags=sat)
         if s.m_band is not None:
@@ -367,6 +397,40 @@ def _records(
         if s.u_band is not None:
             res.add(sid, "sample", sid, "u_band_bp", s.u_band.bp, unit="bp", source=src)
             res.add(sid, "sample", sid, "u_band_snr", s.u_band.band.snr, source=src)
+
+
+def _below(what: str, volume: float) -> QCFlag:
+    return QCFlag(
+        "below_detection",
+        message=f"{what}: its baseline-subtracted volume {volume:.4g} AU is not above 0; "
+        "reported as 0",
+    )
+
+
+#: Metrics that are never negative (a negative one is a bug and fails the gel).
+_NON_NEGATIVE = frozenset({"band_volume", "m_band_volume", "u_band_volume", "methylation_index"})
+
+
+def _check_not_negative(res: AssayResult) -> None:
+    """Assert that no volume or index is negative or not finite (an error, never a record)."""
+    bad = [
+        m
+        for m in res.measurements
+        if m.metric in _NON_NEGATIVE
+        and m.value is not None
+        and not (
+            isinstance(m.value, int | float)
+            and not isinstance(m.value, bool)
+            and math.isfinite(m.value)
+            and m.value >= 0
+        )
+    ]
+    if bad:
+        shown = "; ".join(f"{m.sample_id} {m.entity} {m.metric} = {m.value!r}" for m in bad[:5])
+        raise AnalysisError(
+            f"internal check failed: {len(bad)} value(s) that must be >= 0 came out negative or "
+            f"not finite ({shown}); none were emitted. Please report this with the image."
+        )
 
 
 @hookimpl

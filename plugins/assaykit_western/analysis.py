@@ -52,11 +52,20 @@ Band of interest (``band_selection``)
     mild smile or skew. ``"strongest"``: every lane takes its own strongest
     candidate. A lane with no band there is integrated over the rows where
     the curve puts the band (with the median extent of the others) and is
-    flagged ``weak_band``: an absent band is a measured near-zero, not a gap.
+    flagged ``weak_band``, or reported as 0 when below detection (next).
+Detection limit
+    Every reported volume is compared with ``3 x noise x sqrt(rows x (1 +
+    g))``: the noise of the lane profile (row sums over the band's columns),
+    the band's rows, and ``g`` the share of the baseline fitted beside it
+    (:func:`detection_limit`). A volume not above it, or not
+    above 0, and a lane with no band at all, is an absent band: volume 0,
+    QC flag ``below_detection``. Never a negative volume.
 Ratios
     ``normalized_ratio = band_volume / loading_volume`` of the same sample;
     ``fold_change = normalized_ratio / mean normalized_ratio of the
-    reference rows of the same target``.
+    reference rows of the same target``. An absent target band gives 0; an
+    absent loading band gives no ratio (and an experiment without any ratio
+    fails: :mod:`assaykit_western.plugin`).
 Saturation
     A band with any pixel at the detector maximum (judged on the file's own
     pixels, carried through the rotation) keeps its measured volume, which
@@ -76,7 +85,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from assaykit import AnalysisError, Input, InputError, QCFlag
 from assaykit.imaging.background import profile_baseline
-from assaykit.imaging.bands import Band, find_bands, lane_profile
+from assaykit.imaging.bands import Band, find_bands, lane_profile, robust_noise
 from assaykit.imaging.geometry import Lane, find_strips
 from assaykit.imaging.given import geometry_for
 from assaykit.imaging.io import LoadedImage
@@ -226,7 +235,12 @@ def read_rows(inputs: Sequence[Input], params: WesternParams, *, has_sheet: bool
 
 @dataclass
 class RowResult:
-    """The band reported for one row, and how it was found."""
+    """The band reported for one row, and how it was found.
+
+    ``band.volume`` is already the reported volume: 0 when the band is below
+    the detection limit (:func:`detection_limit`); the measured value is kept
+    in ``band.background["detection"]["measured_au"]``.
+    """
 
     row: SheetRow
     strip: Strip
@@ -235,6 +249,31 @@ class RowResult:
     detected: bool
     note: str = ""
     others: list[Band] = field(default_factory=list)
+
+    @property
+    def detection(self) -> dict[str, Any] | None:
+        """How the band was judged against the detection limit (None: no rows integrated)."""
+        if self.band is None:
+            return None
+        d = self.band.background.get("detection")
+        return d if isinstance(d, dict) else None
+
+    @property
+    def detection_limit(self) -> float | None:
+        """AU: the smallest volume told apart from noise in this band's rectangle."""
+        d = self.detection
+        return float(d["limit_au"]) if d is not None else None
+
+    @property
+    def below_detection(self) -> bool:
+        """No band in the lane, or its volume not above the detection limit (nor above 0):
+        the band is absent and reported as 0."""
+        if self.band is None:
+            return True
+        d = self.detection
+        if d is not None:
+            return bool(d["below"])
+        return not self.band.volume > 0
 
 
 @dataclass
@@ -459,7 +498,85 @@ def remeasure(
     _, sig, base = integration_baseline(prepared, strip, widened, params, others)
     info = dict(band.background)
     info["volume"] = volume_spec(params)
-    return dataclasses.replace(widened, volume=float(np.sum(sig - base)), background=info)
+    band = dataclasses.replace(widened, background=info)
+    return _judged(prepared, strip, band, sig - base, params)
+
+
+#: Multiple of the noise of a band's integrated volume that a volume must exceed to count
+#: as a band (a 3-sigma limit of detection, as in IUPAC's LOD).
+DETECTION_SIGMAS = 3.0
+
+
+def baseline_share(rows: int, params: WesternParams) -> float:
+    """``g``: the white-noise variance of the baseline summed under a band of ``rows`` rows,
+    as a multiple of that of the band rows themselves (``rows x noise**2``).
+
+    The baseline is fitted to profile rows beside the band, so their noise
+    enters the volume too: for the default quadratic through as many rows as
+    the band on each side ``g`` is about 2 (the volume's noise is then
+    ``sqrt(3)`` times that of the band rows alone), for a straight line through
+    the means of ``edge_rows`` rows ``rows / (2 x edge_rows)``. Computed for
+    the baseline's nominal rows (not cut short by neighbouring bands).
+    """
+    n = max(1, rows)
+    if params.volume_baseline == "edges_quadratic":
+        k, deg = max(params.edge_rows, round(params.baseline_rows * n)), 2
+    else:  # 'edges'; 'minima' and 'hull' are approximated by it
+        k, deg = params.edge_rows, 1
+    centre = 0.5 * (n - 1)
+    fit_rows = np.r_[-k:0, n : n + k].astype(np.float64) - centre
+    under = np.arange(n, dtype=np.float64) - centre
+    weights = (np.vander(under, deg + 1) @ np.linalg.pinv(np.vander(fit_rows, deg + 1))).sum(0)
+    return float(np.sum(weights**2) / n)
+
+
+def detection_limit(
+    prepared: PreparedImage, strip: Strip, band: Band, params: WesternParams
+) -> tuple[float, float, float]:
+    """``(limit, noise, g)``: the detection limit (AU) of a volume over ``band``'s rectangle.
+
+    ``limit = 3 x noise x sqrt(rows x (1 + g))``. ``noise`` is that of the
+    lane profile through the band's columns (each row the sum of its pixels;
+    1.4826 MAD of row-to-row differences / sqrt 2, over the whole strip, so
+    the bands themselves hardly count); ``rows`` the band's height; ``g``
+    the baseline's share (:func:`baseline_share`). A volume is the sum of
+    ``rows`` profile values minus the baseline under them, so its noise is
+    ``noise x sqrt(rows x (1 + g))``. Without the baseline term (the same as
+    3 x the column-mean noise x sqrt(rows) x cols) empty generated lanes
+    measured up to 1.5 limits. Why from the profile and not a fixed number:
+    the limit follows the exposure, the bit depth and the band's size.
+    """
+    r0, r1 = strip.rows
+    prof = prepared.data[r0:r1, band.left : band.right].astype(np.float64).sum(axis=1)
+    noise = robust_noise(prof)
+    rows = max(1, band.bottom - band.top)
+    g = baseline_share(rows, params)
+    return DETECTION_SIGMAS * noise * float(np.sqrt(rows * (1.0 + g))), noise, g
+
+
+def _judged(
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    net: NDArray[np.float64],
+    params: WesternParams,
+) -> Band:
+    """``band`` with its volume from the baseline-subtracted profile ``net``, or 0 when that
+    is not above the detection limit (recorded in ``background["detection"]``)."""
+    measured = float(np.sum(net))
+    limit, noise, g = detection_limit(prepared, strip, band, params)
+    below = not (measured > limit and measured > 0)
+    info = dict(band.background)
+    info["detection"] = {
+        "limit_au": limit,
+        "noise_au": noise,
+        "rows": band.bottom - band.top,
+        "baseline_share": g,
+        "sigmas": DETECTION_SIGMAS,
+        "measured_au": measured,
+        "below": below,
+    }
+    return dataclasses.replace(band, volume=0.0 if below else measured, background=info)
 
 
 def _integrate(
@@ -472,7 +589,9 @@ def _integrate(
     bg_info: dict[str, Any],
     others: Sequence[Band],
 ) -> Band:
-    """A 'band' over given rows (no peak was found there): volume, SNR and saturation."""
+    """A 'band' over given rows (no peak was found there): volume, SNR and saturation.
+
+    Its volume is 0 unless it is above the detection limit (:func:`detection_limit`)."""
     r0, r1 = strip.rows
     det = lane_profile(
         prepared.detect,
@@ -491,14 +610,13 @@ def _integrate(
         snr=0.0, saturated=False, saturated_fraction=0.0, background=bg_info,
     )  # fmt: skip
     _, sig, base = integration_baseline(prepared, strip, probe, params, others)
-    volume = float(np.sum(sig - base))
     corr = det.corrected[t : b + 1]
     k = int(np.argmax(corr))
     peak = float(corr[k])
     noise = max(det.noise, 1e-12)
     box = prepared.saturated[r0 + t : r0 + b + 1, det.col_start : det.col_stop]
     n_sat = int(np.count_nonzero(box))
-    return Band(
+    band = Band(
         lane=lane.index,
         row=float(r0 + t + k),
         centroid=float(r0 + 0.5 * (t + b)),
@@ -506,7 +624,7 @@ def _integrate(
         bottom=r0 + b + 1,
         left=det.col_start,
         right=det.col_stop,
-        volume=volume,
+        volume=0.0,
         peak_height=peak,
         prominence=0.0,
         snr=peak / noise,
@@ -514,6 +632,7 @@ def _integrate(
         saturated_fraction=n_sat / box.size if box.size else 0.0,
         background=bg_info,
     )
+    return _judged(prepared, strip, band, sig - base, params)
 
 
 def _window_for(

@@ -11,12 +11,19 @@ QC flags (``qc_flags`` of the records):
     still reported, as a lower bound, but every record built from the band
     (its volume, the ratio, the fold change) fails QC. ``saturated_fraction``
     says how much of the band is clipped.
+``below_detection`` (warn for a target band, **fail** for a loading-control band)
+    The band is absent: no band in the lane, or its baseline-subtracted
+    volume is not above the detection limit (``3 x noise x sqrt(rows x (1 +
+    g))``, the ``detection_limit`` metric) or not above 0. Its volume is reported as 0,
+    never negative; the target's ratio and fold change are then 0. A loading
+    control below detection gives its sample no ratio and no fold change.
 ``weak_band`` (warn)
-    The band's signal-to-noise ratio is below ``weak_snr``, or no band was
-    found in the lane and its volume was integrated where the other lanes'
-    band sits.
+    The band is above the detection limit but its signal-to-noise ratio is
+    below ``weak_snr``, or no band peak was found in the lane and the volume
+    integrated where the other lanes' band sits is above the detection limit.
 ``no_loading_control`` (warn)
-    No loading-control row, band or positive volume for the sample: no ratio.
+    No loading-control row for the sample, or its loading band is below
+    detection: no ratio.
 ``no_reference`` (warn)
     No reference row (or no measurable reference ratio) for the target: no
     fold change.
@@ -36,12 +43,20 @@ QC flags (``qc_flags`` of the records):
 Records of a band carry its own flags and those of its image; ratio and fold
 change records also carry the flags of the loading band (and of the
 reference, for fold changes) that went into them.
+
+The experiment fails (``metric="error"`` records, exit code 1) when it has
+target rows but no sample gets a ratio: the loading control has no row, or
+no band above detection, for every sample. The error names the files, the
+loading target and what was found. Without a sample sheet (no ratios by
+design) it does not. It also fails, rather than emitting the value, if a
+volume, ratio or fold change ever came out negative (a bug, never a result).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from assaykit import (
@@ -56,10 +71,11 @@ from assaykit import (
 )
 from assaykit.imaging.given import ImageGeometry
 from assaykit.imaging.io import LoadedImage
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from assaykit_western import __version__
 from assaykit_western.analysis import (
+    LANE_COUNT_COLUMNS,
     MEASURED_ROLES,
     FileResult,
     RowResult,
@@ -75,8 +91,55 @@ KiloDalton = Annotated[float, Field(gt=0.0, le=5000.0)]
 PAGERULER_PRESTAINED_KDA: tuple[float, ...] = (180, 130, 100, 70, 55, 40, 35, 25, 15, 10)
 
 
+#: The sample-sheet columns the assay reads besides file/assay/experiment: shown by
+#: ``assaykit schema western_blot`` as ``x-sheet-columns`` (and in the README).
+SHEET_COLUMNS: dict[str, dict[str, Any]] = {
+    "target": {
+        "required": "on sample and reference rows",
+        "description": "Protein the row measures, e.g. RARB. Rows whose target is loading_target "
+        "(ACTB by default, case-insensitive) are the loading control of the same sample_id.",
+    },
+    "lane": {
+        "required": "when the image has more than one lane",
+        "description": "Lane of the row, 1 = leftmost lane of its strip.",
+    },
+    "strip": {
+        "required": False,
+        "description": "Membrane strip of the image, 1 = top. Without the column every image "
+        "is one membrane (flag strips_not_assigned when it looks like several).",
+    },
+    "n_lanes": {
+        "required": False,
+        "aliases": list(LANE_COUNT_COLUMNS[1:]),
+        "description": "Lane count of the image (of the strip, with a strip column); lanes are "
+        "then placed on a grid of that many. Without it the highest lane named is a minimum.",
+    },
+    "role": {
+        "required": False,
+        "values": ["sample", "reference", "ladder", "blank"],
+        "description": "'reference': fold changes are relative to the mean ratio of the "
+        "reference rows of the same target; 'ladder': a molecular-weight ladder lane (for "
+        "mw_window_kda); 'blank': an empty lane, not reported. Default 'sample'.",
+    },
+    "sample_id": {
+        "required": False,
+        "description": "Matches a target row with its loading-control row; one row per sample "
+        "and target in an experiment.",
+    },
+}
+
+
+def _sheet_columns_schema(schema: dict[str, Any]) -> None:
+    schema["x-sheet-columns"] = SHEET_COLUMNS
+
+
 class WesternParams(Params):
-    """Parameters of ``western_blot`` (``[western_blot]`` in ``assaykit.toml``)."""
+    """Parameters of ``western_blot`` (``[params.western_blot]`` in ``assaykit.toml``).
+
+    The sample-sheet columns the assay reads are listed under ``x-sheet-columns``.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_sheet_columns_schema)
 
     loading_target: str = Field(
         "ACTB",
@@ -204,6 +267,12 @@ _VOLUME = (
 )
 
 
+_DETECTION = (
+    "A band not above its detection_limit (or not above 0), and a lane with no band, is "
+    "reported as 0 with QC flag below_detection, never negative"
+)
+
+
 class WesternBlot(Assay):
     """Western-blot densitometry: target / loading-control ratios and fold changes."""
 
@@ -215,14 +284,34 @@ class WesternBlot(Assay):
     control_roles = ("reference",)
     Params = WesternParams
     metrics = (
-        Metric("band", "band_volume", "AU", "float", f"Target band: {_VOLUME}."),
-        Metric("band", "loading_volume", "AU", "float", f"Loading-control band: {_VOLUME}."),
+        Metric("band", "band_volume", "AU", "float", f"Target band: {_VOLUME}. {_DETECTION}."),
+        Metric(
+            "band",
+            "loading_volume",
+            "AU",
+            "float",
+            f"Loading-control band: {_VOLUME}. {_DETECTION} (QC fail: no ratio).",
+        ),
+        Metric(
+            "band",
+            "detection_limit",
+            "AU",
+            "float",
+            "On bands below detection only: the smallest volume told apart from noise in the "
+            "band's rectangle, 3 x noise x sqrt(rows x (1 + g)). noise: of the lane profile "
+            "(each row the sum of the band's columns; 1.4826 MAD of row-to-row differences / "
+            "sqrt 2, over the strip); rows: the band's height; g: the noise the volume baseline "
+            "adds, as a multiple of the band rows' own (from the rows it is fitted to; about 2 "
+            "for the default edges_quadratic). With g = 0 this is 3 x the column-mean profile "
+            "noise x sqrt(rows) x cols.",
+        ),
         Metric(
             "band",
             "normalized_ratio",
             None,
             "float",
-            "band_volume / loading_volume of the same sample_id (both as defined above).",
+            "band_volume / loading_volume of the same sample_id (both as defined above); 0 "
+            "when the target band is below detection, missing when the loading band is.",
         ),
         Metric(
             "band",
@@ -230,7 +319,7 @@ class WesternBlot(Assay):
             None,
             "float",
             "normalized_ratio / the mean normalized_ratio of the 'reference' rows of the same "
-            "target.",
+            "target; 0 when the target band is below detection, missing without a ratio.",
         ),
         Metric(
             "band",
@@ -320,13 +409,45 @@ class WesternBlot(Assay):
 # --------------------------------------------------------------------------------------
 
 
+def _where(rr: RowResult) -> str:
+    """``file, strip N, lane M`` for messages."""
+    return f"{rr.row.inp.relpath}, strip {rr.strip.index + 1}, lane {rr.lane.index + 1}"
+
+
+def _below_detection(rr: RowResult) -> QCFlag:
+    """``below_detection``: warn for a target band, fail for a loading band (no ratio)."""
+    b, d = rr.band, rr.detection
+    if b is None:
+        why = rr.note or "no band found"
+    elif d is not None:
+        why = (
+            f"its volume {d['measured_au']:.4g} AU is not above the detection limit "
+            f"{d['limit_au']:.4g} AU (3 x noise {d['noise_au']:.4g} x sqrt({d['rows']} rows x "
+            f"(1 + {d['baseline_share']:.2g})))"
+        )
+    else:
+        why = f"its volume {b.volume:.4g} AU is not above 0"
+    if rr.row.loading:
+        what, tail, sev = f"loading control {rr.row.target}", "; no ratio", "fail"
+    else:
+        what, tail, sev = rr.row.target, "", "warn"
+    return QCFlag(
+        "below_detection",
+        sev,  # type: ignore[arg-type]
+        rr.row.sample_id,
+        rr.row.entity,
+        f"{_where(rr)}: no {what} band above detection: {why}; reported as 0{tail}",
+    )
+
+
 def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
     """Flags describing one band itself (its volume, and everything built from it)."""
     out: list[QCFlag] = []
     sid, ent = rr.row.sample_id, rr.row.entity
     b = rr.band
+    if rr.below_detection:
+        out.append(_below_detection(rr))
     if b is None:
-        out.append(QCFlag("weak_band", "warn", sid, ent, rr.note or "no band found"))
         return out
     if b.saturated:
         out.append(
@@ -339,6 +460,8 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
                 "its volume is a lower bound",
             )
         )
+    if rr.below_detection:
+        return out
     if not rr.detected:
         out.append(QCFlag("weak_band", "warn", sid, ent, rr.note))
     elif b.snr < params.weak_snr:
@@ -421,7 +544,10 @@ def _emit(
         row, b = rr.row, rr.band
         sid, ent, src = row.sample_id, row.entity, fr.relpath
         metric = "loading_volume" if row.loading else "band_volume"
-        res.add(sid, "band", ent, metric, b.volume if b is not None else None, source=src)
+        volume = 0.0 if rr.below_detection or b is None else float(b.volume)
+        res.add(sid, "band", ent, metric, volume, source=src)
+        if rr.below_detection and rr.detection_limit is not None:
+            res.add(sid, "band", ent, "detection_limit", rr.detection_limit, source=src)
         res.add(sid, "band", ent, "saturated", bool(b.saturated) if b else None, source=src)
         res.add(
             sid, "band", ent, "saturated_fraction",
@@ -444,17 +570,18 @@ def _emit(
         else:
             lrr = info[lk][1]
             fl += _unscoped(band_flags[lk], f"loading control {lrr.row.entity}: ")
-            lvol = lrr.band.volume if lrr.band is not None else None
-            if lvol is None or not lvol > 0:
+            if lrr.below_detection or lrr.band is None or not lrr.band.volume > 0:
                 fl.append(
                     QCFlag(
                         "no_loading_control",
                         message=f"loading control {lrr.row.entity} of sample {sid!r} has no "
-                        "positive volume",
+                        "band above detection",
                     )
                 )
-            elif b is not None:
-                value = b.volume / lvol
+            elif rr.below_detection or b is None:
+                value = 0.0  # the target is absent: a true zero, not a gap
+            else:
+                value = float(b.volume) / float(lrr.band.volume)
         ratio[k] = value
         ratio_flags[k] = fl
         res.add(sid, "band", ent, "normalized_ratio", value, source=src, flags=fl)
@@ -495,12 +622,91 @@ def _emit(
         res.add(row.sample_id, "band", row.entity, "fold_change", fc, source=fr.relpath, flags=fl)
         derived[id(rr)] = (ratio[k], fc)
 
+    _check_not_negative(res)
     if auto:
         res.flag(
             "no_loading_control",
             message="no sample sheet: every lane's strongest band is reported, without ratios",
         )
+    else:
+        targets = [k for k in order if not info[k][1].row.loading]
+        if targets and all(ratio.get(k) is None for k in targets):
+            raise AnalysisError(_no_ratio_message(info, order, params))
     return derived
+
+
+#: Metrics that are never negative; one that is means a bug, and fails the experiment.
+_NON_NEGATIVE = frozenset(
+    {"band_volume", "loading_volume", "detection_limit", "normalized_ratio", "fold_change"}
+)
+
+
+def _check_not_negative(res: AssayResult) -> None:
+    """Assert that no volume, limit, ratio or fold change is negative or not finite.
+
+    Why here, before anything is stored: a negative volume is not a measurement
+    but a baseline error, and one that reached a record once (issue 10) read
+    as a real, if odd, result. Such a value becomes an error record instead.
+    """
+    bad = [
+        m
+        for m in res.measurements
+        if m.metric in _NON_NEGATIVE
+        and m.value is not None
+        and not (
+            isinstance(m.value, int | float)
+            and not isinstance(m.value, bool)
+            and math.isfinite(m.value)
+            and m.value >= 0
+        )
+    ]
+    if bad:
+        shown = "; ".join(
+            f"{m.source or '?'} {m.sample_id} {m.entity} {m.metric} = {m.value!r}" for m in bad[:5]
+        )
+        raise AnalysisError(
+            f"internal check failed: {len(bad)} value(s) that must be >= 0 came out negative or "
+            f"not finite ({shown}); none were emitted. Please report this with the image."
+        )
+
+
+def _no_ratio_message(
+    info: dict[int, tuple[FileResult, RowResult]], order: list[int], params: WesternParams
+) -> str:
+    """Why no sample got a ratio: names the files, the loading target and what was found."""
+    lt = params.loading_target
+    loading = [info[k] for k in order if info[k][1].row.loading]
+    targets = [info[k] for k in order if not info[k][1].row.loading]
+    files = sorted({fr.relpath for fr, _rr in targets})
+    if not loading:
+        names = sorted({rr.row.target for _fr, rr in targets}, key=str.casefold)
+        return (
+            f"{', '.join(files)}: loading control {lt}: no sample-sheet row has target {lt!r} "
+            f"(targets found: {', '.join(names)}), so no sample has a normalized ratio; name the "
+            "loading control's target in the sheet's 'target' column, or set loading_target "
+            "in [params.western_blot] of assaykit.toml"
+        )
+    parts: list[str] = []
+    by_strip: dict[tuple[str, int], tuple[FileResult, list[RowResult]]] = {}
+    for fr, rr in loading:
+        by_strip.setdefault((fr.relpath, rr.strip.index), (fr, []))[1].append(rr)
+    for (relpath, si), (fr, rrs) in by_strip.items():
+        where = f"strip {si + 1} of {relpath}" if len(fr.prepared.strips) > 1 else relpath
+        below = [rr for rr in rrs if rr.below_detection]
+        if len(below) == len(rrs):
+            parts.append(f"no band above detection in any lane of {where}")
+        elif below:
+            lanes = ", ".join(str(rr.lane.index + 1) for rr in below)
+            parts.append(f"no band above detection in lane(s) {lanes} of {where}")
+    with_loading = {rr.row.sample_id for _fr, rr in loading}
+    missing = sorted({rr.row.sample_id for _fr, rr in targets} - with_loading)
+    if missing:
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        parts.append(
+            f"no {lt} row for sample(s) {', '.join(missing[:10])}{more} of {', '.join(files)}"
+        )
+    found = "; ".join(parts) or "no loading band above detection"
+    return f"loading control {lt}: {found} (no sample has a normalized ratio)"
 
 
 @hookimpl

@@ -164,7 +164,10 @@ def test_toml_sets_params_and_default_assay(toy_host: PluginHost, tmp_path: Path
             "bad parameters for assay 'toy_threshold': field 'percentile': Input should be less "
             "than or equal to 100 (got 500)",
         ),
-        ("[params.toy_threshold]\npercentil = 99\n", "field 'percentil': Extra inputs are not"),
+        (
+            "[params.toy_threshold]\npercentil = 99\n",
+            "unknown parameter 'percentil' for toy_threshold; did you mean 'percentile'?",
+        ),
         ("[params.toy_threshold]\nmin_events = 'many'\n", "field 'min_events'"),
         ("default_assay = 3\n", "default_assay must be a string"),
         ("colour = 'red'\n", "unknown key(s) colour"),

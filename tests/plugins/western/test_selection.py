@@ -67,15 +67,16 @@ def test_molecular_weight_window_with_a_ladder_lane(host: PluginHost, tmp_path: 
     assert all("mw_window_unavailable" in f for f in flags(res2, "band_volume").values())
 
 
-def test_absent_band_is_a_measured_near_zero_and_weak(host: PluginHost, tmp_path: Path) -> None:
+def test_absent_band_is_zero_and_below_detection(host: PluginHost, tmp_path: Path) -> None:
     vols = [1.5e6, 2.0e6, 0.0, 1.0e6, 2.5e6, 1.2e6]  # S03: RARB silenced
     case = make_case(tmp_path, 33, target_volumes=vols)
     result = run_case(host, case)
-    vol = values(result, "band_volume")
-    assert abs(vol["S03"]) < 0.01 * np.mean([v for v in vols if v])
-    assert "weak_band" in flags(result, "band_volume")["S03"]
-    assert abs(values(result, "fold_change")["S03"]) < 0.01
-    assert all("weak_band" not in flags(result, "band_volume")[s] for s in case.truth if s != "S03")
+    assert values(result, "band_volume")["S03"] == 0.0
+    assert "below_detection" in flags(result, "band_volume")["S03"]
+    assert values(result, "fold_change")["S03"] == 0.0
+    for s in case.truth:
+        if s != "S03":
+            assert not {"weak_band", "below_detection"} & set(flags(result, "band_volume")[s])
 
 
 def test_blank_lane_and_lane_count(host: PluginHost, tmp_path: Path) -> None:

@@ -364,7 +364,8 @@ def _geometry_summary(d: dict[str, Any], figure: Path | None, min_strips: int | 
         lines.append(
             f"  strip {s['number']}: rows {s['rows'][0]}-{s['rows'][1]} (file {r0:.0f}-{r1:.0f}), "
             f"rotation {s['rotation_deg']:+.2f} deg, {len(s['lanes'])} lane(s) "
-            f"({s['detected_lanes']} detected{exp}; {s['lane_method']}, pitch {s['lane_pitch']:.1f} px)"
+            f"({s['detected_lanes']} detected{exp}; {s['lane_method']}, "
+            f"pitch {s['lane_pitch']:.1f} px)"
         )
         centres = ", ".join(f"{lane['center_in_file']:.0f}" for lane in s["lanes"])
         nbands = " ".join(str(len(lane["bands"])) for lane in s["lanes"])
@@ -467,7 +468,9 @@ def geometry(
                 msg += "; try --lanes N"
             _err(msg)
             return EXIT_USAGE
-        figure = out if out is not None else (None if as_json else Path(f"{image.stem}.geometry.png"))
+        figure = out
+        if figure is None and not as_json:
+            figure = Path(f"{image.stem}.geometry.png")  # in the current directory
         if figure is not None:
             png = render_png(geometry_figure(prepared, desc, image=loaded.data), dpi=100)
             try:

@@ -280,7 +280,12 @@ def geometry_figure(
     fig = new_figure(fig_w_px / dpi, fig_h_px / dpi)
     fig.set_dpi(dpi)  # so that text extents measured below are in saved pixels
     ax = fig.add_axes(
-        (10 / fig_w_px, 10 / fig_h_px, (fig_w_px - 20) / fig_w_px, (fig_h_px - title_px - 20) / fig_h_px)
+        (
+            10 / fig_w_px,
+            10 / fig_h_px,
+            (fig_w_px - 20) / fig_w_px,
+            (fig_h_px - title_px - 20) / fig_h_px,
+        )
     )
     lo, hi = _contrast(img)
     ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="antialiased", aspect="equal")
@@ -298,7 +303,10 @@ def geometry_figure(
         x0, y0, x1, y1 = frame_box
         return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
 
-    strip_polys, lane_polys, band_polys, sat_polys = [], [], [], []
+    strip_polys: list[Any] = []
+    lane_polys: list[Any] = []
+    band_polys: list[Any] = []
+    sat_polys: list[Any] = []
     for s in d["strips"]:
         r0, r1 = s["rows"]
         strip_polys.append(view(s, [0, r0, w, r1]))
@@ -339,7 +347,7 @@ def geometry_figure(
         for lane in s["lanes"]:
             if in_file:
                 (tlx, tly), (trx, try_) = lane["outline_in_file"][0], lane["outline_in_file"][1]
-                x, y = 0.5 * (tlx + trx), 0.5 * (tly + try_)
+                x, y = 0.5 * (tlx + trx), max(0.0, 0.5 * (tly + try_))  # stay on the image
             else:
                 x, y = lane["center"], r0
             # overlapping lanes would print their numbers on top of each other: stagger them

@@ -319,6 +319,174 @@ def new_plugin(obj: _Ctx, name: str, directory: Path) -> None:
     sys.exit(_guard(obj, body))
 
 
+#: Smallest image side (px) the geometry command accepts: below it no lane can be told apart.
+GEOMETRY_MIN_SIDE = 32
+
+
+def _parse_lanes(values: tuple[str, ...]) -> int | list[int | None] | None:
+    """``--lanes 6`` (every strip), ``--lanes 6,4`` or ``--lanes 6 --lanes 4`` (per strip, top
+    first; ``auto`` or ``-`` leaves a strip's count free)."""
+    tokens = [t.strip() for v in values for t in v.split(",")]
+    if not tokens:
+        return None
+    out: list[int | None] = []
+    for t in tokens:
+        if t.lower() in ("auto", "-", ""):
+            out.append(None)
+            continue
+        try:
+            n = int(t)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise click.BadParameter(
+                f"{t!r}: expected a lane count >= 1, or 'auto' (comma list per strip)",
+                param_hint="'--lanes'",
+            )
+        out.append(n)
+    if len(out) == 1:
+        return out[0] if out[0] is not None else None
+    return out
+
+
+def _geometry_summary(d: dict[str, Any], figure: Path | None, min_strips: int | None) -> str:
+    """A few lines a person reads before a batch: what was found, and what looks wrong."""
+    h, w = d["shape"]
+    lossy = ", lossy" if d["lossy"] else ""
+    lines = [
+        f"{d['file']}: {w}x{h} px, {d['bit_depth']}-bit {d['source_format'] or ''}{lossy}".rstrip(),
+        f"polarity: {d['polarity']} ({d['polarity_rule']})",
+        f"rotation: {d['rotation_deg']:+.2f} deg; {len(d['strips'])} strip(s)",
+    ]
+    for s in d["strips"]:
+        exp = f", expected {s['expected_lanes']}" if s["expected_lanes"] is not None else ""
+        r0, r1 = s["rows_in_file"]
+        lines.append(
+            f"  strip {s['number']}: rows {s['rows'][0]}-{s['rows'][1]} (file {r0:.0f}-{r1:.0f}), "
+            f"rotation {s['rotation_deg']:+.2f} deg, {len(s['lanes'])} lane(s) "
+            f"({s['detected_lanes']} detected{exp}; {s['lane_method']}, "
+            f"pitch {s['lane_pitch']:.1f} px)"
+        )
+        centres = ", ".join(f"{lane['center_in_file']:.0f}" for lane in s["lanes"])
+        nbands = " ".join(str(len(lane["bands"])) for lane in s["lanes"])
+        lines.append(f"    lane centres (file x): {centres}")
+        lines.append(f"    bands per lane: {nbands}")
+    if min_strips is not None and len(d["strips"]) < min_strips:
+        lines.append(f"warning: {min_strips} strip(s) asked for, {len(d['strips'])} found")
+    if d["findings"]:
+        lines.append("findings:")
+        lines += [f"  {f['severity']}: {f['flag']}: {f['message']}" for f in d["findings"]]
+    else:
+        lines.append("findings: none")
+    lines += [f"note: {n}" for n in d["notes"]]
+    if figure is not None:
+        lines.append(f"figure: {figure}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("image", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--lanes",
+    "lanes",
+    multiple=True,
+    metavar="N[,N...]",
+    help="Expected lanes: one count for every strip, or one per strip, top first "
+    "(repeat the option or give a comma list; 'auto' leaves a strip free).",
+)
+@click.option(
+    "--strips", "min_strips", type=click.IntRange(min=1), help="At least this many strips."
+)
+@click.option(
+    "--polarity",
+    type=click.Choice(["auto", "light_bands_on_dark", "dark_bands_on_light"]),
+    default="auto",
+    show_default=True,
+    help="The file's polarity.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the geometry as JSON on stdout.")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Figure file (PNG). Default without --json: IMAGE_STEM.geometry.png here; "
+    "with --json only written when given.",
+)
+@click.pass_obj
+def geometry(
+    obj: _Ctx,
+    image: Path,
+    lanes: tuple[str, ...],
+    min_strips: int | None,
+    polarity: str,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Show what the imaging layer finds in IMAGE: polarity, rotation, strips, lanes, bands.
+
+    Check an image before a batch: the figure draws every strip, lane and band on the
+    file's own pixels; --json gives the same in both frames (for comparing with hand
+    annotations).
+    """
+    expected = _parse_lanes(lanes)
+
+    def body() -> int:
+        import warnings
+
+        from assaykit.assay import render_png
+        from assaykit.imaging.io import load_image
+        from assaykit.imaging.overview import describe_geometry, geometry_figure
+        from assaykit.imaging.pipeline import prepare_image
+
+        if not image.exists():
+            _err(f"{image}: file not found; expected a gel or blot image (TIFF, PNG or JPEG)")
+            return EXIT_USAGE
+        try:
+            loaded = load_image(image)
+            h, w = loaded.shape
+            if min(h, w) < GEOMETRY_MIN_SIDE:
+                _err(
+                    f"{image}: image is {w}x{h} px; expected at least "
+                    f"{GEOMETRY_MIN_SIDE}x{GEOMETRY_MIN_SIDE} px to find lanes"
+                )
+                return EXIT_USAGE
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                prepared = prepare_image(
+                    loaded,
+                    polarity=polarity,  # type: ignore[arg-type]
+                    expected_lanes=expected,
+                    min_strips=min_strips,
+                    strips=True,
+                )
+            desc = describe_geometry(prepared)
+        except AssaykitError as exc:
+            # unreadable, corrupt or lane-less input: the lab must fix the input (exit 2)
+            msg = str(exc) if str(image) in str(exc) else f"{image}: {exc}"
+            if "no lanes found" in msg and expected is None:
+                msg += "; try --lanes N"
+            _err(msg)
+            return EXIT_USAGE
+        figure = out
+        if figure is None and not as_json:
+            figure = Path(f"{image.stem}.geometry.png")  # in the current directory
+        if figure is not None:
+            png = render_png(geometry_figure(prepared, desc, image=loaded.data), dpi=100)
+            try:
+                figure.write_bytes(png)
+            except OSError as exc:
+                _err(f"{figure}: cannot write the figure: {exc.strerror or exc}")
+                return EXIT_USAGE
+        if as_json:
+            click.echo(json.dumps(desc, indent=2))
+        else:
+            click.echo(_geometry_summary(desc, figure, min_strips))
+        return EXIT_OK
+
+    sys.exit(_guard(obj, body))
+
+
 def main() -> None:
     cli(prog_name="assaykit")
 

@@ -587,6 +587,7 @@ def prepare_image(
         )
     if valid is not None:
         detect = np.where(valid, detect, np.float32(0.0)).astype(np.float32)
+        saturated = saturated & valid  # transparent pixels are never signal
 
     # -- marks on the straightened image: masked for lanes and bands, and recorded
     marks_mask = np.zeros(data.shape, bool)

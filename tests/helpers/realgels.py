@@ -445,6 +445,6 @@ def prepare_for(
     if given_count:
         strips = annotation["strips"]
         return prepare_image(
-            path, expected_lanes=[len(s["lanes"]) for s in strips], min_strips=len(strips)
+            path, expected_lanes=[len(s["lanes"]) for s in strips], expected_strips=len(strips)
         )
     return prepare_image(path)

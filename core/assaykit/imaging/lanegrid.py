@@ -174,6 +174,8 @@ def fit_lane_grid(
     p_min = min(p_max, max(min_pitch, min_fill * extent / n))
     best: tuple[float, float, float, float] | None = None  # (res, pitch, offset, frac)
 
+    per_pitch: dict[float, tuple[float, float, float]] = {}  # pitch -> (res, offset, frac)
+
     def search(
         pitches: NDArray[np.float64], offsets: NDArray[np.float64], fracs: Sequence[float]
     ) -> None:
@@ -188,10 +190,17 @@ def fit_lane_grid(
             )
             if not ok.any():
                 continue
-            res, _ = _residuals(c1, c2, lo, hi, pp[ok], oo[ok], frac, n)
-            j = int(np.argmin(res))
-            if best is None or res[j] < best[0]:
-                best = (float(res[j]), float(pp[ok][j]), float(oo[ok][j]), frac)
+            res_all = np.full(pp.shape, np.inf)
+            res_all[ok], _ = _residuals(c1, c2, lo, hi, pp[ok], oo[ok], frac, n)
+            jo = np.argmin(res_all, axis=1)
+            for ip, jj in enumerate(jo):
+                r = float(res_all[ip, jj])
+                key = float(pitches[ip])
+                if np.isfinite(r) and (key not in per_pitch or r < per_pitch[key][0]):
+                    per_pitch[key] = (r, float(offsets[jj]), frac)
+            j = int(np.argmin(res_all))
+            if np.isfinite(res_all.flat[j]) and (best is None or res_all.flat[j] < best[0]):
+                best = (float(res_all.flat[j]), float(pp.flat[j]), float(oo.flat[j]), frac)
 
     # coarse: the last lane moves by 3 px per pitch step, offsets by 1.5 px
     coarse_dp = 3.0 / max(1, n - 1) if n > 1 else 3.0
@@ -200,6 +209,18 @@ def fit_lane_grid(
     if best is None:
         raise ValueError(f"cannot fit {n} lanes into columns {lo:.0f}-{hi:.0f}")
     _, p0, o0, _ = best
+    # Among grids that fit nearly as well (residual within 1.5 times the best), the one
+    # through the profile's clear peaks wins: a box model of blob-shaped bands fits a
+    # too-fine tiling (a flexible staircase) a little better than the true comb.
+    peaks = _clear_peaks(prof, lo, hi, min_pitch)
+    if peaks.size >= 3:
+        near = [(r, p, o, f) for p, (r, o, f) in per_pitch.items() if r <= 1.5 * best[0]]
+        scored = [(_peak_misfit(peaks, p, o, n), r, p, o, f) for r, p, o, f in near]
+        if scored:
+            m0 = min(x[0] for x in scored)
+            pick = min((x for x in scored if x[0] <= m0 + 0.02), key=lambda x: x[1])
+            _, r, p0, o0, f0 = pick
+            best = (r, p0, o0, f0)
     fine_dp = 0.25 / max(1, n - 1) if n > 1 else 0.25
     search(
         np.arange(
@@ -244,6 +265,35 @@ def fit_lane_grid(
         method=f"grid of {n} lanes fitted to the column profile (pitch {pitch:.1f} px, "
         f"width {frac:.2f} of pitch, R2 {r2:.2f})",
     )
+
+
+def _clear_peaks(
+    prof: NDArray[np.float64], lo: float, hi: float, min_pitch: float
+) -> NDArray[np.float64]:
+    """Positions of the profile's clear peaks on the span (prominence at least a fifth of
+    the largest and 5 noise sigmas)."""
+    from scipy.signal import find_peaks
+
+    a, b = int(lo), int(np.ceil(hi))
+    seg = prof[a:b]
+    if seg.size < 5:
+        return np.zeros(0)
+    d = np.diff(seg)
+    noise = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0) + 1e-12
+    pk, props = find_peaks(seg, distance=max(1, int(min_pitch)), prominence=1e-12)
+    if pk.size == 0:
+        return np.zeros(0)
+    prom = props["prominences"]
+    keep = prom >= max(0.2 * float(prom.max()), 5.0 * noise)
+    return np.asarray(pk[keep] + a, dtype=np.float64)
+
+
+def _peak_misfit(peaks: NDArray[np.float64], pitch: float, offset: float, n: int) -> float:
+    """Mean squared distance of the peaks to their nearest lane centre, in quarter pitches
+    (capped at 1), so one stray peak costs at most its share."""
+    idx = np.clip(np.round((peaks - offset) / pitch), 0, n - 1)
+    d = np.abs(peaks - (offset + idx * pitch)) / (0.25 * pitch)
+    return float(np.mean(np.minimum(d, 1.0) ** 2))
 
 
 def _shift_lanes(
@@ -423,8 +473,8 @@ def membrane_span(
 
     Why: images show what is beside the membrane too (the imager's tray, a
     tissue, a dark surround, the transparent corners of an export), and its
-    edge is as sharp as a lane. The column medians (over rows, so bands do not
-    count) are followed outwards from the centre, each against the median of
+    edge is as sharp as a lane. The columns' 10th percentiles (over rows, so
+    bands do not count) are followed outwards from the centre, each against the median of
     the 15 columns just inside it, so a smooth illumination gradient is
     followed; the membrane ends where three columns in a row jump away from
     that level by more than ``step`` of it (and by more than 6 noise sigmas
@@ -432,12 +482,14 @@ def membrane_span(
     """
     arr = np.asarray(data, dtype=np.float64)
     w = arr.shape[1]
+    # the 10th percentile of each column: a ladder lane full of bands raises a column's
+    # median, but bands never cover nine rows in ten
     if valid is not None and not valid.all():
         with np.errstate(all="ignore"):
-            med = np.nanmedian(np.where(valid, arr, np.nan), axis=0)
+            med = np.nanpercentile(np.where(valid, arr, np.nan), 10, axis=0)
         med = np.where(valid.mean(axis=0) > 0.5, med, np.nan)
     else:
-        med = np.median(arr, axis=0)
+        med = np.percentile(arr, 10, axis=0)
     fin = np.isfinite(med)
     if fin.sum() < 16:
         return 0, w

@@ -320,6 +320,37 @@ def _clean(data: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.flo
     return np.asarray(out, dtype=np.float32)
 
 
+def _has_bands(detect: NDArray[np.float32]) -> bool:
+    """True when some rows of a strip stand out as bands (robust row statistics)."""
+    if detect.shape[0] < 8:
+        return False
+    row = np.percentile(detect, 90, axis=1).astype(np.float64)
+    base = float(np.median(row))
+    spread = 1.4826 * float(np.median(np.abs(row - base))) + 1e-9
+    noise = 1.4826 * float(np.median(np.abs(detect - np.median(detect)))) + 1e-9
+    return bool(np.max(row) > base + max(8.0 * spread, 5.0 * noise))
+
+
+def _trusted_rotation(
+    data: NDArray[np.float32], max_angle: float, notes: list[str], what: str
+) -> float:
+    """The deskew angle, or 0 when the estimate lies beyond ``max_angle``.
+
+    Why not clip: a blot is rarely laid more than a few degrees off, and an
+    estimate beyond the limit means the edges that voted were not lanes and
+    bands (wells, a tissue beside the gel, handwriting); straightening by the
+    clipped limit would tilt a straight image by that much.
+    """
+    raw = estimate_rotation(data, max_angle=90.0)
+    if abs(raw) > max_angle:
+        notes.append(
+            f"rotation of {what} not corrected: the estimate {raw:+.2f} deg is beyond "
+            f"max_angle {max_angle:g} deg (edges other than lanes and bands voted)"
+        )
+        return 0.0
+    return raw
+
+
 def _keep_deepest_gaps(
     data: NDArray[np.float32], ranges: list[tuple[int, int]], n: int
 ) -> list[tuple[int, int]]:
@@ -399,6 +430,7 @@ def prepare_image(
     min_angle: float = 0.05,
     strips: bool | Sequence[tuple[int, int]] = True,
     min_strips: int | None = None,
+    expected_strips: int | None = None,
     expected_lanes: int | Sequence[int | None] | None = None,
     min_lanes: int | Sequence[int | None] | None = None,
     background: BackgroundMethod = "rolling_ball",
@@ -427,6 +459,9 @@ def prepare_image(
     min_strips
         With ``strips=True``: at least this many strips are expected (see the
         module docs); fewer found is not an error here, the caller decides.
+    expected_strips
+        With ``strips=True``: exactly this many (implies ``min_strips``); more
+        found are merged across their shallowest gaps.
     expected_lanes
         Lane count for every strip (an int) or per strip, top first (``None``
         entries: find freely).
@@ -476,13 +511,18 @@ def prepare_image(
         if marks0.count:
             clean = _clean(data, marks0.mask)
 
+    # -- the membrane's columns: what lies beside it (a tissue, the tray) must not vote
+    from assaykit.imaging.lanegrid import membrane_span
+
+    c_lo, c_hi = membrane_span(clean, valid0) if min(data.shape) >= 32 else (0, w)
+
     # -- deskew (the whole image; each strip is refined below)
     angle = 0.0
     if rotation_deg is not None:
         angle = float(rotation_deg)
     elif deskew and min(data.shape) >= 16:
         try:
-            angle = estimate_rotation(clean, max_angle=max_angle)
+            angle = _trusted_rotation(clean[:, c_lo:c_hi], max_angle, notes, "the image")
         except AnalysisError as exc:
             notes.append(f"rotation not estimated: {exc}")
             angle = 0.0
@@ -502,22 +542,40 @@ def prepare_image(
     # -- strips
     ranges: list[tuple[int, int]]
     given_strips = not isinstance(strips, bool)
+    if expected_strips is not None:
+        min_strips = max(min_strips or 0, expected_strips)
     if strips is True:
-        ranges = find_strips(clean)
+        on = clean[:, c_lo:c_hi]
+        ranges = find_strips(on)
+        if expected_strips is not None and len(ranges) > expected_strips:
+            ranges = _keep_deepest_gaps(on, ranges, expected_strips)
         if min_strips is not None and len(ranges) < min_strips:
             for depth in (0.1, 0.05, 0.02):
-                retry = find_strips(clean, min_depth_fraction=depth)
+                retry = find_strips(on, min_depth_fraction=depth)
                 if len(retry) >= min_strips:
                     # a lowered threshold is a guess: keep only the deepest gaps needed
-                    retry = _keep_deepest_gaps(clean, retry, min_strips)
+                    retry = _keep_deepest_gaps(on, retry, min_strips)
                     notes.append(
                         f"{len(retry)} strips found with a gap depth of {depth:.0%} of the row "
                         f"profile range ({len(ranges)} at the default 20 %)"
                     )
                     ranges = retry
                     break
+        quick_g = None
+        if min_strips is not None and len(ranges) >= 2:
+            # a strip without any band is no membrane (a dark edge row was taken for a gap)
+            quick_g, _ = _rolling_ball_detect(on, sat_value, background_radius)
+            if not all(_has_bands(quick_g[a:b]) for a, b in ranges):
+                alt = split_at_quiet_rows(quick_g, len(ranges))
+                if alt is not None and all(_has_bands(quick_g[a:b]) for a, b in alt):
+                    notes.append(
+                        f"strips {ranges} rejected (one holds no band); cut at rows without "
+                        "bands instead"
+                    )
+                    ranges = alt
         if min_strips is not None and len(ranges) < min_strips:
-            quick_g, _ = _rolling_ball_detect(clean, sat_value, background_radius)
+            if quick_g is None:
+                quick_g, _ = _rolling_ball_detect(on, sat_value, background_radius)
             split = split_at_quiet_rows(quick_g, min_strips)
             if split is not None:
                 notes.append(
@@ -549,11 +607,11 @@ def prepare_image(
         comp_valid = valid.copy() if valid is not None else None
         inv = _cv.invertAffineTransform(glob)
         for r0, r1 in ranges:
-            crop = clean[r0:r1]
+            crop = clean[r0:r1, c_lo:c_hi]
             delta = 0.0
             if crop.shape[0] >= 24:
                 try:
-                    delta = estimate_rotation(crop, max_angle=max_angle)
+                    delta = _trusted_rotation(crop, max_angle, notes, f"strip rows {r0}-{r1}")
                 except AnalysisError:
                     delta = 0.0
             total = angle + delta

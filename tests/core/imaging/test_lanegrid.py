@@ -54,7 +54,11 @@ def test_empty_lanes_are_carried_by_their_neighbours(tmp_path: Path) -> None:
     syn = make_blot(5, n_lanes=9, bands=bands)
     p = prepare_image(_write(tmp_path, syn.image), expected_lanes=9)
     s = p.strips[0]
-    np.testing.assert_allclose(_centres(s), [t["center"] for t in syn.truth["lanes"]], atol=3.0)
+    # empty lanes at both ends are extrapolated from the grid: within a tenth of the pitch
+    pitch = syn.truth["lane_pitch"]
+    np.testing.assert_allclose(
+        _centres(s), [t["center"] for t in syn.truth["lanes"]], atol=0.1 * pitch
+    )
     _invariants(s, syn.image.shape[1])
     assert s.detected_lane_count == 5 and s.lane_count_mismatch  # 5 lanes show signal
 

@@ -66,9 +66,9 @@ class ImageGeometry(BaseModel):
         for k, cs in enumerate(self.lanes or []):
             if cs is not None and any(b <= a for a, b in itertools.pairwise(cs)):
                 raise ValueError(f"lanes[{k}]: lane centres must increase from left to right")
-        for t, (a, b) in self.band_rows.items():
-            if not a < b:
-                raise ValueError(f"band_rows[{t!r}]: top {a} must be above bottom {b}")
+        for t, (top, bottom) in self.band_rows.items():
+            if not top < bottom:
+                raise ValueError(f"band_rows[{t!r}]: top {top} must be above bottom {bottom}")
         return self
 
 

@@ -238,8 +238,8 @@ def fit_lane_grid(
         o = offset + k * pitch
         if o - 0.5 * frac * pitch < lo - 1e-9 or o + (n - 1 + 0.5 * frac) * pitch > hi + 1e-9:
             continue
-        r, _ = _residuals(c1, c2, lo, hi, np.array([pitch]), np.array([o]), frac, n)
-        options.append((float(r[0]), o))
+        r_o, _ = _residuals(c1, c2, lo, hi, np.array([pitch]), np.array([o]), frac, n)
+        options.append((float(r_o[0]), o))
     tied = [o for r, o in options if r <= res + 0.02 * abs(res) + 1e-9]
     if tied:
         offset = min(tied, key=lambda o: abs(o + 0.5 * (n - 1) * pitch - mid))
@@ -647,7 +647,7 @@ def place_lanes(
             if not n:
                 raise ValueError(f"{where}: a lane span needs the lane count")
             c = np.linspace(first_last[0], first_last[1], n)
-            grid = grid_from_centres(c, None, (0.0, float(prof.size)), "lane span given")
+            grid = grid_from_centres(list(c), None, (0.0, float(prof.size)), "lane span given")
             detected = free[0] if free else 0
         elif expected is None and free_lanes and len(free_lanes) >= (minimum or 0):
             # no count given and the strip shows its lanes: they are where its peaks are

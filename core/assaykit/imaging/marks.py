@@ -71,7 +71,9 @@ def find_marks(
     ``speck_size``: a component whose box fits in this many px each way is a
     speck (default 1 % of the image width + 3 px).
     """
-    img = cv2.GaussianBlur(np.asarray(detect, dtype=np.float32), (0, 0), 1.0)
+    img: NDArray[np.float32] = np.asarray(
+        cv2.GaussianBlur(np.asarray(detect, dtype=np.float32), (0, 0), 1.0), dtype=np.float32
+    )
     h, w = img.shape
     sigma = _noise(img)
     if not np.isfinite(sigma) or sigma <= 0:

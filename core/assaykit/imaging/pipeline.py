@@ -321,14 +321,16 @@ def _clean(data: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.flo
 
 
 def _has_bands(detect: NDArray[np.float32]) -> bool:
-    """True when some rows of a strip stand out as bands (robust row statistics)."""
+    """True when some rows of a strip stand out as bands (robust row statistics); the rows
+    at its two ends are left out, where a membrane's edge leaves a rim."""
+    cut = max(3, detect.shape[0] // 10)
+    detect = detect[cut:-cut]
     if detect.shape[0] < 8:
         return False
-    row = np.percentile(detect, 90, axis=1).astype(np.float64)
-    base = float(np.median(row))
-    spread = 1.4826 * float(np.median(np.abs(row - base))) + 1e-9
-    noise = 1.4826 * float(np.median(np.abs(detect - np.median(detect)))) + 1e-9
-    return bool(np.max(row) > base + max(8.0 * spread, 5.0 * noise))
+    med = float(np.median(detect))
+    noise = 1.4826 * float(np.median(np.abs(detect - med))) + 1e-9
+    # a band covers at least 1 % of a strip's pixels, well above the noise
+    return bool(float(np.percentile(detect, 99)) > med + 10.0 * noise)
 
 
 def _trusted_rotation(
@@ -546,6 +548,7 @@ def prepare_image(
         min_strips = max(min_strips or 0, expected_strips)
     if strips is True:
         on = clean[:, c_lo:c_hi]
+        quick_on: NDArray[np.float32] | None = None
         ranges = find_strips(on)
         if expected_strips is not None and len(ranges) > expected_strips:
             ranges = _keep_deepest_gaps(on, ranges, expected_strips)
@@ -553,6 +556,11 @@ def prepare_image(
             for depth in (0.1, 0.05, 0.02):
                 retry = find_strips(on, min_depth_fraction=depth)
                 if len(retry) >= min_strips:
+                    if quick_on is None:
+                        quick_on, _ = _rolling_ball_detect(on, sat_value, background_radius)
+                    kept = _keep_deepest_gaps(on, retry, min_strips)
+                    if not all(_has_bands(quick_on[a:b]) for a, b in kept):
+                        continue
                     # a lowered threshold is a guess: keep only the deepest gaps needed
                     retry = _keep_deepest_gaps(on, retry, min_strips)
                     notes.append(
@@ -573,25 +581,28 @@ def prepare_image(
                         "bands instead"
                     )
                     ranges = alt
-        if min_strips is not None and len(ranges) < min_strips:
+        if min_strips is not None and 1 == len(ranges) < min_strips:
+            # one slab without any dark gap (two combs in one agarose gel)
             if quick_g is None:
                 quick_g, _ = _rolling_ball_detect(on, sat_value, background_radius)
             split = split_at_quiet_rows(quick_g, min_strips)
+            if split is not None and not all(_has_bands(quick_g[a:b]) for a, b in split):
+                split = None  # a cut that leaves a strip without bands finds no membrane
             if split is not None:
                 notes.append(
                     f"{len(split)} strips cut at rows without bands (no dark gap between them)"
                 )
                 ranges = split
-            else:
-                findings.append(
-                    (
-                        "strip_not_found",
-                        "fail",
-                        f"{path}: {min_strips} strips expected, {len(ranges)} found (rows "
-                        + ", ".join(f"{a}-{b}" for a, b in ranges)
-                        + ")",
-                    )
+        if min_strips is not None and len(ranges) < min_strips:
+            findings.append(
+                (
+                    "strip_not_found",
+                    "fail",
+                    f"{path}: {min_strips} strips expected, {len(ranges)} found (rows "
+                    + ", ".join(f"{a}-{b}" for a, b in ranges)
+                    + ")",
                 )
+            )
     elif strips is False:
         ranges = [(0, h)]
     else:

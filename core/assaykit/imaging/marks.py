@@ -80,6 +80,7 @@ def find_marks(
         return Marks(np.zeros((h, w), bool))
     floor = float(np.median(img[:: max(1, h // 300), :: max(1, w // 300)]))
     img = img - np.float32(floor)  # a rolling ball leaves a positive offset
+    raw = np.asarray(detect, dtype=np.float32) - np.float32(floor)
     sig = img > k_sigma * sigma
     if valid is not None:
         sig &= valid
@@ -105,7 +106,16 @@ def find_marks(
         # is not a mark, nor is a single hot pixel's neighbourhood
         if peak[i] < 2.0 * k_sigma * sigma or area[i] < 3:
             continue
-        if bh <= speck and bw <= speck:
+        # its core (at least half its peak above the floor, in the unsmoothed image) has
+        # the mark's own size: smoothing spreads a bright speck over several pixels
+        comp0 = labels[sl] == i + 1
+        core = comp0 & (raw[sl] >= 0.5 * float(raw[sl][comp0].max()))
+        ys, xs = np.nonzero(core)
+        ch = int(ys.max() - ys.min() + 1) if ys.size else bh
+        cw = int(xs.max() - xs.min() + 1) if xs.size else bw
+        if (bh <= speck and bw <= speck) or (
+            ch <= speck and cw <= speck and area[i] < 4 * speck**2
+        ):
             kind = "speck"
         elif inscribed[i] <= max_stroke and not (bw >= 3 * bh and bh <= max_flat_height):
             kind = "stroke"

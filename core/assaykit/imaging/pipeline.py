@@ -547,9 +547,18 @@ def prepare_image(
     if expected_strips is not None:
         min_strips = max(min_strips or 0, expected_strips)
     if strips is True:
-        on = clean[:, c_lo:c_hi]
+        # the gaps are judged on the file's pixels: filling marks (wells glow like specks)
+        # must not fill a gap
+        on = data[:, c_lo:c_hi]
         quick_on: NDArray[np.float32] | None = None
         ranges = find_strips(on)
+        if min_strips is not None and len(ranges) < min_strips and angle != 0.0:
+            # a narrow gap between membranes of different tilt is straight in neither
+            # frame; in the file's own frame it is at least not smeared by resampling
+            unrotated = find_strips(src_data[:, c_lo:c_hi])
+            if len(unrotated) > len(ranges):
+                notes.append("strips found on the file's pixels (before deskewing)")
+                ranges = unrotated
         if expected_strips is not None and len(ranges) > expected_strips:
             ranges = _keep_deepest_gaps(on, ranges, expected_strips)
         if min_strips is not None and len(ranges) < min_strips:

@@ -473,7 +473,7 @@ def membrane_span(
 
     Why: images show what is beside the membrane too (the imager's tray, a
     tissue, a dark surround, the transparent corners of an export), and its
-    edge is as sharp as a lane. The columns' 10th percentiles (over rows, so
+    edge is as sharp as a lane. The columns' lower quartiles (over rows, so
     bands do not count) are followed outwards from the centre, each against the median of
     the 15 columns just inside it, so a smooth illumination gradient is
     followed; the membrane ends where three columns in a row jump away from
@@ -482,14 +482,15 @@ def membrane_span(
     """
     arr = np.asarray(data, dtype=np.float64)
     w = arr.shape[1]
-    # the 10th percentile of each column: a ladder lane full of bands raises a column's
-    # median, but bands never cover nine rows in ten
+    # the lower quartile of each column: a ladder lane full of bands raises a column's
+    # median, and dark rows above or below a gel pull its 10th percentile down to the
+    # surround; bands rarely cover three rows in four, nor the surround one in four
     if valid is not None and not valid.all():
         with np.errstate(all="ignore"):
-            med = np.nanpercentile(np.where(valid, arr, np.nan), 10, axis=0)
+            med = np.nanpercentile(np.where(valid, arr, np.nan), 25, axis=0)
         med = np.where(valid.mean(axis=0) > 0.5, med, np.nan)
     else:
-        med = np.percentile(arr, 10, axis=0)
+        med = np.percentile(arr, 25, axis=0)
     fin = np.isfinite(med)
     if fin.sum() < 16:
         return 0, w

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from helpers.realgels import load_annotations, prepare_for, score_image, shared_data_root
 
 ANNOTATIONS = {k: v for k, v in load_annotations().items() if not k.startswith("_")}

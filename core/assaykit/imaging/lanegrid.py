@@ -268,14 +268,18 @@ def fit_lane_grid(
 
 
 def _clear_peaks(
-    prof: NDArray[np.float64], lo: float, hi: float, min_pitch: float
+    prof: NDArray[np.float64], lo: float, hi: float, min_pitch: float, smooth: float = 0.0
 ) -> NDArray[np.float64]:
     """Positions of the profile's clear peaks on the span (prominence at least a fifth of
-    the largest and 5 noise sigmas)."""
+    the largest and 5 noise sigmas), after Gaussian smoothing by ``smooth`` px, so that a
+    flat-topped lane peaks at its middle and not wherever noise tops its plateau."""
+    from scipy.ndimage import gaussian_filter1d
     from scipy.signal import find_peaks
 
     a, b = int(lo), int(np.ceil(hi))
     seg = prof[a:b]
+    if smooth > 0.5:
+        seg = gaussian_filter1d(seg, smooth, mode="nearest")
     if seg.size < 5:
         return np.zeros(0)
     d = np.diff(seg)
@@ -283,9 +287,16 @@ def _clear_peaks(
     pk, props = find_peaks(seg, distance=max(1, int(min_pitch)), prominence=1e-12)
     if pk.size == 0:
         return np.zeros(0)
+    from scipy.signal import peak_widths
+
     prom = props["prominences"]
     keep = prom >= max(0.2 * float(prom.max()), 5.0 * noise)
-    return np.asarray(pk[keep] + a, dtype=np.float64)
+    if not keep.any():
+        return np.zeros(0)
+    # the middle of each peak at half its prominence: a flat-topped lane's top is noise,
+    # and its highest pixel can lie anywhere on it
+    _, _, left, right = peak_widths(seg, pk[keep], rel_height=0.5)
+    return np.asarray(0.5 * (left + right) + a, dtype=np.float64)
 
 
 def _peak_misfit(peaks: NDArray[np.float64], pitch: float, offset: float, n: int) -> float:

@@ -210,16 +210,17 @@ def fit_lane_grid(
         raise ValueError(f"cannot fit {n} lanes into columns {lo:.0f}-{hi:.0f}")
     _, p0, o0, _ = best
     # Among grids that fit nearly as well (residual within 1.5 times the best), the one
-    # through the profile's clear peaks wins: a box model of blob-shaped bands fits a
-    # too-fine tiling (a flexible staircase) a little better than the true comb.
+    # with the lowest residual x (1 + 2 x peak misfit) wins: a box model of blob-shaped
+    # bands fits a too-fine tiling (a flexible staircase) a little better than the true
+    # comb, which passes through the profile's clear peaks.
     peaks = _clear_peaks(prof, lo, hi, min_pitch)
     if peaks.size >= 3:
         near = [(r, p, o, f) for p, (r, o, f) in per_pitch.items() if r <= 1.5 * best[0]]
-        scored = [(_peak_misfit(peaks, p, o, n), r, p, o, f) for r, p, o, f in near]
+        scored = [
+            (r * (1.0 + 2.0 * _peak_misfit(peaks, p, o, n)), r, p, o, f) for r, p, o, f in near
+        ]
         if scored:
-            m0 = min(x[0] for x in scored)
-            pick = min((x for x in scored if x[0] <= m0 + 0.02), key=lambda x: x[1])
-            _, r, p0, o0, f0 = pick
+            _, r, p0, o0, f0 = min(scored, key=lambda x: x[0])
             best = (r, p0, o0, f0)
     fine_dp = 0.25 / max(1, n - 1) if n > 1 else 0.25
     search(

@@ -6,7 +6,8 @@ lane finder or a deskew that counts them finds 13 lanes where there are 9, or
 straightens by 2.4 degrees that are not there. Bands have a shape marks do
 not: a band is a blob as wide as a lane and several pixels tall, lying flat.
 A mark is either *thin* (a stroke a few pixels wide, in any direction:
-handwriting, digits, pen lines, the edges of a drawn rectangle) or *tiny* (a
+handwriting, digits, pen lines, the edges of a drawn rectangle), *hollow* (a
+thin closed outline: the glowing rim of a well, a drawn box) or *tiny* (a
 speck much smaller than a lane).
 
 :func:`find_marks` segments the significant pixels of a background-subtracted
@@ -119,6 +120,9 @@ def find_marks(
             kind = "speck"
         elif inscribed[i] <= max_stroke and not (bw >= 3 * bh and bh <= max_flat_height):
             kind = "stroke"
+        elif inscribed[i] <= max_stroke + 0.5 and area[i] < 0.45 * bh * bw and bh >= 5:
+            # a thin closed outline (a well's rim, a drawn box): hollow, unlike a band
+            kind = "outline"
         if kind is None:
             continue
         comp = labels[sl] == i + 1

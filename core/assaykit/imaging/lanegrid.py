@@ -540,7 +540,7 @@ def membrane_span(
 
 
 def _half_max_width(
-    grid: LaneGrid, prof: NDArray[np.float64], strong: NDArray[np.bool_]
+    grid: LaneGrid, prof: NDArray[np.float64], strong: NDArray[np.bool_], noise: float
 ) -> LaneGrid:
     """The grid with its lane width set to the median half-maximum width of its lanes with
     signal (each within its own pitch), when at least two have signal. Why: the box fit
@@ -558,8 +558,8 @@ def _half_max_width(
         a = max(0, int(np.floor(c - 0.5 * grid.pitch)))
         b = min(prof.size, int(np.ceil(c + 0.5 * grid.pitch)) + 1)
         seg = prof[a:b] - base
-        if seg.size < 3 or seg.max() <= 0:
-            continue
+        if seg.size < 3 or seg.max() <= 20.0 * noise:
+            continue  # too weak for its width to mean anything
         k = int(np.argmax(seg))
         half = 0.5 * seg[k]
         left = k
@@ -695,7 +695,7 @@ def place_lanes(
             strong_lanes = box_mean - floor > 4.0 * noise
             strong = int(np.sum(strong_lanes))
             detected = strong
-            grid = _half_max_width(grid, prof, strong_lanes)
+            grid = _half_max_width(grid, prof, strong_lanes, noise)
             if not grid.r2 >= MIN_GRID_R2 and strong < n:
                 findings.append(
                     (

@@ -131,7 +131,9 @@ def score(
             metric = "band_volume"
         rows = [(metric, want, rec)]
         if not t.loading:
-            rows.append(("normalized_ratio", t.ratio, _find(records, sid, target, "normalized_ratio")))
+            rows.append(
+                ("normalized_ratio", t.ratio, _find(records, sid, target, "normalized_ratio"))
+            )
         for m, w, rc in rows:
             val = rc.value if rc is not None and isinstance(rc.value, int | float) else None
             row = Row(

@@ -249,6 +249,8 @@ class RowResult:
     detected: bool
     note: str = ""
     others: list[Band] = field(default_factory=list)
+    #: QC findings about this band's choice or geometry (e.g. ``band_row_ambiguous``)
+    qc: list[QCFlag] = field(default_factory=list)
 
     @property
     def detection(self) -> dict[str, Any] | None:
@@ -295,6 +297,8 @@ class FileResult:
     rows: list[RowResult]
     flags: list[QCFlag]
     background_text: str
+    #: strip index -> flags on every record of that strip (geometry findings)
+    strip_flags: dict[int, list[QCFlag]] = field(default_factory=dict)
 
 
 def background_text(prepared: PreparedImage, params: WesternParams) -> str:
@@ -841,7 +845,107 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     for r, _sr, _ln in placed:
         if id(r) in by_row:
             results.append(by_row[id(r)])
-    return FileResult(relpath, prepared, strip_results, results, flags, bg_text)
+    strip_flags = geometry_flags(prepared, relpath, flags)
+    for k, fl in lane_grid_agreement(prepared, relpath, placed).items():
+        strip_flags.setdefault(k, []).extend(fl)
+    for res in results:
+        res.qc.extend(band_geometry_flags(res))
+    return FileResult(relpath, prepared, strip_results, results, flags, bg_text, strip_flags)
+
+
+def geometry_flags(
+    prepared: PreparedImage, relpath: str, image_flags: list[QCFlag]
+) -> dict[int, list[QCFlag]]:
+    """The geometry findings of :func:`~assaykit.imaging.pipeline.prepare_image` as QC
+    flags with their own severity: those naming a strip (``strip N (rows a-b)``, as
+    lane placement writes them) go on that strip's records (returned per strip index),
+    the others (``strip_not_found``) are appended to ``image_flags`` (every record of the
+    image). Why: a lane grid that explains nothing, or lanes that overlap, make every
+    volume of the strip meaningless however clean each band looks."""
+    out: dict[int, list[QCFlag]] = {}
+    for flag, severity, message in prepared.findings:
+        sev = severity if severity in ("warn", "fail") else "fail"
+        msg = message.replace(prepared.path, relpath) if prepared.path else message
+        if relpath not in msg:
+            msg = f"{relpath}: {msg}"
+        hit = [
+            s.index for s in prepared.strips
+            if f"strip {s.index + 1} (rows {s.start}-{s.stop})" in message
+        ]  # fmt: skip
+        if hit:
+            out.setdefault(hit[0], []).append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
+        else:
+            image_flags.append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
+    return out
+
+
+#: Largest relative difference of the lane pitch between two strips holding the same lanes.
+MAX_PITCH_DISAGREEMENT = 0.10
+
+
+def lane_grid_agreement(
+    prepared: PreparedImage, relpath: str, placed: Sequence[tuple[SheetRow, StripResult, Lane]]
+) -> dict[int, list[QCFlag]]:
+    """``lane_grids_disagree`` (fail) on two strips of one image that hold the same samples
+    in the same lanes (the sheet says so: one sample's target and loading rows name the
+    same lane on both, and both strips have as many lanes) but whose lane pitches differ
+    by more than :data:`MAX_PITCH_DISAGREEMENT`.
+
+    Why: the two pieces of one membrane (target above, loading control below) were cut
+    from one gel, so their lanes share the comb's pitch; a pitch 20 % off on one strip
+    means its lanes were placed on something else (a membrane edge, marks, a false strip
+    cut), and every ratio then pairs the wrong pixels. Which strip is wrong cannot be
+    told from the pitch alone, so both fail."""
+    lanes_of: dict[tuple[str, int], int] = {}
+    pairs: set[tuple[int, int]] = set()
+    for r, sr, ln in placed:
+        if r.role not in MEASURED_ROLES:
+            continue
+        key = (r.sample_id, ln.index)
+        k = sr.strip.index
+        other = lanes_of.get(key)
+        if other is not None and other != k:
+            pairs.add((min(k, other), max(k, other)))
+        lanes_of.setdefault(key, k)
+    out: dict[int, list[QCFlag]] = {}
+    for a, b in sorted(pairs):
+        sa, sb = prepared.strips[a], prepared.strips[b]
+        if len(sa.lane_list) != len(sb.lane_list) or len(sa.lane_list) < 2:
+            continue
+        pa, pb = float(sa.lanes.pitch), float(sb.lanes.pitch)
+        if not (pa > 0 and pb > 0):
+            continue
+        diff = abs(pa - pb) / min(pa, pb)
+        if diff <= MAX_PITCH_DISAGREEMENT:
+            continue
+        msg = (
+            f"{relpath}: strips {a + 1} (rows {sa.start}-{sa.stop}) and {b + 1} (rows "
+            f"{sb.start}-{sb.stop}) hold the same samples in the same {len(sa.lane_list)} lanes "
+            f"but their lane pitches differ by {diff:.0%} ({pa:.1f} and {pb:.1f} px): the lanes "
+            "of one of them are misplaced; give the strips' rows or the lane span in geometry"
+        )
+        for k in (a, b):
+            out.setdefault(k, []).append(QCFlag("lane_grids_disagree", "fail", message=msg))
+    return out
+
+
+def band_geometry_flags(res: RowResult) -> list[QCFlag]:
+    """``band_at_strip_edge`` (fail): the band's rows reach the first or last row of its
+    strip. Why: the band may go on past the strip's edge (a strip cut through it), and its
+    baseline is fitted on one side only, so its volume cannot be trusted."""
+    b, s = res.band, res.strip
+    if b is None or res.below_detection:
+        return []
+    if b.top <= s.start or b.bottom >= s.stop:
+        where = f"{res.row.inp.relpath}, strip {s.index + 1}, lane {res.lane.index + 1}"
+        return [
+            QCFlag(
+                "band_at_strip_edge", "fail", res.row.sample_id, res.row.entity,
+                f"{where}: the band (rows {b.top}-{b.bottom}) reaches the edge of its strip "
+                f"(rows {s.start}-{s.stop}); it may be cut off and its baseline is one-sided",
+            )
+        ]  # fmt: skip
+    return []
 
 
 def _choose(
@@ -886,6 +990,7 @@ def _choose(
 
     cands = {ln.index: [b for b in sr.bands[ln.index] if inside(ln, b)] for _r, _s, ln in items}
     chosen: dict[int, Band | None] = {}
+    row_flags: list[QCFlag] = []  # on every row of this target and strip
     if params.band_selection == "strongest":
         for li, c in cands.items():
             chosen[li] = max(c, key=lambda b: b.volume) if c else None
@@ -893,6 +998,7 @@ def _choose(
         tol = max(4.0, params.row_tolerance * strip.height)
         pool = [(li, b.row, b) for li, c in cands.items() for b in c]
         best: tuple[int, float, float] | None = None
+        scores: list[tuple[int, float, float]] = []
         for _li, y, _b in pool:
             # each lane votes with its band nearest this row (within the tolerance)
             nearest: dict[int, tuple[float, float]] = {}
@@ -901,8 +1007,13 @@ def _choose(
                 if d <= tol and (lj not in nearest or d < nearest[lj][0]):
                     nearest[lj] = (d, bj.volume)
             score = (len(nearest), sum(v for _d, v in nearest.values()), -y)
+            scores.append(score)
             if best is None or score > best:
                 best = score
+        if best is not None:
+            ambiguous = _rival_row(best, scores, tol, strip, target, items[0][0].inp.relpath)
+            if ambiguous is not None:
+                row_flags.append(ambiguous)
         if best is None:
             chosen = {li: None for li in cands}
         else:
@@ -927,15 +1038,18 @@ def _choose(
     out: list[RowResult] = []
     for r, _s, ln in items:
         b = chosen.get(ln.index)
+        qc = [dataclasses.replace(f, sample_id=r.sample_id, entity=r.entity) for f in row_flags]
         lane_bands = sr.bands[ln.index]
         if b is not None:
             others = [x for x in lane_bands if x is not b]
             b = remeasure(prepared, strip, b, others, params, extent)
-            out.append(RowResult(r, strip, ln, b, True, note, others))
+            out.append(RowResult(r, strip, ln, b, True, note, others, qc))
             continue
         if not found:
             out.append(
-                RowResult(r, strip, ln, None, False, f"no {target} band in any lane of this strip")
+                RowResult(
+                    r, strip, ln, None, False, f"no {target} band in any lane of this strip", qc=qc
+                )
             )
             continue
         assert extent is not None
@@ -949,7 +1063,48 @@ def _choose(
             RowResult(
                 r, strip, ln, band, False,
                 f"no {target} band found in this lane; integrated over rows "
-                f"{band.top}-{band.bottom} where the other lanes' band sits", others,
+                f"{band.top}-{band.bottom} where the other lanes' band sits", others, qc,
             )
         )  # fmt: skip
     return out
+
+
+#: A second band row is a rival of the chosen one when it holds a band in at least this
+#: share of the chosen row's lanes and at least this share of its volume.
+RIVAL_LANES = 0.8
+RIVAL_VOLUME = 0.5
+
+
+def _rival_row(
+    best: tuple[int, float, float],
+    scores: Sequence[tuple[int, float, float]],
+    tol: float,
+    strip: Strip,
+    target: str,
+    relpath: str,
+) -> QCFlag | None:
+    """``band_row_ambiguous`` (fail) when another row, clear of the chosen one, has a band in
+    nearly as many lanes (:data:`RIVAL_LANES`) with comparable volume
+    (:data:`RIVAL_VOLUME`).
+
+    Why: consensus picks the row most lanes share, ties by volume; when two rows are both
+    in (nearly) every lane and of similar strength (a non-specific band, a row of lane
+    numbers the mark finder missed), that choice is a guess the tool cannot check, and a
+    wrong guess gives every lane a wrong volume that looks clean. The lab says which row
+    with ``row_window``, ``mw_window_kda`` or ``geometry`` ``band_rows``."""
+    n, vol, y = best
+    rivals = [
+        sc for sc in scores
+        if abs(-sc[2] - -y) > 2.0 * tol and sc[0] >= RIVAL_LANES * n and sc[1] >= RIVAL_VOLUME * vol
+    ]  # fmt: skip
+    if not rivals:
+        return None
+    rv = max(rivals)
+    return QCFlag(
+        "band_row_ambiguous",
+        "fail",
+        message=f"{relpath}, strip {strip.index + 1}: two rows could be the {target} band: row "
+        f"{-y:.0f} ({n} lanes, {vol:.4g} AU; chosen) and row {-rv[2]:.0f} ({rv[0]} lanes, "
+        f"{rv[1]:.4g} AU); say which with row_window (fractions of the strip), mw_window_kda "
+        "or geometry band_rows",
+    )

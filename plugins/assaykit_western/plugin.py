@@ -442,8 +442,8 @@ def _below_detection(rr: RowResult) -> QCFlag:
 
 def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
     """Flags describing one band itself (its volume, and everything built from it)."""
-    out: list[QCFlag] = []
     sid, ent = rr.row.sample_id, rr.row.entity
+    out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in rr.qc]
     b = rr.band
     if rr.below_detection:
         out.append(_below_detection(rr))
@@ -473,8 +473,11 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
 
 def _file_flags(fr: FileResult, rr: RowResult) -> list[QCFlag]:
     sid, ent = rr.row.sample_id, rr.row.entity
-    out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in fr.flags]
     s = rr.strip
+    out = [
+        QCFlag(f.flag, f.severity, sid, ent, f.message)
+        for f in [*fr.flags, *fr.strip_flags.get(s.index, [])]
+    ]
     if s.lane_count_mismatch:
         want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
         says = f"{'' if s.expected_lanes is not None else 'at least '}{want}"
@@ -525,6 +528,7 @@ def _emit(
         for s in p.strips:
             ent = f"{src}:strip_{s.index + 1}"
             sfl = [QCFlag("lane_count_mismatch", "warn")] if s.lane_count_mismatch else []
+            sfl += fr.strip_flags.get(s.index, [])
             res.add(exp_id, "strip", ent, "lane_count", len(s.lane_list), source=src, flags=sfl)
             res.add(
                 exp_id, "strip", ent, "lanes_detected", s.detected_lane_count, source=src, flags=sfl

@@ -77,6 +77,8 @@ from assaykit_western import __version__
 from assaykit_western.analysis import (
     LANE_COUNT_COLUMNS,
     MEASURED_ROLES,
+    STRUCTURE_MARGIN,
+    STRUCTURE_TOLERANCE,
     FileResult,
     RowResult,
     SheetRow,
@@ -462,6 +464,21 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
         )
     if rr.below_detection:
         return out
+    d = rr.detection or {}
+    structure = d.get("structure_au")
+    if structure is not None and STRUCTURE_MARGIN * structure > STRUCTURE_TOLERANCE * b.volume:
+        out.append(
+            QCFlag(
+                "baseline_uncertain",
+                "fail",
+                sid,
+                ent,
+                f"{_where(rr)}: the background beside the band departs from the baseline by "
+                f"{structure:.4g} AU over the band's rows ({structure / b.volume:.1%} of its "
+                f"volume {b.volume:.4g} AU); the baseline under it may be off by "
+                f"{STRUCTURE_MARGIN:g} times that, more than {STRUCTURE_TOLERANCE:.0%}",
+            )
+        )
     if not rr.detected:
         out.append(QCFlag("weak_band", "warn", sid, ent, rr.note))
     elif b.snr < params.weak_snr:

@@ -40,6 +40,41 @@ QC flags (``qc_flags`` of the records):
     The image looks like several stacked strips but the sample sheet has no
     ``strip`` column; it was analysed as one membrane.
 
+Geometry and band-box findings, all **fail** (on every record of the image or
+strip, or of the band; ratios and fold changes inherit them). Why fail: each
+means the box that was integrated may not hold the band, so the number can be
+far off however clean the band looks (issue 10; measured on
+``tests/helpers/messy_blots.py``, ``bench/western_messy.py``):
+
+``strip_not_found``
+    Fewer membrane strips were found than the sample sheet names
+    (:func:`assaykit.imaging.pipeline.prepare_image`); the message names the file
+    and the strips found. A row naming a strip that does not exist is an error.
+``lane_grid_poor``, ``lanes_overlap``
+    The fitted lane grid explains little of the strip's column profile, or the
+    lanes break the invariants (order, overlap, width, on the membrane)
+    (:mod:`assaykit.imaging.lanegrid`); on that strip's records.
+``lane_grids_disagree``
+    Two strips holding the same samples in the same lanes have lane pitches more
+    than 10 % apart: one strip's lanes are misplaced (both strips fail).
+``band_row_ambiguous``
+    Another band row, clear of the chosen one, is in nearly as many lanes with at
+    least half its volume: which one is the target is a guess (give ``row_window``,
+    ``mw_window_kda`` or ``geometry`` ``band_rows``).
+``band_rows_scattered``
+    The chosen bands' rows scatter by more than 2 px (or 10 % of their height) RMS
+    about one smooth row: they are not one band row (marks, misplaced lanes).
+``band_at_strip_edge``
+    The band's rows reach the first or last row of its strip.
+``band_cut_by_lane``
+    The band goes on past one side of its box and not the other: the lane is off
+    the band. (Bands touching both neighbours, a GAPDH row, are not flagged: the
+    box stops midway, and the spill in and out is even.)
+``baseline_uncertain``
+    The background beside the band departs from the baseline's quadratic beyond the
+    noise (mottle, glow) by more than 1 % of the volume over the band's rows; the
+    baseline under the band can be off by 5 times that, i.e. more than 5 %.
+
 Records of a band carry its own flags and those of its image; ratio and fold
 change records also carry the flags of the loading band (and of the
 reference, for fold changes) that went into them.

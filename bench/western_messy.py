@@ -209,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{sc.wrong_warn:10d} {sc.fail:4d} {sc.missing:7d} {sc.vol_ok5:4d}/{sc.volumes:<4d} "
             f"{100 * sc.vol_worst_unflagged:8.1f}% {sc.negative:3d} {sc.seconds:5.1f}"
         )
-        for e in sc.errors:
-            print(f"    error: {e[:300]}")
+        for msg in sc.errors:
+            print(f"    error: {msg[:300]}")
         if args.detail:
             for r in sc.rows:
                 e = r.error

@@ -249,6 +249,8 @@ class RowResult:
     detected: bool
     note: str = ""
     others: list[Band] = field(default_factory=list)
+    #: QC findings about this band's choice or geometry (e.g. ``band_row_ambiguous``)
+    qc: list[QCFlag] = field(default_factory=list)
 
     @property
     def detection(self) -> dict[str, Any] | None:
@@ -295,6 +297,8 @@ class FileResult:
     rows: list[RowResult]
     flags: list[QCFlag]
     background_text: str
+    #: strip index -> flags on every record of that strip (geometry findings)
+    strip_flags: dict[int, list[QCFlag]] = field(default_factory=dict)
 
 
 def background_text(prepared: PreparedImage, params: WesternParams) -> str:
@@ -397,6 +401,26 @@ def _quadratic(
     return np.asarray(np.polyval(coef, np.arange(top, bottom + 1) - centre), dtype=np.float64)
 
 
+#: A neighbouring band in the lane limits a band's baseline rows only when its volume is at
+#: least this share of the band's (as find_bands measured both).
+BARRIER_SHARE = 0.1
+
+
+def barriers(band: Band, others: Sequence[Band]) -> list[Band]:
+    """The other bands of the lane that a band's baseline rows must stop at.
+
+    Why not all of them: on a mottled membrane band detection also finds bumps of the
+    background (2-4 % of a target band) right beside it; stopping the baseline there left
+    one clean row on a side and a straight-line baseline 7.6 % off
+    (tests/helpers/messy_blots.py ``ladder_left``). A bump that small, inside the fitted
+    rows, moves the quadratic baseline by about 1 % of the band. A band without a
+    volume of its own (integrated where the others sit) stops at every neighbour.
+    """
+    if not band.volume > 0:
+        return list(others)
+    return [o for o in others if o.volume >= BARRIER_SHARE * band.volume]
+
+
 def integration_baseline(
     prepared: PreparedImage,
     strip: Strip,
@@ -419,7 +443,7 @@ def integration_baseline(
     if params.volume_baseline in ("edges_quadratic", "edges"):
         k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
         above, below = max(0, t - k), min(signal.size, b + 1 + k)
-        for o in others:  # clean rows only: stop at the neighbouring bands
+        for o in barriers(band, others):  # clean rows only: stop at neighbouring bands
             if o.bottom <= band.top:
                 above = max(above, o.bottom - r0)
             elif o.top >= band.bottom:
@@ -479,7 +503,7 @@ def remeasure(
     top, bottom = band.top, band.bottom
     if extent is not None:
         lo, hi = strip.start, strip.stop
-        for o in others:
+        for o in barriers(band, others):
             if o.bottom <= band.top:
                 lo = max(lo, o.bottom)
             elif o.top >= band.bottom:
@@ -499,7 +523,9 @@ def remeasure(
     info = dict(band.background)
     info["volume"] = volume_spec(params)
     band = dataclasses.replace(widened, background=info)
-    return _judged(prepared, strip, band, sig - base, params)
+    return _with_structure(
+        _judged(prepared, strip, band, sig - base, params), prepared, strip, others, params
+    )
 
 
 #: Multiple of the noise of a band's integrated volume that a volume must exceed to count
@@ -632,7 +658,71 @@ def _integrate(
         saturated_fraction=n_sat / box.size if box.size else 0.0,
         background=bg_info,
     )
-    return _judged(prepared, strip, band, sig - base, params)
+    return _with_structure(
+        _judged(prepared, strip, band, sig - base, params), prepared, strip, others, params
+    )
+
+
+#: The baseline under a band can be off by this many times the background structure
+#: measured beside it (:func:`background_structure`); the worst seen on the messy
+#: generated blots (tests/helpers/messy_blots.py) was 6.6 times, at 1.2 % of the volume.
+STRUCTURE_MARGIN = 5.0
+#: Volumes whose ``STRUCTURE_MARGIN x`` structure exceeds this share of them fail QC.
+STRUCTURE_TOLERANCE = 0.05
+
+
+def background_structure(
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    params: WesternParams,
+    others: Sequence[Band] = (),
+) -> float | None:
+    """AU: how far the background beside a band departs from the volume baseline's model,
+    summed over the band's rows (None when too few rows are fitted to tell).
+
+    The quadratic baseline is fitted to the lane-profile rows above and below the band
+    (:func:`integration_baseline`); its residual there beyond the profile's white noise,
+    ``sqrt(max(0, rms**2 - noise**2))`` per row, times the band's rows, is background
+    the model does not follow (membrane mottle, a glow, a stain at the band's scale).
+    Why: such structure shifts the baseline under the band by the same order or more,
+    while the white-noise detection limit and SNR do not see it; on the messy generated
+    blots bands 0.6-1.4 million AU came out 6-14 % off with an SNR of 130-500.
+    """
+    r0, r1 = strip.rows
+    signal = prepared.data[r0:r1, band.left : band.right].astype(np.float64).sum(axis=1)
+    t, b = band.top - r0, band.bottom - r0 - 1
+    k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
+    above, below = max(0, t - k), min(signal.size, b + 1 + k)
+    for o in barriers(band, others):
+        if o.bottom <= band.top:
+            above = max(above, o.bottom - r0)
+        elif o.top >= band.bottom:
+            below = min(below, o.top - r0)
+    idx = np.r_[above:t, b + 1 : below]
+    if idx.size < 8 or t - above < 3 or below - b - 1 < 3:
+        return None
+    centre = 0.5 * (t + b)
+    coef = np.polyfit(idx - centre, signal[idx], 2)
+    res = signal[idx] - np.polyval(coef, idx - centre)
+    rms2 = float(np.sum(res**2)) / (idx.size - 3)
+    noise = robust_noise(signal)
+    return float(np.sqrt(max(0.0, rms2 - noise**2))) * (b - t + 1)
+
+
+def _with_structure(
+    band: Band, prepared: PreparedImage, strip: Strip, others: Sequence[Band], params: WesternParams
+) -> Band:
+    """``band`` with :func:`background_structure` in ``background["detection"]``."""
+    d = band.background.get("detection")
+    if not isinstance(d, dict):
+        return band
+    info = dict(band.background)
+    info["detection"] = {
+        **d,
+        "structure_au": background_structure(prepared, strip, band, params, others),
+    }
+    return dataclasses.replace(band, background=info)
 
 
 def _window_for(
@@ -841,7 +931,140 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     for r, _sr, _ln in placed:
         if id(r) in by_row:
             results.append(by_row[id(r)])
-    return FileResult(relpath, prepared, strip_results, results, flags, bg_text)
+    strip_flags = geometry_flags(prepared, relpath, flags)
+    for k, fl in lane_grid_agreement(prepared, relpath, placed).items():
+        strip_flags.setdefault(k, []).extend(fl)
+    for res in results:
+        res.qc.extend(band_geometry_flags(res, prepared))
+    return FileResult(relpath, prepared, strip_results, results, flags, bg_text, strip_flags)
+
+
+def geometry_flags(
+    prepared: PreparedImage, relpath: str, image_flags: list[QCFlag]
+) -> dict[int, list[QCFlag]]:
+    """The geometry findings of :func:`~assaykit.imaging.pipeline.prepare_image` as QC
+    flags with their own severity: those naming a strip (``strip N (rows a-b)``, as
+    lane placement writes them) go on that strip's records (returned per strip index),
+    the others (``strip_not_found``) are appended to ``image_flags`` (every record of the
+    image). Why: a lane grid that explains nothing, or lanes that overlap, make every
+    volume of the strip meaningless however clean each band looks."""
+    out: dict[int, list[QCFlag]] = {}
+    for flag, severity, message in prepared.findings:
+        sev = severity if severity in ("warn", "fail") else "fail"
+        msg = message.replace(prepared.path, relpath) if prepared.path else message
+        if relpath not in msg:
+            msg = f"{relpath}: {msg}"
+        hit = [
+            s.index for s in prepared.strips
+            if f"strip {s.index + 1} (rows {s.start}-{s.stop})" in message
+        ]  # fmt: skip
+        if hit:
+            out.setdefault(hit[0], []).append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
+        else:
+            image_flags.append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
+    return out
+
+
+#: Largest relative difference of the lane pitch between two strips holding the same lanes.
+MAX_PITCH_DISAGREEMENT = 0.10
+
+
+def lane_grid_agreement(
+    prepared: PreparedImage, relpath: str, placed: Sequence[tuple[SheetRow, StripResult, Lane]]
+) -> dict[int, list[QCFlag]]:
+    """``lane_grids_disagree`` (fail) on two strips of one image that hold the same samples
+    in the same lanes (the sheet says so: one sample's target and loading rows name the
+    same lane on both, and both strips have as many lanes) but whose lane pitches differ
+    by more than :data:`MAX_PITCH_DISAGREEMENT`.
+
+    Why: the two pieces of one membrane (target above, loading control below) were cut
+    from one gel, so their lanes share the comb's pitch; a pitch 20 % off on one strip
+    means its lanes were placed on something else (a membrane edge, marks, a false strip
+    cut), and every ratio then pairs the wrong pixels. Which strip is wrong cannot be
+    told from the pitch alone, so both fail."""
+    lanes_of: dict[tuple[str, int], int] = {}
+    pairs: set[tuple[int, int]] = set()
+    for r, sr, ln in placed:
+        if r.role not in MEASURED_ROLES:
+            continue
+        key = (r.sample_id, ln.index)
+        k = sr.strip.index
+        other = lanes_of.get(key)
+        if other is not None and other != k:
+            pairs.add((min(k, other), max(k, other)))
+        lanes_of.setdefault(key, k)
+    out: dict[int, list[QCFlag]] = {}
+    for a, b in sorted(pairs):
+        sa, sb = prepared.strips[a], prepared.strips[b]
+        if len(sa.lane_list) != len(sb.lane_list) or len(sa.lane_list) < 2:
+            continue
+        pa, pb = float(sa.lanes.pitch), float(sb.lanes.pitch)
+        if not (pa > 0 and pb > 0):
+            continue
+        diff = abs(pa - pb) / min(pa, pb)
+        if diff <= MAX_PITCH_DISAGREEMENT:
+            continue
+        msg = (
+            f"{relpath}: strips {a + 1} (rows {sa.start}-{sa.stop}) and {b + 1} (rows "
+            f"{sb.start}-{sb.stop}) hold the same samples in the same {len(sa.lane_list)} lanes "
+            f"but their lane pitches differ by {diff:.0%} ({pa:.1f} and {pb:.1f} px): the lanes "
+            "of one of them are misplaced; give the strips' rows or the lane span in geometry"
+        )
+        for k in (a, b):
+            out.setdefault(k, []).append(QCFlag("lane_grids_disagree", "fail", message=msg))
+    return out
+
+
+#: ``band_cut_by_lane``: one edge column of the band box holds at least this share of the
+#: band's column peak while the other holds at most ``CUT_OTHER``.
+CUT_EDGE = 0.5
+CUT_OTHER = 0.2
+
+
+def band_geometry_flags(res: RowResult, prepared: PreparedImage) -> list[QCFlag]:
+    """Fail flags on a band whose box cannot hold it.
+
+    ``band_at_strip_edge``: the band's rows reach the first or last row of its strip; the
+    band may go on past the strip's edge (a strip cut through it), and its baseline is
+    fitted on one side only.
+
+    ``band_cut_by_lane``: across the box, the band's column profile (background-subtracted,
+    summed over its rows) is still high at one edge column (``CUT_EDGE`` of its peak) and
+    low at the other (``CUT_OTHER``): the lane sits off the band, which goes on past the
+    box on one side, so part of it is left out (a lane pulled aside by handwriting: 13 %
+    low on ``handwriting``). Bands touching their neighbours on both sides (a GAPDH row)
+    are high at both edges and not flagged: their box stops at the lane edges, midway to
+    the neighbours, which share the spill evenly.
+    """
+    b, s = res.band, res.strip
+    if b is None or res.below_detection:
+        return []
+    where = f"{res.row.inp.relpath}, strip {s.index + 1}, lane {res.lane.index + 1}"
+    sid, ent = res.row.sample_id, res.row.entity
+    out: list[QCFlag] = []
+    if b.top <= s.start or b.bottom >= s.stop:
+        out.append(
+            QCFlag(
+                "band_at_strip_edge", "fail", sid, ent,
+                f"{where}: the band (rows {b.top}-{b.bottom}) reaches the edge of its strip "
+                f"(rows {s.start}-{s.stop}); it may be cut off and its baseline is one-sided",
+            )
+        )  # fmt: skip
+    cols = prepared.detect[b.top : b.bottom, b.left : b.right].astype(np.float64).sum(axis=0)
+    if cols.size >= 9:
+        peak = float(np.percentile(cols, 90))
+        lo_e, hi_e = float(np.mean(cols[:3])), float(np.mean(cols[-3:]))
+        if peak > 0 and max(lo_e, hi_e) >= CUT_EDGE * peak and min(lo_e, hi_e) <= CUT_OTHER * peak:
+            side = "right" if hi_e > lo_e else "left"
+            out.append(
+                QCFlag(
+                    "band_cut_by_lane", "fail", sid, ent,
+                    f"{where}: the band goes on past the {side} edge of its box (columns "
+                    f"{b.left}-{b.right}: {max(lo_e, hi_e) / peak:.0%} of its peak at that edge, "
+                    f"{min(lo_e, hi_e) / peak:.0%} at the other); the lane is off the band",
+                )
+            )  # fmt: skip
+    return out
 
 
 def _choose(
@@ -886,6 +1109,7 @@ def _choose(
 
     cands = {ln.index: [b for b in sr.bands[ln.index] if inside(ln, b)] for _r, _s, ln in items}
     chosen: dict[int, Band | None] = {}
+    row_flags: list[QCFlag] = []  # on every row of this target and strip
     if params.band_selection == "strongest":
         for li, c in cands.items():
             chosen[li] = max(c, key=lambda b: b.volume) if c else None
@@ -893,6 +1117,7 @@ def _choose(
         tol = max(4.0, params.row_tolerance * strip.height)
         pool = [(li, b.row, b) for li, c in cands.items() for b in c]
         best: tuple[int, float, float] | None = None
+        scores: list[tuple[int, float, float]] = []
         for _li, y, _b in pool:
             # each lane votes with its band nearest this row (within the tolerance)
             nearest: dict[int, tuple[float, float]] = {}
@@ -901,8 +1126,13 @@ def _choose(
                 if d <= tol and (lj not in nearest or d < nearest[lj][0]):
                     nearest[lj] = (d, bj.volume)
             score = (len(nearest), sum(v for _d, v in nearest.values()), -y)
+            scores.append(score)
             if best is None or score > best:
                 best = score
+        if best is not None:
+            ambiguous = _rival_row(best, scores, tol, strip, target, items[0][0].inp.relpath)
+            if ambiguous is not None:
+                row_flags.append(ambiguous)
         if best is None:
             chosen = {li: None for li in cands}
         else:
@@ -924,18 +1154,24 @@ def _choose(
             float(np.median([b.row - b.top for _li, b in found])),
             float(np.median([b.bottom - 1 - b.row for _li, b in found])),
         )
+        scattered = _scattered_rows(lanes, found, strip, target, items[0][0].inp.relpath)
+        if scattered is not None:
+            row_flags.append(scattered)
     out: list[RowResult] = []
     for r, _s, ln in items:
         b = chosen.get(ln.index)
+        qc = [dataclasses.replace(f, sample_id=r.sample_id, entity=r.entity) for f in row_flags]
         lane_bands = sr.bands[ln.index]
         if b is not None:
             others = [x for x in lane_bands if x is not b]
             b = remeasure(prepared, strip, b, others, params, extent)
-            out.append(RowResult(r, strip, ln, b, True, note, others))
+            out.append(RowResult(r, strip, ln, b, True, note, others, qc))
             continue
         if not found:
             out.append(
-                RowResult(r, strip, ln, None, False, f"no {target} band in any lane of this strip")
+                RowResult(
+                    r, strip, ln, None, False, f"no {target} band in any lane of this strip", qc=qc
+                )
             )
             continue
         assert extent is not None
@@ -949,7 +1185,87 @@ def _choose(
             RowResult(
                 r, strip, ln, band, False,
                 f"no {target} band found in this lane; integrated over rows "
-                f"{band.top}-{band.bottom} where the other lanes' band sits", others,
+                f"{band.top}-{band.bottom} where the other lanes' band sits", others, qc,
             )
         )  # fmt: skip
     return out
+
+
+#: Chosen band rows whose RMS scatter about their smooth curve exceeds this many px, or
+#: this share of the bands' median height, are not one band row.
+MAX_ROW_SCATTER_PX = 2.0
+MAX_ROW_SCATTER_HEIGHT = 0.1
+
+
+def _scattered_rows(
+    lanes: Sequence[Lane],
+    found: Sequence[tuple[int, Band]],
+    strip: Strip,
+    target: str,
+    relpath: str,
+) -> QCFlag | None:
+    """``band_rows_scattered`` (fail): the chosen bands do not lie on one smooth row.
+
+    Why: the bands of one protein run together, so across lanes their rows follow a
+    smooth curve (a smile, a skew: :func:`_row_curve`); on the generated blots they lie
+    within 0.15 px RMS of it. Rows scattered by several px (8-30 px up and down a strip)
+    are not a band row but marks (lane numbers, handwriting) or lanes placed off the
+    bands, and their volumes mean nothing. Needs 4 bands."""
+    if len(found) < 4:
+        return None
+    curve = _row_curve(lanes, found)
+    res = np.array([b.row - float(np.polyval(curve, lanes[li].center)) for li, b in found])
+    rms = float(np.sqrt(np.mean(res**2)))
+    height = float(np.median([b.bottom - b.top for _li, b in found]))
+    limit = max(MAX_ROW_SCATTER_PX, MAX_ROW_SCATTER_HEIGHT * height)
+    if rms <= limit:
+        return None
+    return QCFlag(
+        "band_rows_scattered",
+        "fail",
+        message=f"{relpath}, strip {strip.index + 1}: the {target} bands chosen in "
+        f"{len(found)} lanes scatter by {rms:.1f} px RMS (up to {np.max(np.abs(res)):.0f} px) "
+        f"about one smooth row (limit {limit:.1f} px for bands {height:.0f} px tall): they "
+        "are not one band row (marks? misplaced lanes?); check the geometry figure",
+    )
+
+
+#: A second band row is a rival of the chosen one when it holds a band in at least this
+#: share of the chosen row's lanes and at least this share of its volume.
+RIVAL_LANES = 0.8
+RIVAL_VOLUME = 0.5
+
+
+def _rival_row(
+    best: tuple[int, float, float],
+    scores: Sequence[tuple[int, float, float]],
+    tol: float,
+    strip: Strip,
+    target: str,
+    relpath: str,
+) -> QCFlag | None:
+    """``band_row_ambiguous`` (fail) when another row, clear of the chosen one, has a band in
+    nearly as many lanes (:data:`RIVAL_LANES`) with comparable volume
+    (:data:`RIVAL_VOLUME`).
+
+    Why: consensus picks the row most lanes share, ties by volume; when two rows are both
+    in (nearly) every lane and of similar strength (a non-specific band, a row of lane
+    numbers the mark finder missed), that choice is a guess the tool cannot check, and a
+    wrong guess gives every lane a wrong volume that looks clean. The lab says which row
+    with ``row_window``, ``mw_window_kda`` or ``geometry`` ``band_rows``."""
+    n, vol, y = best
+    rivals = [
+        sc for sc in scores
+        if abs(-sc[2] - -y) > 2.0 * tol and sc[0] >= RIVAL_LANES * n and sc[1] >= RIVAL_VOLUME * vol
+    ]  # fmt: skip
+    if not rivals:
+        return None
+    rv = max(rivals)
+    return QCFlag(
+        "band_row_ambiguous",
+        "fail",
+        message=f"{relpath}, strip {strip.index + 1}: two rows could be the {target} band: row "
+        f"{-y:.0f} ({n} lanes, {vol:.4g} AU; chosen) and row {-rv[2]:.0f} ({rv[0]} lanes, "
+        f"{rv[1]:.4g} AU); say which with row_window (fractions of the strip), mw_window_kda "
+        "or geometry band_rows",
+    )

@@ -40,6 +40,41 @@ QC flags (``qc_flags`` of the records):
     The image looks like several stacked strips but the sample sheet has no
     ``strip`` column; it was analysed as one membrane.
 
+Geometry and band-box findings, all **fail** (on every record of the image or
+strip, or of the band; ratios and fold changes inherit them). Why fail: each
+means the box that was integrated may not hold the band, so the number can be
+far off however clean the band looks (issue 10; measured on
+``tests/helpers/messy_blots.py``, ``bench/western_messy.py``):
+
+``strip_not_found``
+    Fewer membrane strips were found than the sample sheet names
+    (:func:`assaykit.imaging.pipeline.prepare_image`); the message names the file
+    and the strips found. A row naming a strip that does not exist is an error.
+``lane_grid_poor``, ``lanes_overlap``
+    The fitted lane grid explains little of the strip's column profile, or the
+    lanes break the invariants (order, overlap, width, on the membrane)
+    (:mod:`assaykit.imaging.lanegrid`); on that strip's records.
+``lane_grids_disagree``
+    Two strips holding the same samples in the same lanes have lane pitches more
+    than 10 % apart: one strip's lanes are misplaced (both strips fail).
+``band_row_ambiguous``
+    Another band row, clear of the chosen one, is in nearly as many lanes with at
+    least half its volume: which one is the target is a guess (give ``row_window``,
+    ``mw_window_kda`` or ``geometry`` ``band_rows``).
+``band_rows_scattered``
+    The chosen bands' rows scatter by more than 2 px (or 10 % of their height) RMS
+    about one smooth row: they are not one band row (marks, misplaced lanes).
+``band_at_strip_edge``
+    The band's rows reach the first or last row of its strip.
+``band_cut_by_lane``
+    The band goes on past one side of its box and not the other: the lane is off
+    the band. (Bands touching both neighbours, a GAPDH row, are not flagged: the
+    box stops midway, and the spill in and out is even.)
+``baseline_uncertain``
+    The background beside the band departs from the baseline's quadratic beyond the
+    noise (mottle, glow) by more than 1 % of the volume over the band's rows; the
+    baseline under the band can be off by 5 times that, i.e. more than 5 %.
+
 Records of a band carry its own flags and those of its image; ratio and fold
 change records also carry the flags of the loading band (and of the
 reference, for fold changes) that went into them.
@@ -77,6 +112,8 @@ from assaykit_western import __version__
 from assaykit_western.analysis import (
     LANE_COUNT_COLUMNS,
     MEASURED_ROLES,
+    STRUCTURE_MARGIN,
+    STRUCTURE_TOLERANCE,
     FileResult,
     RowResult,
     SheetRow,
@@ -442,8 +479,8 @@ def _below_detection(rr: RowResult) -> QCFlag:
 
 def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
     """Flags describing one band itself (its volume, and everything built from it)."""
-    out: list[QCFlag] = []
     sid, ent = rr.row.sample_id, rr.row.entity
+    out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in rr.qc]
     b = rr.band
     if rr.below_detection:
         out.append(_below_detection(rr))
@@ -462,6 +499,21 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
         )
     if rr.below_detection:
         return out
+    d = rr.detection or {}
+    structure = d.get("structure_au")
+    if structure is not None and STRUCTURE_MARGIN * structure > STRUCTURE_TOLERANCE * b.volume:
+        out.append(
+            QCFlag(
+                "baseline_uncertain",
+                "fail",
+                sid,
+                ent,
+                f"{_where(rr)}: the background beside the band departs from the baseline by "
+                f"{structure:.4g} AU over the band's rows ({structure / b.volume:.1%} of its "
+                f"volume {b.volume:.4g} AU); the baseline under it may be off by "
+                f"{STRUCTURE_MARGIN:g} times that, more than {STRUCTURE_TOLERANCE:.0%}",
+            )
+        )
     if not rr.detected:
         out.append(QCFlag("weak_band", "warn", sid, ent, rr.note))
     elif b.snr < params.weak_snr:
@@ -473,8 +525,11 @@ def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
 
 def _file_flags(fr: FileResult, rr: RowResult) -> list[QCFlag]:
     sid, ent = rr.row.sample_id, rr.row.entity
-    out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in fr.flags]
     s = rr.strip
+    out = [
+        QCFlag(f.flag, f.severity, sid, ent, f.message)
+        for f in [*fr.flags, *fr.strip_flags.get(s.index, [])]
+    ]
     if s.lane_count_mismatch:
         want = s.expected_lanes if s.expected_lanes is not None else s.min_lanes
         says = f"{'' if s.expected_lanes is not None else 'at least '}{want}"
@@ -525,6 +580,7 @@ def _emit(
         for s in p.strips:
             ent = f"{src}:strip_{s.index + 1}"
             sfl = [QCFlag("lane_count_mismatch", "warn")] if s.lane_count_mismatch else []
+            sfl += fr.strip_flags.get(s.index, [])
             res.add(exp_id, "strip", ent, "lane_count", len(s.lane_list), source=src, flags=sfl)
             res.add(
                 exp_id, "strip", ent, "lanes_detected", s.detected_lane_count, source=src, flags=sfl

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from assaykit import AnalysisError, InputError
 from assaykit.imaging.bands import Band, find_bands
 from assaykit.imaging.geometry import Lane, SmileModel, estimate_lane_tilt, register_lanes
+from assaykit.imaging.given import geometry_for
 from assaykit.imaging.io import LoadedImage, normalize_polarity
 from assaykit.imaging.ladder import LadderFit, fit_ladder, reference_masses
 from assaykit.imaging.pipeline import PreparedImage, prepare_image
@@ -237,16 +239,26 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
     # lane pattern to follow, so prepare_image falls back to the band edges.
     norm = normalize_polarity(loaded, params.polarity)
     angle = estimate_lane_tilt(norm.data)
+    given = geometry_for(params.geometry, layout.input.relpath)
+    rows: Any = False
+    if given is not None and given.strips:
+        if len(given.strips) != 1:
+            raise AnalysisError(
+                f"{layout.input.relpath}: geometry strips: an MSP gel image is one gel row; "
+                f"{len(given.strips)} row ranges were given"
+            )
+        rows = [tuple(given.strips[0])]
     prep = prepare_image(
         loaded,
         polarity=norm.polarity,  # detected once, here
         rotation_deg=angle,
-        strips=False,
+        strips=rows,
         expected_lanes=layout.n_lanes,
         background="rolling_ball",
         background_radius=params.background_radius,
         smile=False,
-        lane_kwargs={"comb": True},
+        lane_centers=given.lanes[:1] if given is not None and given.lanes else None,
+        lane_span=given.lane_span[:1] if given is not None and given.lane_span else None,
     )
     strip = prep.strips[0]
     lanes = strip.lane_list

@@ -6,6 +6,7 @@ import math
 from typing import Literal
 
 from assaykit import Params
+from assaykit.imaging.given import ImageGeometry
 from pydantic import Field, field_validator, model_validator
 
 #: A 100 bp ladder, 100-1000 bp (e.g. GeneRuler 100 bp, NEB N3231 without its top bands).
@@ -106,6 +107,14 @@ class MSPParams(Params):
             "Rolling-ball radius (px) of the 2-D background subtracted before band detection; "
             "larger than half a band's height and half a lane's width."
         ),
+    )
+    geometry: dict[str, ImageGeometry] = Field(
+        default_factory=dict,
+        description="What the lab says about a gel image, in the file's pixels, keyed by the "
+        "file's path relative to the folder (or its name): 'strips' (the gel row's rows "
+        "[top, bottom], one entry), 'lane_span' (first and last lane centre x; the count is "
+        "the sheet's), 'lanes' (every lane centre x). What is given wins over detection; see "
+        "assaykit.imaging.given.",
     )
     ladder_model: Literal["piecewise", "cubic", "linear"] = Field(
         "piecewise",

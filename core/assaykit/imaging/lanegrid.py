@@ -678,7 +678,7 @@ def place_lanes(
     free = (len(free_lanes), 1.0) if free_lanes else None
     if centers is not None:
         grid = grid_from_centres(centers, None, (0.0, float(prof.size)), "lane centres given")
-        detected = free[0] if free else 0
+        detected = grid.n  # the lab's lanes: nothing to compare the count with
     else:
         n = expected
         periodic = None
@@ -691,7 +691,7 @@ def place_lanes(
                 raise ValueError(f"{where}: a lane span needs the lane count")
             c = np.linspace(first_last[0], first_last[1], n)
             grid = grid_from_centres(list(c), None, (0.0, float(prof.size)), "lane span given")
-            detected = free[0] if free else 0
+            detected = grid.n
         elif (
             expected is None
             and free_lanes

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from assaykit import PluginHost
 from assaykit.errors import ParamsError
-
 from helpers.westerndata import errors, make_case, run_case, values
 
 

@@ -575,33 +575,6 @@ def _half_max_width(
     return dataclasses.replace(grid, width=width)
 
 
-def _periodic_count(
-    prof: NDArray[np.float64], lo: int, hi: int, peaks: Sequence[float]
-) -> int | None:
-    """Lane count of a comb that repeats across the membrane, when no count is given.
-
-    The pitch comes from the profile's autocorrelation (:func:`estimate_pitch`), the
-    count from the membrane's width over it; the comb is accepted only when it explains
-    the lanes the strip shows (each of them within a quarter pitch of a tooth) and adds
-    lanes (empty ones) to them. Why: the peaks alone miss every empty lane.
-    """
-    if len(peaks) < 3:
-        return None
-    est = estimate_pitch(prof[lo:hi], min_pitch=6.0, max_pitch=(hi - lo) / 3.0)
-    if est is None or est[1] < 0.25:
-        return None
-    pitch = est[0]
-    n = round((hi - lo) / pitch)
-    if n <= len(peaks) or n > 60:
-        return None
-    try:
-        g = fit_lane_grid(prof, n, span=(lo, hi), compress=True)
-    except ValueError:
-        return None
-    near = [min(abs(c - x) for c in g.centers) <= 0.25 * g.pitch for x in peaks]
-    return n if np.mean(near) >= 0.9 else None
-
-
 def _free_lanes(data: NDArray[np.floating], lo: int, hi: int) -> list[Any] | None:
     """Lanes the strip shows by itself: significant peaks of the column profile on the
     membrane (:func:`assaykit.imaging.geometry.find_lanes`)."""
@@ -681,23 +654,15 @@ def place_lanes(
         detected = grid.n  # the lab's lanes: nothing to compare the count with
     else:
         n = expected
-        periodic = None
-        if n is None and first_last is None and free_lanes:
-            periodic = _periodic_count(prof, lo, hi, [ln.center for ln in free_lanes])
         if n is None and first_last is None:
-            n = max(periodic or 0, free[0] if free else 0, minimum or 0) or None
+            n = max(free[0] if free else 0, minimum or 0) or None
         if first_last is not None:
             if not n:
                 raise ValueError(f"{where}: a lane span needs the lane count")
             c = np.linspace(first_last[0], first_last[1], n)
             grid = grid_from_centres(list(c), None, (0.0, float(prof.size)), "lane span given")
             detected = grid.n
-        elif (
-            expected is None
-            and free_lanes
-            and len(free_lanes) >= (minimum or 0)
-            and periodic is None
-        ):
+        elif expected is None and free_lanes and len(free_lanes) >= (minimum or 0):
             # no count given and the strip shows its lanes: they are where its peaks are
             # (they need not be evenly spaced: a lab may skip wells)
             grid = grid_from_centres(

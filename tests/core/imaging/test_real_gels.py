@@ -158,9 +158,31 @@ def test_sizing_lanes_2_to_4_from_lane_1(ladder_gel: GelResult) -> None:
     assert max(abs(e) for e in errors[100.0]) < 0.10
 
 
-def test_overheated_gel_loads_and_is_found_tilted_or_curved(gelgenie: Path) -> None:
-    img = load_image(gelgenie / "overheated_ref.tif")
-    norm = normalize_polarity(img)
-    assert norm.polarity == "light_bands_on_dark"
-    lanes = find_lanes(norm.data)
-    assert len(lanes.lanes) >= 2  # two ladder lanes at least
+def test_overheated_gel_is_straight_and_its_first_ladder_found(gelgenie: Path) -> None:
+    """By eye (tests/data/real_gels/annotations.json) the gel is straight, with ladders in
+    lanes 1 and 3 of 8; the first ladder's lane is placed on it and holds its bands."""
+    from assaykit.imaging.pipeline import prepare_image
+
+    p = prepare_image(gelgenie / "overheated_ref.tif", expected_lanes=8)
+    assert p.polarity == "light_bands_on_dark"
+    assert abs(p.rotation_deg) < 1.0  # annotated tilt 0
+    strip = p.strips[0]
+    first = strip.lane_list[0]
+    assert abs(first.center - 475.0) < 76.0 / 4  # annotated centre, pitch 76 px
+    bands = find_bands(
+        p.data, first, detect_image=p.detect, saturated=p.saturated, rows=strip.rows,
+        neighbours=strip.lane_list,
+    )  # fmt: skip
+    assert len(bands) >= 10  # a 1 kb Plus ladder, smeared: most of its bands stand out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known (issue 10 note): with only 2 of 8 lanes loaded the grid is compressed "
+    "onto them (pitch 31 px, truth 76 px); a comb-spans-the-gel prior is not built",
+)
+def test_overheated_gel_second_ladder_on_lane_3(gelgenie: Path) -> None:
+    from assaykit.imaging.pipeline import prepare_image
+
+    p = prepare_image(gelgenie / "overheated_ref.tif", expected_lanes=8)
+    assert abs(p.strips[0].lane_list[2].center - 627.0) < 76.0 / 4

@@ -1,9 +1,6 @@
-"""Real gels (GelGenie, shared data) through the plugin: records or clear errors.
-
-They are agarose DNA gels, not blots, so there is no truth to compare with;
-what must hold is that the plugin reads them, finds their lanes and returns
-records, or typed errors naming the file, never a traceback.
-"""
+"""Real gels (GelGenie, shared data) through the western plugin, checked against what
+the eye sees (tests/data/real_gels/annotations.json): the ladder gel's four loaded
+lanes hold the same ladder, so their strongest band has one volume and one row."""
 
 from __future__ import annotations
 
@@ -14,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from assaykit import AssaykitError, PluginHost, analyze
+from assaykit import PluginHost, analyze
 
 GELS = ("ladder_reference_gel.tif", "overheated_ref.tif")
 
@@ -28,12 +25,8 @@ def gels(shared_data: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", GELS)
-def test_no_sheet_gives_records_or_typed_errors(host: PluginHost, gels: Path, name: str) -> None:
-    try:
-        result = analyze("western_blot", [gels / name], host=host)
-    except AssaykitError as exc:
-        assert name in str(exc)
-        return
+def test_no_sheet_gives_records(host: PluginHost, gels: Path, name: str) -> None:
+    result = analyze("western_blot", [gels / name], host=host)
     volumes = [r for r in result.records if r.metric == "band_volume"]
     assert volumes and all(r.sample_id.startswith(Path(name).stem) for r in volumes)
     assert [f.name for f in result.figures] == [f"blot:{name}", f"profiles:{name}"]
@@ -50,18 +43,21 @@ def test_no_sheet_gives_records_or_typed_errors(host: PluginHost, gels: Path, na
 
 
 def test_gel_with_a_sheet_through_the_cli(gels: Path, tmp_path: Path) -> None:
+    """The four ladder lanes (1, 3, 5, 7 of 8 wells) named with n_lanes, but no
+    loading-control row: no sample can have a ratio, so the experiment fails loudly (exit 1,
+    an error record naming the loading control), not silently with exit 0."""
+    import csv
+
     folder = tmp_path / "gels"
     folder.mkdir()
-    for name in GELS:
-        shutil.copy(gels / name, folder / name)
+    shutil.copy(gels / "ladder_reference_gel.tif", folder / "ladder_reference_gel.tif")
+    rows = "".join(
+        f"ladder_reference_gel.tif,western_blot,ref,{lane},L{lane},"
+        f"{'reference' if lane == 1 else 'sample'},kb3,8\n"
+        for lane in (1, 3, 5, 7)
+    )
     (folder / "samples.csv").write_text(
-        "file,assay,experiment,lane,sample_id,role,target\n"
-        "ladder_reference_gel.tif,western_blot,ref,1,L1,reference,ladder3kb\n"
-        "ladder_reference_gel.tif,western_blot,ref,2,L2,sample,ladder3kb\n"
-        "ladder_reference_gel.tif,western_blot,ref,3,L3,sample,ladder3kb\n"
-        "ladder_reference_gel.tif,western_blot,ref,9,L9,sample,ladder3kb\n"
-        "overheated_ref.tif,western_blot,hot,1,H1,reference,ladder\n",
-        encoding="utf-8",
+        "file,assay,experiment,lane,sample_id,role,target,n_lanes\n" + rows, encoding="utf-8"
     )
     out = tmp_path / "out"
     proc = subprocess.run(
@@ -72,8 +68,9 @@ def test_gel_with_a_sheet_through_the_cli(gels: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert proc.returncode in (0, 1)
-    results = (out / "results.csv").read_text(encoding="utf-8")
-    assert "band_volume" in results or "error" in results
-    for exp in ("ref", "hot"):
-        assert f",{exp}," in results
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    with (out / "results.csv").open(encoding="utf-8") as fh:
+        records = list(csv.DictReader(fh))
+    errors = [r for r in records if r["metric"] == "error"]
+    assert errors and all("ACTB" in (r["value_str"] or "") for r in errors)
+    assert all(r["experiment"] == "ref" for r in errors)

@@ -494,6 +494,10 @@ def membrane_span(
     """
     arr = np.asarray(data, dtype=np.float64)
     w = arr.shape[1]
+    step_rows = max(1, arr.shape[0] // 400)  # 400 rows say as much as 3000, at a tenth the cost
+    arr = arr[::step_rows]
+    if valid is not None:
+        valid = valid[::step_rows]
     # the lower quartile of each column: a ladder lane full of bands raises a column's
     # median, and dark rows above or below a gel pull its 10th percentile down to the
     # surround; bands rarely cover three rows in four, nor the surround one in four
@@ -513,14 +517,20 @@ def membrane_span(
         cands = np.flatnonzero(fin)
         centre = int(cands[np.argmin(np.abs(cands - centre))])
 
+    # the median of the 15 columns just inside each column, for both directions at once
+    from scipy.ndimage import median_filter
+
+    filled = np.interp(np.arange(w), np.flatnonzero(fin), med[fin])
+    m15 = median_filter(filled, size=15, mode="nearest")
+    inner_right = np.concatenate([np.full(8, m15[0]), m15[:-8]])  # columns x-15..x-1
+    inner_left = np.concatenate([m15[8:], np.full(8, m15[-1])])  # columns x+1..x+15
+
     def walk(direction: int) -> int:
         x = centre
         out = 0
         while 0 <= x + direction < w:
             nxt = x + direction
-            inner = med[max(0, nxt - 15) : nxt] if direction > 0 else med[nxt + 1 : nxt + 16]
-            inner = inner[np.isfinite(inner)]
-            ref = float(np.median(inner)) if inner.size else float(med[centre])
+            ref = float(inner_right[nxt] if direction > 0 else inner_left[nxt])
             thr = max(6.0 * noise, step * abs(ref))
             if not np.isfinite(med[nxt]) or abs(med[nxt] - ref) > thr:
                 out += 1

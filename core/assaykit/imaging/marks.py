@@ -91,9 +91,15 @@ def find_marks(
     speck = int(speck_size) if speck_size is not None else int(0.01 * w) + 3
     dist = cv2.distanceTransform(sig.astype(np.uint8), cv2.DIST_L2, 3)
     objects = ndi.find_objects(labels)
-    inscribed = ndi.maximum(dist, labels, index=np.arange(1, count + 1))
-    peak = ndi.maximum(img, labels, index=np.arange(1, count + 1))
-    area = ndi.sum(sig, labels, index=np.arange(1, count + 1))
+    # per-component statistics over the labelled pixels only (scipy's labelled maximum
+    # sorts the whole image: seconds on a 12-megapixel blot)
+    lab = labels[sig]
+    inscribed_all = np.zeros(count + 1)
+    np.maximum.at(inscribed_all, lab, dist[sig])
+    peak_all = np.full(count + 1, -np.inf)
+    np.maximum.at(peak_all, lab, img[sig])
+    inscribed, peak = inscribed_all[1:], peak_all[1:]
+    area = np.bincount(lab, minlength=count + 1)[1:]
     mask = np.zeros((h, w), bool)
     boxes: list[tuple[str, int, int, int, int]] = []
     for i, sl in enumerate(objects):

@@ -202,10 +202,13 @@ def fit_lane_grid(
             if np.isfinite(res_all.flat[j]) and (best is None or res_all.flat[j] < best[0]):
                 best = (float(res_all.flat[j]), float(pp.flat[j]), float(oo.flat[j]), frac)
 
-    # coarse: the last lane moves by 3 px per pitch step, offsets by 1.5 px
-    coarse_dp = 3.0 / max(1, n - 1) if n > 1 else 3.0
+    # coarse: the last lane moves by 3 px per pitch step, offsets by 1.5 px, on a membrane
+    # 600 px wide; in proportion on wider ones (their lanes are as many pixels wider)
+    zoom = max(1.0, extent / 600.0)
+    coarse_dp = 3.0 * zoom / max(1, n - 1) if n > 1 else 3.0 * zoom
+    step_o = 1.5 * zoom
     coarse_w = sorted({min(widths), *widths[1::2], max(widths)})
-    search(np.arange(p_min, p_max + 1e-9, coarse_dp), np.arange(lo, hi, 1.5), coarse_w)
+    search(np.arange(p_min, p_max + 1e-9, coarse_dp), np.arange(lo, hi, step_o), coarse_w)
     if best is None:
         raise ValueError(f"cannot fit {n} lanes into columns {lo:.0f}-{hi:.0f}")
     _, p0, o0, _ = best
@@ -227,7 +230,7 @@ def fit_lane_grid(
         np.arange(
             max(p_min, p0 - 1.5 * coarse_dp), min(p_max, p0 + 1.5 * coarse_dp) + 1e-9, fine_dp
         ),
-        np.arange(o0 - 3.0, o0 + 3.0 + 1e-9, 0.25),
+        np.arange(o0 - 2.0 * step_o, o0 + 2.0 * step_o + 1e-9, 0.25),
         widths,
     )
     res, pitch, offset, frac = best

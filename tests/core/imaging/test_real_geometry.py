@@ -28,7 +28,7 @@ FLOORS: dict[str, tuple[float, float, float]] = {
     "gels-gelgenie-labelled/Pair_2and3_Wk10_GelRed.jpg": (0.9, 0.85, 0.45),
     "gels-gelgenie-labelled/Pair_2and3_Wk9_GelRed.jpg": (0.85, 0.95, 0.5),
     "gels-gelgenie-labelled/Pair_4and5_Wk10_GelRed.jpg": (0.45, 0.25, 0.9),
-    "gels-gelgenie-labelled/Pair_4and5_Wk9_GelRed.jpg": (0.65, 0.7, 0.45),
+    "gels-gelgenie-labelled/Pair_4and5_Wk9_GelRed.jpg": (0.65, 0.45, 0.3),
     "gels-gelgenie-labelled/Pair_6and7_Wk10_GelRed.jpg": (0.75, 0.8, 0.5),
     "gels-gelgenie-labelled/Pair_8and9_Wk10_GelRed.jpg": (0.7, 0.75, 0.6),
     "gels-gelgenie-labelled/Pair_8and9_Wk9_GelRed.jpg": (0.95, 0.95, 0.45),
@@ -76,6 +76,6 @@ def test_strips_lanes_and_bands_against_the_annotation(
 def test_pooled_figures(scores: dict[str, dict[str, Any]]) -> None:
     lanes = sum(s["lanes_annotated"] for s in scores.values())
     matched = sum(s["lanes_matched"] for s in scores.values())
-    assert matched / lanes >= 0.82  # 85 % measured at this commit
+    assert matched / lanes >= 0.85  # 89 % measured at this commit
     masks = [s["mask_recall"] for s in scores.values() if s.get("mask_recall") is not None]
     assert sum(masks) / len(masks) >= 0.75  # lanes holding mask bands that we find bands in

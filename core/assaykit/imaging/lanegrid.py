@@ -588,6 +588,48 @@ def _half_max_width(
     return dataclasses.replace(grid, width=width)
 
 
+def _comb_through_peaks(
+    prof: NDArray[np.float64], lo: int, hi: int, peaks: Sequence[float]
+) -> tuple[int, float, float] | None:
+    """``(count, span start, span end)`` of an evenly spaced comb through the lanes a strip
+    shows, when they are its teeth with teeth missing between them (empty lanes).
+
+    The pitch is the autocorrelation's repeat (:func:`estimate_pitch`) or the largest
+    fraction of it that every spacing is a multiple of, refined by the spacings; every
+    peak must lie within a fifth of a pitch of a tooth. Only the teeth
+    between the outermost peaks are added: lanes beyond them cannot be told from the
+    membrane around them. None when there is nothing to add or the peaks are not a comb.
+    """
+    pk = np.sort(np.asarray(peaks, dtype=np.float64))
+    if pk.size < 3:
+        return None
+    est = estimate_pitch(prof[lo:hi], min_pitch=6.0, max_pitch=(hi - lo) / 3.0)
+    if est is None or est[1] < 0.25:
+        return None
+    d = np.diff(pk)
+    # the repeat can be a pattern of several lanes (two loaded, one empty): the pitch is
+    # the largest fraction of it that every spacing between lanes is a multiple of
+    pitch = 0.0
+    for m in range(1, 7):
+        p_m = est[0] / m
+        k = np.round(d / p_m)
+        if np.all(k >= 1) and np.all(np.abs(d - k * p_m) <= 0.2 * p_m):
+            pitch = float(np.sum(d) / np.sum(k))
+            break
+    if pitch <= 0:
+        return None
+    k = np.round(d / pitch)
+    n = int(np.sum(k)) + 1
+    if n <= pk.size or n > 60:
+        return None
+    teeth = pk[0] + pitch * np.arange(n)
+    if np.max(np.min(np.abs(pk[:, None] - teeth[None, :]), axis=1)) > 0.2 * pitch:
+        return None
+    a = max(float(lo), pk[0] - 0.5 * pitch)
+    b = min(float(hi), pk[-1] + 0.5 * pitch)
+    return n, a, b
+
+
 def _free_lanes(data: NDArray[np.floating], lo: int, hi: int) -> list[Any] | None:
     """Lanes the strip shows by itself: significant peaks of the column profile on the
     membrane (:func:`assaykit.imaging.geometry.find_lanes`)."""
@@ -675,6 +717,19 @@ def place_lanes(
             c = np.linspace(first_last[0], first_last[1], n)
             grid = grid_from_centres(list(c), None, (0.0, float(prof.size)), "lane span given")
             detected = grid.n
+        elif (
+            expected is None
+            and first_last is None
+            and free_lanes
+            and (comb := _comb_through_peaks(prof, lo, hi, [ln.center for ln in free_lanes]))
+            is not None
+            and comb[0] >= (minimum or 0)
+        ):
+            # no count given: the comb through the strip's lanes, with the empty lanes
+            # between them (never beyond the outermost lanes with signal)
+            n_comb, a, b = comb
+            grid = fit_lane_grid(prof, n_comb, span=(a, b), noise=noise, compress=True)
+            detected = len(free_lanes)
         elif expected is None and free_lanes and len(free_lanes) >= (minimum or 0):
             # no count given and the strip shows its lanes: they are where its peaks are
             # (they need not be evenly spaced: a lab may skip wells)

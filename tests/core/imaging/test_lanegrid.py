@@ -169,3 +169,16 @@ def test_missing_strip_is_a_fail_finding(tmp_path: Path) -> None:
     p = prepare_image(_write(tmp_path, syn.image), min_strips=3)
     flags = [f for f in p.findings if f[0] == "strip_not_found"]
     assert flags and flags[0][1] == "fail" and "blot.tif" in flags[0][2]
+
+
+def test_without_a_count_the_comb_fills_empty_lanes_between(tmp_path: Path) -> None:
+    """No lane count: the pitch from the profile's repeat, the empty lanes between loaded
+    ones placed; none invented beyond the outermost loaded lanes."""
+    bands = [[(0.45, 8e5)] if i not in (0, 3, 6) else [] for i in range(9)]
+    syn = make_blot(31, n_lanes=9, bands=bands)
+    p = prepare_image(_write(tmp_path, syn.image))
+    s = p.strips[0]
+    truth = [t["center"] for t in syn.truth["lanes"]][1:]  # lane 1 is empty: not knowable
+    assert len(s.lane_list) == 8
+    np.testing.assert_allclose(_centres(s), truth, atol=0.1 * syn.truth["lane_pitch"])
+    _invariants(s, syn.image.shape[1])

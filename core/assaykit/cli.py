@@ -404,6 +404,13 @@ def _geometry_summary(d: dict[str, Any], figure: Path | None, min_strips: int | 
     show_default=True,
     help="The file's polarity.",
 )
+@click.option(
+    "--gel",
+    "is_gel",
+    is_flag=True,
+    help="An agarose gel: find the comb's well row and leave it (and its glow) out of the "
+    "band search, as msp_gel does.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the geometry as JSON on stdout.")
 @click.option(
     "--out",
@@ -420,6 +427,7 @@ def geometry(
     lanes: tuple[str, ...],
     min_strips: int | None,
     polarity: str,
+    is_gel: bool,
     as_json: bool,
     out: Path | None,
 ) -> None:
@@ -459,6 +467,7 @@ def geometry(
                     expected_lanes=expected,
                     min_strips=min_strips,
                     strips=True,
+                    wells=is_gel,
                 )
             desc = describe_geometry(prepared)
         except AssaykitError as exc:

@@ -128,10 +128,13 @@ class GelAnalysis:
         return float(np.ptp(offs)) if offs else 0.0
 
 
-def _detect(prep: PreparedImage, lane: Lane, lanes: list[Lane], min_snr: float) -> list[Band]:
+def _detect(
+    prep: PreparedImage, lane: Lane, lanes: list[Lane], min_snr: float, rows: tuple[int, int]
+) -> list[Band]:
     return find_bands(
         prep.data,
         lane,
+        rows=rows,
         detect_image=prep.detect,
         saturated=prep.saturated,
         background=prep.background,
@@ -257,6 +260,7 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
         background="rolling_ball",
         background_radius=params.background_radius,
         smile=False,
+        wells=True,
         lane_centers=given.lanes[:1] if given is not None and given.lanes else None,
         lane_span=given.lane_span[:1] if given is not None and given.lane_span else None,
     )
@@ -272,7 +276,7 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
     raw_bands: dict[int, list[Band]] = {}
     for n, spec in layout.lanes.items():
         floor = params.min_snr if spec.role == "ladder" else detect_floor
-        raw_bands[n] = _detect(prep, lanes[n - 1], lanes, floor)
+        raw_bands[n] = _detect(prep, lanes[n - 1], lanes, floor, strip.band_rows)
 
     # -- ladder lanes: match and fit on raw rows
     fits: dict[int, LadderFit] = {}

@@ -178,6 +178,14 @@ class MSPGel(Assay):
         ),
         Metric(
             "gel",
+            "well_row",
+            None,
+            "str",
+            "the comb's well row found (rows of its holes, and the rows of wells and glow "
+            "left out of band search), or none",
+        ),
+        Metric(
+            "gel",
             "background_method",
             None,
             "str",
@@ -285,6 +293,15 @@ def _records(
     res.add(exp, "gel", exp, "polarity", f"{prep.polarity} ({gel.polarity_rule})", source=src)
     res.add(exp, "gel", exp, "rotation_deg", prep.rotation_deg, unit="deg", source=src)
     res.add(exp, "gel", exp, "smile_range_px", gel.smile_range_px, unit="px", source=src)
+    well = prep.strips[0].wells
+    res.add(
+        exp,
+        "gel",
+        exp,
+        "well_row",
+        well.describe() if well is not None else "none found: every row searched for bands",
+        source=src,
+    )
     bg = prep.background
     bg_params = ", ".join(f"{k}={v}" for k, v in sorted(bg.params.items()))
     res.add(

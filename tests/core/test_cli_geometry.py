@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tifffile
 from assaykit.cli import cli as cli_group
-from assaykit.imaging.synthetic import make_blot
+from assaykit.imaging.synthetic import make_blot, make_gel
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,6 +101,36 @@ def test_one_strip_blot_lanes_strips_and_bands_match_truth(tmp_path: Path) -> No
     assert sum(len(lane["bands"]) for lane in s["lanes"]) == len(truth["bands"])
 
 
+@pytest.mark.parametrize("invert", [False, True])
+def test_gel_well_row_is_found_and_never_a_band(tmp_path: Path, invert: bool) -> None:
+    """--gel: the glowing well row the generator drew is found, and no band is boxed there."""
+    gel = make_gel(
+        5, n_lanes=6, samples={1: [(300.0, 20000.0)], 3: [(500.0, 15000.0)]}, wells=True,
+        invert=invert,
+    )  # fmt: skip
+    tifffile.imwrite(tmp_path / "gel.tif", gel.image)
+    top, bottom = gel.truth["wells"]
+    glow_end = gel.truth["well_glow_rows"][1]
+    with_gel = geometry_json(str(tmp_path / "gel.tif"), "--lanes", "6", "--gel")
+    (s,) = with_gel["strips"]
+    hole = s["well_row"]["hole"]
+    assert abs(hole[0] - top) <= 3 and abs(hole[1] - bottom) <= 3, (hole, top, bottom)
+    boxes = [(lane["number"], b["box"]) for lane in s["lanes"] for b in lane["bands"]]
+    assert [(n, box) for n, box in boxes if box[1] < glow_end] == []
+    # the empty lanes hold nothing; the loaded lanes hold their bands (lane 1: the ladder)
+    per_lane = {lane["number"]: len(lane["bands"]) for lane in s["lanes"]}
+    assert per_lane[3] == per_lane[5] == per_lane[6] == 0
+    assert per_lane[2] >= 1 and per_lane[4] >= 1
+    # without --gel the same glow is boxed as a band in every lane: the option matters
+    plain = geometry_json(str(tmp_path / "gel.tif"), "--lanes", "6")
+    (p,) = plain["strips"]
+    assert p["well_row"] is None
+    in_wells = {
+        lane["number"] for lane in p["lanes"] for b in lane["bands"] if b["box"][1] < glow_end
+    }
+    assert len(in_wells) >= 5
+
+
 def test_two_strip_rotated_blot_in_both_frames(tmp_path: Path) -> None:
     truth = write_blot(
         tmp_path / "two.tif", seed=5, n_strips=2, n_lanes=7, rotation_deg=-3.0, height=800,
@@ -166,7 +196,8 @@ TOP_KEYS = {
     "notes", "methods",
 }  # fmt: skip
 STRIP_KEYS = {
-    "number", "rows", "rows_in_file", "outline_in_file", "rotation_deg", "pivot", "source",
+    "number", "rows", "well_row", "rows_in_file", "outline_in_file", "rotation_deg", "pivot",
+    "source",
     "lane_method", "lane_pitch", "detected_lanes", "expected_lanes", "lanes",
 }  # fmt: skip
 LANE_KEYS = {

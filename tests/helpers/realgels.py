@@ -272,7 +272,7 @@ def has_band(prepared: Any, strip: Any, lane: Any) -> bool:
         lane,
         detect_image=prepared.detect,
         saturated=prepared.saturated,
-        rows=strip.rows,
+        rows=strip.band_rows,
         neighbours=strip.lane_list,
     )
     return len(bands) > 0
@@ -445,6 +445,9 @@ def prepare_for(
     if given_count:
         strips = annotation["strips"]
         return prepare_image(
-            path, expected_lanes=[len(s["lanes"]) for s in strips], expected_strips=len(strips)
+            path,
+            expected_lanes=[len(s["lanes"]) for s in strips],
+            expected_strips=len(strips),
+            wells=True,
         )
-    return prepare_image(path)
+    return prepare_image(path, wells=True)

@@ -61,6 +61,7 @@ _COLOURS = {
     "lane": "#33ddff",
     "band": "#ffaa00",
     "saturated band": "#ff3030",
+    "wells": "#ff44ff",
 }
 
 
@@ -121,7 +122,7 @@ def describe_geometry(prepared: PreparedImage, *, bands: bool = True) -> dict[st
                             lane,
                             detect_image=p.detect,
                             saturated=p.saturated,
-                            rows=s.rows,
+                            rows=s.band_rows,
                             neighbours=neighbours,
                         )
                     found = [_band_entry(s, b) for b in got]
@@ -146,6 +147,15 @@ def describe_geometry(prepared: PreparedImage, *, bands: bool = True) -> dict[st
             {
                 "number": s.index + 1,
                 "rows": [int(s.start), int(s.stop)],
+                "well_row": None
+                if s.wells is None
+                else {
+                    "hole": list(s.wells.hole),
+                    "zone": list(s.wells.zone),
+                    "outline_in_file": _corners(
+                        s, 0.0, float(s.wells.zone[0]), width, float(s.wells.zone[1])
+                    ),
+                },
                 "rows_in_file": [_r(max(0.0, min(ys))), _r(min(float(p.shape[0]), max(ys)))],
                 "outline_in_file": outline,
                 "rotation_deg": round(float(s.rotation_deg), 4),
@@ -307,9 +317,13 @@ def geometry_figure(
     lane_polys: list[Any] = []
     band_polys: list[Any] = []
     sat_polys: list[Any] = []
+    well_polys: list[Any] = []
     for s in d["strips"]:
         r0, r1 = s["rows"]
         strip_polys.append(view(s, [0, r0, w, r1]))
+        if s.get("well_row"):
+            z0, z1 = s["well_row"]["zone"]
+            well_polys.append(view(s["well_row"], [0, z0, w, z1]))
         for lane in s["lanes"]:
             lane_polys.append(view(lane, [lane["left"], r0, lane["right"], r1]))
             for b in lane["bands"]:
@@ -321,6 +335,7 @@ def geometry_figure(
         (band_polys, _COLOURS["band"], 1.0, "-"),
         (sat_polys, _COLOURS["saturated band"], 1.4, "-"),
         (strip_polys, _COLOURS["strip"], 1.8, "--"),
+        (well_polys, _COLOURS["wells"], 1.2, ":"),
     ):
         if polys:
             coll = PolyCollection(

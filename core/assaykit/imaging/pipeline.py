@@ -53,6 +53,7 @@ This module is general: it knows nothing about any one assay.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -76,6 +77,7 @@ from assaykit.imaging.geometry import (
     rotate_image,
 )
 from assaykit.imaging.io import LoadedImage, Polarity, load_image, normalize_polarity
+from assaykit.imaging.wells import WellRow, find_well_row
 
 __all__ = [
     "PREPARATION_VERSION",
@@ -122,6 +124,10 @@ class Strip:
     source: str = "auto"
     #: translation (px) applied after the rotation: prepared = R (file - pivot) + pivot + offset
     offset: tuple[float, float] = (0.0, 0.0)
+    #: the gel's well row (``prepare_image(wells=True)``), None when not looked for or not seen
+    wells: WellRow | None = None
+    #: first row of the next strip's well zone when it reaches up into this strip's rows
+    wells_below: int | None = None
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -130,6 +136,18 @@ class Strip:
     @property
     def height(self) -> int:
         return self.stop - self.start
+
+    @property
+    def band_rows(self) -> tuple[int, int]:
+        """Rows to search for bands: the strip's rows below its well row and its glow.
+
+        Why: the glow of a gel's wells is in every lane, loaded or empty, and
+        is not a product. Without a well row these are the strip's rows.
+        """
+        top = self.start if self.wells is None else max(self.start, self.wells.zone[1])
+        bottom = self.stop if self.wells_below is None else min(self.stop, self.wells_below)
+        # well zones that would leave almost nothing are not trusted to cut the strip
+        return (top, bottom) if bottom - top >= 0.5 * self.height else self.rows
 
     @property
     def lane_list(self) -> list[Lane]:
@@ -444,6 +462,7 @@ def prepare_image(
     lane_span: Sequence[tuple[float, float] | None] | None = None,
     strip_deskew: bool = True,
     remove_marks: bool = True,
+    wells: bool = False,
 ) -> PreparedImage:
     """Load (if given a path) and prepare one image; see the module docs for the steps.
 
@@ -488,6 +507,10 @@ def prepare_image(
     remove_marks
         Mask pen strokes, handwriting and specks (:mod:`assaykit.imaging.marks`)
         before deskewing and lane finding.
+    wells
+        Look for each strip's comb well row (agarose gels,
+        :mod:`assaykit.imaging.wells`); :attr:`Strip.band_rows` then leaves it
+        out. Off for blots: a burnt-out band is also darker than its gaps.
     """
     loaded = image if isinstance(image, LoadedImage) else load_image(image)
     path = loaded.path
@@ -740,9 +763,18 @@ def prepare_image(
             except (AnalysisError, ValueError, np.linalg.LinAlgError) as exc:
                 notes.append(f"strip {k + 1}: smile not estimated: {exc}")
         src = "given" if (given_c or given_s or given_strips) else "auto"
+        well = find_well_row(data, (r0, r1), lanes_) if wells else None
+        if well is not None and well.zone[1] > r0:
+            notes.append(f"strip {k + 1}: {well.describe()}")
         out_strips.append(
-            Strip(k, r0, r1, det, want, placed.detected, model, at_least, rot, pivot, src, off)
+            Strip(
+                k, r0, r1, det, want, placed.detected, model, at_least, rot, pivot, src, off, well
+            )
         )
+    for k in range(len(out_strips) - 1):
+        nxt = out_strips[k + 1].wells
+        if nxt is not None and nxt.zone[0] < out_strips[k].stop:
+            out_strips[k] = dataclasses.replace(out_strips[k], wells_below=nxt.zone[0])
     log.debug(
         "prepared %s: polarity %s, rotation %.3f deg, %d strip(s), lanes %s",
         path,

@@ -1088,6 +1088,7 @@ def make_gel(
     primer_dimer: Mapping[int, float] | None = None,
     primer_dimer_bp: float = 45.0,
     primer_dimer_sigma: float = 9.0,
+    wells: bool = False,
     **blot_kwargs: Any,
 ) -> SyntheticImage:
     """An agarose gel with ladder lanes and sample bands given in bp.
@@ -1105,6 +1106,12 @@ def make_gel(
     leave at the bottom of PCR lanes; its truth band has ``primer_dimer=True``.
     Sizes below the smallest ladder band extrapolate the migration model, so
     choose ``bottom_fraction`` to leave room for them on the gel.
+
+    ``wells=True`` draws the comb's well row above the bands, as stained gels
+    show it: in every lane, loaded or empty, a hole darker than the gel with a
+    bright rim and a glow fading below it (unrotated gels only). The truth
+    gets ``wells`` (the hole's rows) and ``well_glow_rows``: nothing there is
+    a band.
     """
     sizes = sorted((float(s) for s in ladder_sizes), reverse=True)
     lmax, lmin = math.log10(sizes[0]), math.log10(sizes[-1])
@@ -1158,6 +1165,8 @@ def make_gel(
         band["bp"] = bp_of.get((band["lane"], k))
         band["ladder"] = band["lane"] in ladder_lanes and (band["lane"], k) not in dimer_of
         band["primer_dimer"] = (band["lane"], k) in dimer_of
+    if wells:
+        _draw_wells(result, top_fraction)
     result.truth["ladder_lanes"] = list(ladder_lanes)
     result.truth["ladder_sizes"] = sizes
     result.truth["migration_model"] = {
@@ -1168,3 +1177,33 @@ def make_gel(
         "log10_min": lmin,
     }
     return result
+
+
+def _draw_wells(result: SyntheticImage, top_fraction: float) -> None:
+    """Draw a well row (hole, rim, glow) in every lane of an unrotated gel (see make_gel)."""
+    t = result.truth
+    if t["rotation_deg"] or t.get("skew_px"):
+        raise ValueError("make_gel(wells=True) draws wells on unrotated, unskewed gels only")
+    img = np.asarray(result.image, dtype=np.float64)
+    h = img.shape[0]
+    top = float(t["saturation_value"])
+    bg = float(t["background"])
+    hh = max(6, round(0.022 * h))
+    y0 = max(3, round(0.3 * top_fraction * h) - hh // 2)
+    y1 = y0 + hh
+    glow_len = max(10, round(1.2 * hh))
+    bright = np.zeros_like(img)  # signal added in the band-bright frame
+    for ln in t["lanes"]:
+        half = 0.42 * float(ln["width"])
+        a, b = round(ln["center"] - half), round(ln["center"] + half)
+        bright[y0 - 2 : y1 + 2, a - 2 : b + 2] += 0.8 * bg + 10.0  # rim
+        bright[y0:y1, a:b] = -0.65 * bg  # the hole: darker than the gel
+        yy = np.arange(y1 + 2, min(h, y1 + 2 + glow_len))
+        bright[yy, a:b] += (0.5 * bg + 6.0) * np.exp(-(yy - y1 - 2) / (0.4 * glow_len))[:, None]
+    if t["polarity"] == "dark_bands_on_light":
+        img = img - bright
+    else:
+        img = img + bright
+    result.image = np.clip(np.round(img), 0, top).astype(result.image.dtype)
+    t["wells"] = [y0, y1]
+    t["well_glow_rows"] = [y0 - 2, min(h, y1 + 2 + glow_len)]

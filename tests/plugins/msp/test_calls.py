@@ -10,6 +10,7 @@ once. The acceptance bar: every call right, every product band sized within
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -89,6 +90,15 @@ def test_hard_case(name: str, tmp_path: Path, host: PluginHost) -> None:
     assert "control_failed" not in all_flags and "ladder_fit_poor" not in all_flags
     assert ("low_bit_depth" in all_flags) == (case.bit_depth == 8)
     assert ("lossy_source" in all_flags) == (case.fmt == "jpg")
+    # the comb's well row is found where the generator drew one, and nowhere else
+    well = gel["well_row"].value_str or ""
+    if case.wells:
+        top, bottom = GEN.render(case)[1]["wells"]
+        m = re.match(r"well row at rows (\d+)-(\d+)", well)
+        assert m, well
+        assert abs(int(m.group(1)) - top) <= 3 and abs(int(m.group(2)) - bottom) <= 3
+    else:
+        assert well.startswith("none found"), well
     # primer-dimer haze (45 bp) is never a product
     kinds: dict[str, dict[str, Any]] = {}
     for r in res.records:
@@ -96,6 +106,10 @@ def test_hard_case(name: str, tmp_path: Path, host: PluginHost) -> None:
             kinds.setdefault(r.entity, {})[r.metric] = r.value
     assert not [k for k in kinds.values() if k["band_kind"] == "product" and k["band_bp"] <= 60]
     dimers = [k for k in kinds.values() if k["band_kind"] == "primer_dimer"]
+    # no band of kind "other" (weak noise peaks aside) unless the generator drew one
+    # (wells, their glow and the rows above them are never bands)
+    if not any(s.extra for s in case.samples):
+        assert [k for k in kinds.values() if k["band_kind"] == "other"] == []
     assert len(dimers) >= len(truth)  # one haze per PCR lane at least in most lanes
 
 

@@ -172,6 +172,35 @@ class AssayResult:
         self.figures.append(fd)
         return fd
 
+    def check_not_negative(self, metrics: Iterable[str]) -> None:
+        """Raise AnalysisError when a value of ``metrics`` is negative or not finite.
+
+        Why: a negative volume, ratio or index is not a measurement but a
+        baseline error, and one that reached a record once (issue 10) read as a
+        real, if odd, result. Call it last in ``analyze``: the experiment then
+        becomes an error record instead, and nothing wrong is stored.
+        """
+        names = frozenset(metrics)
+        bad = [
+            m
+            for m in self.measurements
+            if m.metric in names
+            and m.value is not None
+            and not (is_finite_number(m.value) and float(m.value) >= 0)
+        ]
+        if bad:
+            from assaykit.errors import AnalysisError
+
+            shown = "; ".join(
+                f"{m.source or '?'} {m.sample_id} {m.entity} {m.metric} = {m.value!r}"
+                for m in bad[:5]
+            )
+            raise AnalysisError(
+                f"internal check failed: {len(bad)} value(s) that must be >= 0 came out "
+                f"negative or not finite ({shown}); none were emitted. Please report this "
+                "with the image."
+            )
+
 
 def render_png(figure: Any, dpi: int = 100) -> bytes:
     """Render a matplotlib Figure to PNG bytes and release it.

@@ -55,10 +55,9 @@ fails with an error instead (a bug, never a result).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
-from assaykit import AnalysisError, Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
+from assaykit import Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
 from assaykit.imaging.io import LoadedImage
 
 from assaykit_msp import __version__
@@ -212,7 +211,7 @@ class MSPGel(Assay):
         gel = analyze_gel(loaded, layout, params)
         res = AssayResult()
         _records(res, experiment, gel, loaded, params)
-        _check_not_negative(res)
+        res.check_not_negative(_NON_NEGATIVE)
         if experiment.figures:
             from assaykit_msp.figures import gel_figure
 
@@ -427,27 +426,6 @@ def _below(what: str, volume: float) -> QCFlag:
 #: Metrics that are never negative (a negative one is a bug and fails the gel).
 _NON_NEGATIVE = frozenset({"band_volume", "m_band_volume", "u_band_volume", "methylation_index"})
 
-
-def _check_not_negative(res: AssayResult) -> None:
-    """Assert that no volume or index is negative or not finite (an error, never a record)."""
-    bad = [
-        m
-        for m in res.measurements
-        if m.metric in _NON_NEGATIVE
-        and m.value is not None
-        and not (
-            isinstance(m.value, int | float)
-            and not isinstance(m.value, bool)
-            and math.isfinite(m.value)
-            and m.value >= 0
-        )
-    ]
-    if bad:
-        shown = "; ".join(f"{m.sample_id} {m.entity} {m.metric} = {m.value!r}" for m in bad[:5])
-        raise AnalysisError(
-            f"internal check failed: {len(bad)} value(s) that must be >= 0 came out negative or "
-            f"not finite ({shown}); none were emitted. Please report this with the image."
-        )
 
 
 @hookimpl

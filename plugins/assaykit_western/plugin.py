@@ -89,7 +89,6 @@ volume, ratio or fold change ever came out negative (a bug, never a result).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -678,7 +677,7 @@ def _emit(
         res.add(row.sample_id, "band", row.entity, "fold_change", fc, source=fr.relpath, flags=fl)
         derived[id(rr)] = (ratio[k], fc)
 
-    _check_not_negative(res)
+    res.check_not_negative(_NON_NEGATIVE)
     if auto:
         res.flag(
             "no_loading_control",
@@ -696,34 +695,6 @@ _NON_NEGATIVE = frozenset(
     {"band_volume", "loading_volume", "detection_limit", "normalized_ratio", "fold_change"}
 )
 
-
-def _check_not_negative(res: AssayResult) -> None:
-    """Assert that no volume, limit, ratio or fold change is negative or not finite.
-
-    Why here, before anything is stored: a negative volume is not a measurement
-    but a baseline error, and one that reached a record once (issue 10) read
-    as a real, if odd, result. Such a value becomes an error record instead.
-    """
-    bad = [
-        m
-        for m in res.measurements
-        if m.metric in _NON_NEGATIVE
-        and m.value is not None
-        and not (
-            isinstance(m.value, int | float)
-            and not isinstance(m.value, bool)
-            and math.isfinite(m.value)
-            and m.value >= 0
-        )
-    ]
-    if bad:
-        shown = "; ".join(
-            f"{m.source or '?'} {m.sample_id} {m.entity} {m.metric} = {m.value!r}" for m in bad[:5]
-        )
-        raise AnalysisError(
-            f"internal check failed: {len(bad)} value(s) that must be >= 0 came out negative or "
-            f"not finite ({shown}); none were emitted. Please report this with the image."
-        )
 
 
 def _no_ratio_message(

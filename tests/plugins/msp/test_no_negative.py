@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from assaykit import AnalysisError, AssayResult, PluginHost, analyze
-from assaykit_msp.plugin import _check_not_negative
+from assaykit_msp.plugin import _NON_NEGATIVE
 from helpers.msp_data import experiment
 
 NON_NEGATIVE = ("band_volume", "m_band_volume", "u_band_volume", "methylation_index")
@@ -47,4 +47,4 @@ def test_a_negative_value_is_an_error() -> None:
     res = AssayResult()
     res.add("s1", "sample", "s1", "m_band_volume", -5.0, source="gel.tif")
     with pytest.raises(AnalysisError, match=r"s1 s1 m_band_volume = -5\.0"):
-        _check_not_negative(res)
+        res.check_not_negative(_NON_NEGATIVE)

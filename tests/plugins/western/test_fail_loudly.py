@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 from assaykit import AnalysisError, AssayResult, PluginHost
-from assaykit_western.plugin import _check_not_negative
+from assaykit_western.plugin import _NON_NEGATIVE
 from helpers.westerndata import flags, make_case, run_case, status, values
 
 REPO = Path(__file__).resolve().parents[3]
@@ -180,14 +180,14 @@ def test_unknown_parameter_is_exit_2_with_the_nearest_name(tmp_path: Path) -> No
 def test_a_negative_value_becomes_an_error_not_a_record() -> None:
     res = AssayResult()
     res.add("S01", "band", "lane_01:RARB", "band_volume", 1.0e5, source="blot.tif")
-    _check_not_negative(res)  # fine
+    res.check_not_negative(_NON_NEGATIVE)  # fine
     res.add("S02", "band", "lane_02:RARB", "fold_change", -0.0025, source="blot.tif")
     with pytest.raises(AnalysisError, match=r"blot\.tif S02 lane_02:RARB fold_change = -0\.0025"):
-        _check_not_negative(res)
+        res.check_not_negative(_NON_NEGATIVE)
     nan = AssayResult()
     nan.add("S01", "band", "lane_01:RARB", "normalized_ratio", math.nan, source="blot.tif")
     with pytest.raises(AnalysisError, match="negative or not finite"):
-        _check_not_negative(nan)
+        nan.check_not_negative(_NON_NEGATIVE)
 
 
 def test_schema_shows_the_toml_section_and_the_sheet_columns() -> None:

@@ -17,6 +17,7 @@ from assaykit.assay import (
     Metric,
     Params,
     QCFlag,
+    SampleFailure,
     new_figure,
     render_png,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Record",
     "ResultTable",
     "RunResult",
+    "SampleFailure",
     "SampleSheetError",
     "Table",
     "UnknownAssayError",

@@ -25,6 +25,33 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Exit code of a worker whose start re-ran a batch: the script that called
+#: ``assaykit.run`` lacks ``if __name__ == "__main__":`` (see :func:`refuse_in_bootstrap`).
+MAIN_REIMPORT_EXIT = 86
+
+MAIN_REIMPORT_MESSAGE = (
+    "assaykit.run() was called again while a worker process was starting, because worker "
+    "processes re-import your script: put the call under `if __name__ == \"__main__\":` "
+    "(or pass workers=0 to run in this process)"
+)
+
+
+class MainReimportError(RuntimeError):
+    """A worker could not start because importing the main script started a batch."""
+
+
+def refuse_in_bootstrap() -> None:
+    """Stop at once, quietly, when a batch is started while this process is a worker
+    being bootstrapped (spawn/forkserver re-import the main script as ``__mp_main__``).
+
+    Why: a script without the ``__main__`` guard would start a batch inside every
+    worker; each fails and prints its traceback, and every experiment reads as a
+    WorkerCrash. The worker exits with :data:`MAIN_REIMPORT_EXIT` instead, and the
+    parent raises one clear sentence (:data:`MAIN_REIMPORT_MESSAGE`).
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SystemExit(MAIN_REIMPORT_EXIT)
+
 
 def _worker_main(
     conn: Connection, init: Callable[..., Any], init_args: tuple[Any, ...], fn: Callable[[Any], Any]
@@ -115,6 +142,9 @@ class SupervisedPool:
                         try:
                             slot.conn.send(task)
                         except Exception as exc:
+                            slot.proc.join(1)
+                            if slot.proc.exitcode == MAIN_REIMPORT_EXIT:
+                                raise MainReimportError(MAIN_REIMPORT_MESSAGE) from None
                             on_failure(task, f"could not send the experiment to a worker: {exc}")
                             continue
                         slot.task, slot.started = task, time.monotonic()
@@ -178,6 +208,8 @@ class SupervisedPool:
         if msg is None:
             slot.proc.join(5)  # the pipe closes a moment before the exit code is known
             code = slot.proc.exitcode
+            if code == MAIN_REIMPORT_EXIT:  # every worker would fail the same way: stop now
+                raise MainReimportError(MAIN_REIMPORT_MESSAGE)
             self._kill(slot)
             self.slots[i] = self._start()
             why = (

@@ -123,13 +123,49 @@ class FigureData:
     caption: str = ""
 
 
+@dataclass(frozen=True)
+class SampleFailure:
+    """A sample (one file, or one data set of it) that could not be analysed, and why.
+
+    The host turns it into a ``metric="error"`` record on that file, and the
+    experiment counts as failed (exit code 1), while the other samples keep
+    their values. See :meth:`AssayResult.fail_sample`.
+    """
+
+    sample_id: str
+    source: str
+    error_type: str
+    message: str
+
+
 @dataclass
 class AssayResult:
-    """What ``Assay.analyze`` returns: measurements, QC flags and figures."""
+    """What ``Assay.analyze`` returns: measurements, QC flags, figures, and the samples
+    that could not be analysed (``failures``)."""
 
     measurements: list[Measurement] = field(default_factory=list)
     qc_flags: list[QCFlag] = field(default_factory=list)
     figures: list[FigureData] = field(default_factory=list)
+    failures: list[SampleFailure] = field(default_factory=list)
+
+    def fail_sample(
+        self, sample_id: str, error: BaseException | str, *, source: str
+    ) -> SampleFailure:
+        """Say that one sample could not be analysed, while the rest of the experiment was.
+
+        Why one rule: a failure spelled as empty values, or as a plugin's own
+        ``failure`` metric, reads as success (exit code 0) and is easily
+        missed. The host writes a ``metric="error"`` record naming ``source``
+        (the input's ``relpath``) and the reason, and the run's exit code is 1.
+        Emit no measurement of this sample that the failure made meaningless.
+        """
+        if isinstance(error, BaseException):
+            etype, msg = type(error).__name__, str(error) or type(error).__name__
+        else:
+            etype, msg = "AnalysisError", error
+        f = SampleFailure(sample_id, source, etype, msg)
+        self.failures.append(f)
+        return f
 
     def add(
         self,

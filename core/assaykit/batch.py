@@ -42,7 +42,7 @@ from assaykit.records import (
     sha256_text,
     utc_now,
 )
-from assaykit.sheet import SHEET_NAME, Plan, build_inputs, plan
+from assaykit.sheet import SHEET_NAME, Plan, build_inputs, check_relpath, plan
 from assaykit.store import STORE_NAME, QCFinding, Store, StoredFigure, records_from_table
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,14 @@ def _outcome(
     )
 
 
+def _missing_text(missing: Sequence[Any], shown: int = 5) -> str:
+    """Name the missing files (and their sheet rows), so the terminal says which to fix."""
+    names = [f"{i.relpath}" + (f" (sheet row {i.row})" if i.row else "") for i in missing]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    verb = "does" if len(names) == 1 else "do"
+    return f"{', '.join(names[:shown])}{more} {verb} not exist"
+
+
 def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> ExperimentOutcome:
     """Run one experiment and return records, never raising for a failed analysis.
 
@@ -200,7 +208,8 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
             exp, ctx, "MissingInputError", f"{i.relpath}: file does not exist", [i]
         )
     if len(missing) == len(exp.inputs):
-        return _outcome(task, FAILED, records, t0, "MissingInputError: every input file is missing")
+        err = f"MissingInputError: {_missing_text(missing)} (every input of the experiment)"
+        return _outcome(task, FAILED, records, t0, err)
     try:
         params = assay.Params.model_validate(
             {k: v for k, v in task.params.items() if k != "__revision__"}
@@ -215,12 +224,53 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
         tb = None if isinstance(exc, AssaykitError | _Timeout) else traceback.format_exc()
         if tb:
             log.error("experiment %s/%s: unexpected %s\n%s", assay.name, exp.name, etype, tb)
-        records += error_records(exp, ctx, etype, msg, [i for i in exp.inputs if not i.missing])
+        present = [i for i in exp.inputs if not i.missing]
+        culprits = _named_inputs(exc, msg, present)
+        if culprits and len(culprits) < len(present):
+            # name the bad file; the good tubes were not analysed *because of it*
+            records += error_records(exp, ctx, etype, msg, culprits)
+            names = ", ".join(i.relpath for i in culprits)
+            records += error_records(
+                exp,
+                ctx,
+                "NotAnalysed",
+                f"not analysed: experiment {exp.name!r} failed because of {names} "
+                f"({etype}: {msg})",
+                [i for i in present if i not in culprits],
+            )
+            return _outcome(task, FAILED, records, t0, f"{etype}: {msg}", tb=tb)
+        records += error_records(exp, ctx, etype, msg, present)
         return _outcome(task, FAILED, records, t0, f"{etype}: {msg}", tb=tb)
+    problems = []
     if missing:
-        err = f"MissingInputError: {len(missing)} input file(s) missing"
-        return _outcome(task, FAILED, records, t0, err, result.figures, result=result)
+        problems.append(f"MissingInputError: {_missing_text(missing)}")
+    if result.failures:
+        shown = "; ".join(f"{f.source}: {f.error_type}: {f.message}" for f in result.failures[:3])
+        more = len(result.failures) - 3
+        problems.append(
+            f"{len(result.failures)} sample(s) could not be analysed: {shown}"
+            + (f"; and {more} more" if more > 0 else "")
+        )
+    if problems:
+        return _outcome(task, FAILED, records, t0, "; ".join(problems), result.figures,
+                        result=result)
     return _outcome(task, DONE, records, t0, None, result.figures, result=result)
+
+
+def _named_inputs(exc: BaseException, msg: str, inputs: Sequence[Any]) -> list[Any]:
+    """The inputs an experiment-wide error is about: the file an InputError names,
+    else the files whose path the message names. Empty when it names none."""
+    path = getattr(exc, "path", None)
+    if isinstance(exc, AssaykitError) and isinstance(path, str):
+        hit = [i for i in inputs if path in (str(i.path), i.relpath)]
+        if hit:
+            return hit
+    out = []
+    for i in inputs:
+        pat = rf"(?<![\w./-]){re.escape(i.relpath)}(?![\w.-])"
+        if re.search(pat, msg) or str(i.path) in msg:
+            out.append(i)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -421,6 +471,9 @@ def run_batch(
 ) -> RunResult:
     """Run a folder. Raises ConfigError subclasses for usage errors (exit code 2);
     analysis failures become error records and ``exit_code`` 1."""
+    from assaykit._pool import refuse_in_bootstrap
+
+    refuse_in_bootstrap()  # a worker re-importing an unguarded script must not start a batch
     rep = reporter or _NullReporter()
     folder = Path(opts.folder)
     if not folder.is_dir():
@@ -439,6 +492,11 @@ def run_batch(
         sheet = opts.sheet
         if sheet is None and (folder / SHEET_NAME).is_file():
             sheet = folder / SHEET_NAME
+            bad = check_relpath(folder, SHEET_NAME)
+            if bad:  # the folder's own sheet must be in the folder; --sheet may be anywhere
+                raise UsageError(
+                    f"{sheet}: {bad}; copy the sheet into the folder, or pass it with --sheet"
+                )
         if sheet is not None and not Path(sheet).is_file():
             raise UsageError(f"{sheet}: sample sheet not found")
         if opts.assay is not None:
@@ -560,8 +618,10 @@ def run_batch(
                     log.warning("FAILED %s/%s: %s", oc.assay, oc.experiment, oc.error)
                 rep.advance(st)
 
-            _execute(tasks, opts, host, store_outcome, statuses)
-            rep.finish()
+            try:
+                _execute(tasks, opts, host, store_outcome, statuses)
+            finally:
+                rep.finish()
             timings["execute_s"] = time.perf_counter() - t
 
             # -- export ----------------------------------------------------------------
@@ -728,7 +788,7 @@ def _execute(
                 return
         return
 
-    from assaykit._pool import SupervisedPool
+    from assaykit._pool import MainReimportError, SupervisedPool
 
     by_id = {id(task): (task, fp) for task, fp in tasks}
     stop = [False]
@@ -748,7 +808,10 @@ def _execute(
         opts.workers, _worker_init, (host.config,), execute_experiment, timeout=opts.timeout
     )
     # The pool hands back this process's own task objects, so id() maps them to fingerprints.
-    unstarted = pool.run([t for t, _ in tasks], on_result, on_failure, lambda: stop[0])
+    try:
+        unstarted = pool.run([t for t, _ in tasks], on_result, on_failure, lambda: stop[0])
+    except MainReimportError as exc:
+        raise UsageError(str(exc)) from None
     cancel_rest([by_id[id(t)] for t in unstarted])
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,13 +94,36 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return shared[0] if len(shared) == 1 else None
 
 
+def _model_in(ann: Any) -> tuple[type[BaseModel] | None, int]:
+    """The pydantic model inside an annotation, and how many container keys lead to it
+    (``Model`` 0; ``dict[str, Model]`` or ``list[Model]`` 1; ``Model | None`` 0)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann, 0
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin in (dict, list, tuple, Mapping) or (
+        isinstance(origin, type) and issubclass(origin, dict | list)
+    ):
+        inner, depth = _model_in(args[-1]) if args else (None, 0)
+        return inner, depth + 1
+    for a in args:  # Optional[Model], Model | None
+        inner, depth = _model_in(a)
+        if inner is not None:
+            return inner, depth
+    return None, 0
+
+
 def _model_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The nested pydantic model that field path ``loc`` points into, if any."""
-    for part in loc:
+    """The nested pydantic model that field path ``loc`` points into, if any (through
+    ``dict[str, Model]`` too: ``geometry."gel.tif".strips``)."""
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None
-        ann = model.model_fields[part].annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        model, skip = _model_in(model.model_fields[part].annotation)
+        if skip > len(parts):
+            return None
+        del parts[:skip]
     return model
 
 

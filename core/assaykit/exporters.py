@@ -71,12 +71,39 @@ class Exporter(ABC):
         """Write the table inside ``out_dir`` atomically; return the paths written."""
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting, and put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` with the mode a plain ``open()`` would give it.
+
+    Why: ``mkstemp`` creates files 0600, and the rename keeps that mode, so
+    results on a shared drive would be unreadable by colleagues whatever the
+    user's umask says. The final file gets ``0666 & ~umask``, like any other.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with contextlib.suppress(AttributeError, OSError):  # Windows has no fchmod
+        os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
 @contextmanager
 def atomic_write(path: Path, mode: str = "w", **kw: Any) -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it over ``path`` on success,
     so that a killed run never leaves a half-written results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, mode, **kw) as fh:
             yield fh
@@ -185,8 +212,7 @@ class ParquetExporter(Exporter):
             [pa.array(cols[c], type=types[c]) for c in table.columns], names=table.columns
         )
         path = out_dir / "results.parquet"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".results.parquet.", dir=out_dir)
+        fd, tmp = _temp_beside(path)
         os.close(fd)
         try:
             pq.write_table(pa_table, tmp)

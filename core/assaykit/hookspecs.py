@@ -65,7 +65,15 @@ def assaykit_register_assays(register: Callable[[Assay], None]) -> None:
     prints nothing, and returns the same records for the same inputs. It
     raises a subclass of :class:`assaykit.AssaykitError` for bad input; the
     batch runner turns any exception into ``metric="error"`` records for that
-    experiment and carries on with the rest.
+    experiment (on the file the error names, when it names one; the other
+    files are marked not analysed because of it) and carries on with the
+    rest.
+
+    One failure rule: a sample that cannot be analysed while the others can
+    is reported with :meth:`assaykit.AssayResult.fail_sample` (never as empty
+    values or a plugin's own failure metric). The host turns it into a
+    ``metric="error"`` record naming the file and the reason, and the run's
+    exit code is 1.
 
     Registering two assays with the same name is a :class:`PluginError`.
     """

@@ -308,6 +308,27 @@ def complete_records(
             )
         seen.add(rec.record_id)
         records.append(rec)
+    for f in result.failures:  # one rule for every assay: a failed sample is an error record
+        src = _source_input(experiment, Measurement(f.sample_id, "file", f.source, "error", None,
+                                                    source=f.source))
+        rec = _record(
+            ctx,
+            experiment,
+            hashes,
+            sample_id=f.sample_id,
+            entity_type="file",
+            entity=f.source,
+            metric="error",
+            value_num=None,
+            value_str=f"{f.error_type}: {f.message}",
+            unit=None,
+            src=src,
+            qc_status="fail",
+            qc_flags=("error",),
+        )
+        if rec.record_id not in seen:
+            seen.add(rec.record_id)
+            records.append(rec)
     return records
 
 

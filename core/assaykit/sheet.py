@@ -20,6 +20,7 @@ row 1) and the column; all problems are reported at once.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import os
 import re
@@ -27,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from assaykit.config import CONFIG_NAME
+from assaykit.config import CONFIG_NAME, did_you_mean
 from assaykit.errors import InputError, SampleSheetError, UsageError
 from assaykit.experiment import Input
 from assaykit.plugins import PluginHost
@@ -133,6 +134,29 @@ def check_relpath(folder: Path, rel: str) -> str | None:
     return None
 
 
+def _misspelt_columns(header: list[str]) -> list[tuple[str, str]]:
+    """(header, fixed column it was surely meant to be) for each near-miss of an absent
+    fixed column: the same letters ('Sample ID', 'sampleid') or one slip ('sampel_id').
+
+    Why strict: any other column is a free condition column, so only a name this close
+    to a fixed one that the sheet lacks is taken for a typo.
+    """
+    present = {h.lower() for h in header}
+    absent = [c for c in (*RESERVED, STRIP_COLUMN) if c not in present]
+    out = []
+    for h in header:
+        low = h.lower()
+        if not h or low in RESERVED or low == STRIP_COLUMN:
+            continue
+        squashed = re.sub(r"[^a-z0-9]", "", low)
+        same = [c for c in absent if squashed == c.replace("_", "")]
+        near = difflib.get_close_matches(low, absent, n=1, cutoff=0.85)
+        want = same[0] if same else (near[0] if near else None)
+        if want is not None:
+            out.append((h, want))
+    return out
+
+
 def parse_sheet(
     sheet: Path,
     folder: Path,
@@ -150,6 +174,16 @@ def parse_sheet(
     dup = sorted({h for h in lower if h and lower.count(h) > 1})
     if dup:
         problems.append(f"{sheet}, row 1: duplicate column(s) {', '.join(dup)}")
+    misspelt = _misspelt_columns(header)
+    if misspelt:  # 'sampel_id' would silently become a condition column, and ids the stems
+        raise SampleSheetError(
+            [
+                f"{sheet}, row 1, column {h!r}: not a known column; did you mean {want!r}? "
+                f"(the fixed columns are {', '.join(RESERVED)}; rename it, or give it a "
+                "name further from them if it is a condition column)"
+                for h, want in misspelt
+            ]
+        )
     if "file" not in lower:
         raise SampleSheetError([f"{sheet}, row 1, column 'file': missing; the header is {header}"])
     idx = {h: lower.index(h) for h in RESERVED if h in lower}
@@ -188,8 +222,11 @@ def parse_sheet(
         assay = host.assays.get(assay_name)
         if assay is None:
             known = ", ".join(sorted(host.assays)) or "none installed"
+            guess = did_you_mean(assay_name, sorted(host.assays))
+            hint = f"did you mean {guess!r}? " if guess else ""
             problems.append(
-                f"{where}, column 'assay': unknown assay {assay_name!r}; expected one of: {known}"
+                f"{where}, column 'assay': unknown assay {assay_name!r}; {hint}"
+                f"expected one of: {known}"
             )
             continue
         reader = host.reader_for(rel)
@@ -201,9 +238,11 @@ def parse_sheet(
             )
         role = cell(cells, "role") or assay.default_role
         if role not in assay.roles:
+            guess = did_you_mean(role, assay.roles)
+            hint = f"did you mean {guess!r}? " if guess else ""
             problems.append(
                 f"{where}, column 'role': unknown role {role!r} for assay {assay_name!r}; "
-                f"expected one of: {', '.join(assay.roles)}"
+                f"{hint}expected one of: {', '.join(assay.roles)}"
             )
         lane_s = cell(cells, "lane")
         lane: int | None = None
@@ -267,8 +306,13 @@ def walk_files(folder: Path, exclude: Iterable[Path] = ()) -> list[str]:
             if name.startswith("."):
                 continue
             p = d / name
-            if p.is_file():
-                out.append(p.resolve().relative_to(root_res).as_posix())
+            if not p.is_file():
+                continue
+            try:  # a symlink leading out of the folder is not an input: it is never walked
+                p.resolve().relative_to(root_res)
+            except (ValueError, OSError):
+                continue
+            out.append(p.relative_to(folder).as_posix())
     return sorted(out)
 
 

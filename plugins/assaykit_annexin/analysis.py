@@ -430,15 +430,10 @@ def analyze_experiment(experiment: Experiment, params: AnnexinParams) -> AssayRe
         res.add(sid, "sample", sid, "event_count", int(u.fcs.n_events), source=src)
         if comp.mode == "mixed" and not unit_compensation(u).startswith("file:"):
             res.flag("no_compensation", sample_id=sid, message=comp.message)
-        if u.prep is None:
-            res.flag(
-                "low_event_count", severity="fail", sample_id=sid,
-                message=f"{u.fcs.n_events} events, too few to gate: {u.skipped}",
-            )
-            for m in QUADRANTS:
-                res.add(sid, "sample", sid, m, None, source=src)
-            res.add(sid, "sample", sid, "singlet_count", None, source=src)
-            res.add(sid, "sample", sid, "compensation", "none", source=src)
+        if u.prep is None:  # cannot be gated: the host's one failure rule, an error record
+            why = f"{u.fcs.n_events} events, too few to gate: {u.skipped}"
+            res.flag("low_event_count", severity="fail", sample_id=sid, message=why)
+            res.fail_sample(sid, why, source=src)
             continue
         p = u.prep
         n = p.n_kept

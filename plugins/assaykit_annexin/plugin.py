@@ -41,7 +41,9 @@ How, per experiment (the unit of analysis, so controls sit beside samples):
 
 QC flags: ``compensation_estimated``, ``no_compensation``,
 ``low_event_count`` (fewer singlets than ``min_events``), ``threshold_auto``;
-the host adds ``no_controls`` when the experiment has no control at all.
+the host adds ``no_controls`` when the experiment has no control at all. A
+tube with too few events to gate is an error record on its file
+(``AssayResult.fail_sample``).
 """
 
 from __future__ import annotations

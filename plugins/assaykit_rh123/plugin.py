@@ -25,9 +25,9 @@ record: no tube with, or none without, inhibitor); ``no_unstained_tube``
 (fail, ``ratio_basis='mfi_minus_autofluorescence'`` without an unstained
 tube); ``mfi_not_positive`` (fail, an MFI <= 0 makes no ratio);
 ``replicate_tubes_averaged`` (warn, several tubes on one side of a pair);
-``low_event_count`` (warn, fewer live singlets than ``min_events``);
-``sample_failed`` (fail, a tube that could not be analyzed, with a
-``failure`` record saying why).
+``low_event_count`` (warn, fewer live singlets than ``min_events``). A tube
+that cannot be analysed (unreadable, or without a needed channel) is an error
+record on its file (``AssayResult.fail_sample``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from assaykit import (
     AssayResult,
     Experiment,
     Input,
+    InputError,
     Metric,
     QCFlag,
     hookimpl,
@@ -195,13 +196,6 @@ class Rh123Assay(Assay):
             "how dead cells were excluded: PI or scatter, valley/mixture/MAD rule, cut",
         ),
         Metric(
-            "sample",
-            "failure",
-            None,
-            "str",
-            "why this tube could not be analyzed (the rest of the experiment was)",
-        ),
-        Metric(
             "cell_line",
             "mfi_ratio",
             None,
@@ -233,7 +227,13 @@ class Rh123Assay(Assay):
         tubes: list[Tube] = []
         seen: dict[str, str] = {}
         for inp in experiment.by_role(*ROLES):
-            datasets = experiment.read(inp)
+            try:
+                datasets = experiment.read(inp)
+            except InputError as exc:  # a corrupt tube leaves the others analysable
+                failed[inp.sample_id] = str(exc)
+                tubes.append(Tube(inp.sample_id, inp.role, dict(inp.conditions)))
+                res.fail_sample(inp.sample_id, exc, source=inp.relpath)
+                continue
             for k, (sid, fcs) in enumerate(fcs_samples(inp, datasets, params.datasets)):
                 if sid in seen:
                     raise AnalysisError(
@@ -251,8 +251,7 @@ class Rh123Assay(Assay):
                     measured[sid] = self._measure(inp, tube, fcs, params)
                 except AnalysisError as exc:
                     failed[sid] = str(exc)
-                    res.add(sid, "sample", sid, "failure", str(exc), source=inp.relpath,
-                            flags=[QCFlag("sample_failed", "fail", sid, None, str(exc))])
+                    res.fail_sample(sid, exc, source=inp.relpath)  # the host: an error record
 
         groups = group_tubes(tubes, params.ignore_columns)
         autofluo: dict[str, float] = {}

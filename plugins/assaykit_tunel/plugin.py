@@ -22,8 +22,9 @@ QC flags: ``no_negative_control``; ``positive_control_low`` (the DNase tube
 below ``positive_control_min_pct``); ``low_event_count`` (fewer singlets than
 ``min_events``); ``negative_control_high`` (more than 1 point above the
 ``100 - percentile`` % the control should have above its own percentile:
-ties at the cut, as in discrete or degenerate data); ``sample_failed`` (a
-sample that could not be analyzed, with a ``failure`` record saying why).
+ties at the cut, as in discrete or degenerate data). A sample that cannot be
+analysed (unreadable, or without a needed channel) is an error record on its
+file (``AssayResult.fail_sample``); a broken control fails the experiment.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from assaykit import (
     AssayResult,
     Experiment,
     Input,
+    InputError,
     Metric,
-    QCFlag,
     hookimpl,
     new_figure,
 )
@@ -187,13 +188,6 @@ class TunelAssay(Assay):
         ),
         Metric("sample", "event_count", "events", "int", "events in the data set"),
         Metric(
-            "sample",
-            "failure",
-            None,
-            "str",
-            "why this sample could not be analyzed (the rest of the experiment was)",
-        ),
-        Metric(
             "experiment",
             "threshold",
             "AU",
@@ -214,7 +208,13 @@ class TunelAssay(Assay):
         tubes: dict[str, list[_Tube]] = {r: [] for r in ROLES}
         seen: dict[str, str] = {}
         for inp in experiment.by_role(*ROLES):
-            datasets = experiment.read(inp)
+            try:
+                datasets = experiment.read(inp)
+            except InputError as exc:  # a corrupt sample file leaves the others analysable
+                if inp.role != "sample":
+                    raise
+                res.fail_sample(inp.sample_id, exc, source=inp.relpath)
+                continue
             for sid, fcs in fcs_samples(inp, datasets, params.datasets):
                 if sid in seen:
                     raise AnalysisError(
@@ -228,8 +228,7 @@ class TunelAssay(Assay):
                 except AnalysisError as exc:
                     if inp.role != "sample":  # a broken control invalidates every sample
                         raise
-                    res.add(sid, "sample", sid, "failure", str(exc), source=inp.relpath,
-                            flags=[QCFlag("sample_failed", "fail", sid, None, str(exc))])
+                    res.fail_sample(sid, exc, source=inp.relpath)  # the host: an error record
                     continue
                 tubes[inp.role].append(tube)
 

@@ -281,7 +281,19 @@ def _read_tiff(path: str, max_pixels: int) -> tuple[NDArray[Any], dict[str, Any]
     with tifffile.TiffFile(path) as tif:
         if len(tif.pages) == 0:
             raise ImageError(path, "TIFF structure: no image directory (IFD) found")
-        page = tif.pages[0]
+        # Reduced-resolution pages (thumbnails, pyramid levels) are previews of the image.
+        # More than one full image is a stack we cannot tell apart: analysing the first
+        # page silently would measure one exposure or channel of several, so refuse.
+        pages = list(tif.pages)
+        main = [p for p in pages if not getattr(p, "is_reduced", False)]
+        if len(main) > 1:
+            raise ImageError(
+                path,
+                f"TIFF has {len(main)} pages (images"
+                + (f", plus {len(pages) - len(main)} preview(s)" if len(pages) > len(main) else "")
+                + "); expected one image per file: save the page to analyse as its own file",
+            )
+        page = main[0] if main else pages[0]
         shape = tuple(int(s) for s in page.shape)
         if len(shape) < 2:
             raise ImageError(path, f"TIFF page shape {shape}: expected a 2-D image")

@@ -279,10 +279,14 @@ def test_low_event_counts_flag_only_that_sample(
     low = {f.sample_id: f.severity for f in res.qc_flags if f.flag == "low_event_count"}
     assert low == {"tiny": "warn", "crumbs": "fail"}
     assert res.value("tiny", "viable_pct") is not None
-    assert res.value("crumbs", "viable_pct") is None  # too few events to gate: not measured
+    # too few events to gate: not measured, and an error record on its file (the host's rule)
+    assert not [r for r in res.records if r.sample_id == "crumbs" and r.metric == "viable_pct"]
+    err = [r for r in res.records if r.sample_id == "crumbs" and r.metric == "error"]
+    assert [(r.entity, r.qc_status) for r in err] == [("crumbs.fcs", "fail")]
+    assert "40 events, too few to gate" in str(err[0].value)
     assert res.value("crumbs", "event_count") == 40
     statuses = {r.sample_id: r.qc_status for r in res.records if r.metric == "viable_pct"}
-    assert statuses["tiny"] == "warn" and statuses["crumbs"] == "fail"
+    assert statuses["tiny"] == "warn"
     assert statuses["iso_5uM"] == "pass"
 
 

@@ -246,11 +246,12 @@ def test_live_gate_modes(tmp_path: Path, host: PluginHost, gen: ModuleType) -> N
                                        S("v", "R", 12_000, "verapamil", with_pi=False)]}, seed=8)
     _write_params(folder2, live_gate="pi")
     result = _run(folder2, tmp_path / "out2", host, figures=False)
-    assert result.exit_code == 0
-    failures = [r for r in result.records if r.metric == "failure"]
+    assert result.exit_code == 1  # the host's one failure rule: error records, exit 1
+    failures = [r for r in result.records if r.metric == "error"]
     assert len(failures) == 2
     assert all("PI (viability) channel" in str(r.value) and "pi_channel" in str(r.value)
-               for r in failures)
+               and r.qc_status == "fail" and r.entity == r.input_path for r in failures)
+    assert {r.sample_id for r in failures} == {"n", "v"}
     pairing = _index(result.records)[("R", "R", "pairing")]
     assert pairing.qc_status == "fail" and "failed" in str(pairing.value)
 
@@ -302,8 +303,8 @@ def test_rh123_and_pi_channels_from_labels_then_parameters(
     res, tn, tv = analyze([""] * 6, {**scatter, "rh123_channel": "Det1", "pi_channel": "Det4"})
     assert res.value("v", "mfi") == pytest.approx(tv, rel=0.03)
     res, _, _ = analyze([""] * 6, scatter)
-    assert [r.metric for r in res.records if r.sample_id == "n"] == ["failure"]
-    assert "rh123_channel" in str(res.value("n", "failure"))
+    assert [r.metric for r in res.records if r.sample_id == "n"] == ["error"]
+    assert "rh123_channel" in str(res.value("n", "error"))
 
 
 def test_an_ambiguous_viability_label_is_an_error_not_a_silent_scatter_gate(
@@ -318,7 +319,7 @@ def test_an_ambiguous_viability_label_is_an_error_not_a_silent_scatter_gate(
     write_fcs(path, events, ["FSC-A", "FSC-H", "SSC-A", "FL1", "FL3", "FL4"],
               labels=["", "", "", "Rh123", "PI", "PI"])
     res = assaykit.analyze("rh123_efflux", [path], figures=False, host=host)
-    failure = str(res.value("t", "failure"))
+    failure = str(res.value("t", "error"))
     assert "ambiguous" in failure and "pi_channel" in failure and "t.fcs" in failure
     res = assaykit.analyze("rh123_efflux", [path], {"pi_channel": "FL3"}, figures=False,
                            host=host)

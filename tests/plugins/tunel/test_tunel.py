@@ -266,10 +266,10 @@ def test_a_sample_without_the_channel_is_a_failure_record_not_a_crash(
     with open(folder / "samples.csv", "a", encoding="utf-8") as fh:
         fh.write("exp/odd.fcs,tunel,exp,odd,sample,,\n")
     result = _run(folder, tmp_path / "out", host, figures=False)
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # the host's one failure rule: an error record, exit 1
     odd = [r for r in result.records if r.sample_id == "odd"]
-    assert [r.metric for r in odd] == ["failure"]
-    assert odd[0].qc_status == "fail" and "sample_failed" in odd[0].qc_flags
+    assert [r.metric for r in odd] == ["error"]
+    assert odd[0].qc_status == "fail" and odd[0].entity == "exp/odd.fcs"
     assert "odd.fcs" in str(odd[0].value) and "fitc_channel" in str(odd[0].value)
     good = _by(result.records, "tunel_positive_pct")[("exp", "good")]
     assert good.qc_status == "pass"

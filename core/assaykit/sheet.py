@@ -128,7 +128,10 @@ def check_relpath(folder: Path, rel: str) -> str | None:
         resolved = (folder / rel).resolve()
         resolved.relative_to(folder.resolve())
     except ValueError:
-        return f"{rel!r} resolves outside the folder (symlink); expected a path inside it"
+        return (
+            f"{rel!r} is a symlink that leaves the folder (to {resolved}); "
+            "expected a file inside the folder"
+        )
     except OSError as exc:
         return f"{rel!r} cannot be resolved: {exc}"
     return None

@@ -25,6 +25,8 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def _check_annexin(results: list[dict[str, str]], expected: list[dict[str, str]]) -> int:
+    """Every tube, controls included: quadrant percentages within 1.5 points of the
+    generator's labels, singlet count within 3 % and event count exact."""
     got = {
         (r["sample_id"], r["metric"]): float(r["value_num"])
         for r in results
@@ -32,23 +34,55 @@ def _check_annexin(results: list[dict[str, str]], expected: list[dict[str, str]]
     }
     n = 0
     for row in expected:
+        sid = row["sample_id"]
         for metric in ("viable_pct", "early_apoptotic_pct", "late_apoptotic_pct", "necrotic_pct"):
-            if row["role"] != "sample":
-                continue
-            assert got[(row["sample_id"], metric)] == pytest.approx(float(row[metric]), abs=1.5)
+            assert got[(sid, metric)] == pytest.approx(float(row[metric]), abs=1.5), (sid, metric)
             n += 1
+        singlets = float(row["singlet_cells"])
+        assert got[(sid, "singlet_count")] == pytest.approx(singlets, rel=0.03), sid
+        assert got[(sid, "event_count")] == float(row["n_events"]), sid
+        n += 2
+    assert {row["role"] for row in expected} >= {"unstained", "annexin_only", "pi_only", "sample"}
     return n
 
 
 def _check_msp(results: list[dict[str, str]], expected: list[dict[str, str]]) -> int:
-    calls = {
-        r["sample_id"]: r["value_str"]
+    """Calls, band sizes (8 %), band volumes (10 %, 25 % when faint) and the
+    methylation index (0.03, 0.10 when faint) against the generator's rendering."""
+    got = {
+        (r["sample_id"], r["metric"]): r
         for r in results
-        if r["assay"] == "msp_gel" and r["metric"] == "call"
+        if r["assay"] == "msp_gel" and r["entity_type"] == "sample"
     }
+    n = 0
     for row in expected:
-        assert calls[row["sample_id"]] == row["call"], row["sample_id"]
-    return len(expected)
+        sid, faint = row["sample_id"], row["faint"] == "yes"
+        assert got[(sid, "call")]["value_str"] == row["call"], sid
+        n += 1
+        for k in ("m", "u"):
+            vol = float(got[(sid, f"{k}_band_volume")]["value_num"])
+            if row[f"{k}_present"] == "yes":
+                bp = float(got[(sid, f"{k}_band_bp")]["value_num"])
+                assert bp == pytest.approx(float(row[f"{k}_bp"]), rel=0.08), (sid, k)
+                assert vol == pytest.approx(
+                    float(row[f"{k}_volume"]), rel=0.25 if faint else 0.10
+                ), (sid, k)
+                n += 2
+            else:
+                assert (sid, f"{k}_band_bp") not in got, (sid, k)
+                assert vol == 0.0, (sid, k)
+                n += 1
+        if row["methylation_index"]:
+            mi = float(got[(sid, "methylation_index")]["value_num"])
+            assert mi == pytest.approx(
+                float(row["methylation_index"]), abs=0.10 if faint else 0.03
+            ), sid
+            n += 1
+        else:  # a failed call has no index
+            assert (sid, "methylation_index") not in got or not got[
+                (sid, "methylation_index")
+            ]["value_num"], sid
+    return n
 
 
 def _check_generic(assay: str) -> Callable[[list[dict[str, str]], list[dict[str, str]]], int]:

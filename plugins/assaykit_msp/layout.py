@@ -207,8 +207,13 @@ def parse_layout(
             )
         controls = {r.input.condition("control").strip().lower() for r in rows} - {""}
         if len(controls) > 1:
+            marks = ", ".join(
+                f"{r.input.condition('control').strip() or 'no control'} on {r.where}" for r in rows
+            )
             raise InputError(
-                path, f"sample sheet: sample {sid!r} is marked as {' and '.join(sorted(controls))}"
+                path,
+                f"sample sheet: sample {sid!r} is marked as {' and '.join(sorted(controls))} "
+                f"({marks}); give its M and U rows the same control",
             )
         samples.append(
             SampleSpec(

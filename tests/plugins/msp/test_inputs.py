@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,29 +60,41 @@ def _set(lane: int, **cells: str) -> Edit:
     return edit
 
 
+def _sheet_row_of_lane() -> dict[int, int]:
+    """Spreadsheet row (header = row 1) of each lane in the example sheet, read from the file."""
+    with open(EXAMPLE / "samples.csv", newline="", encoding="utf-8") as fh:
+        return {int(r["lane"]): n for n, r in enumerate(csv.DictReader(fh), start=2)}
+
+
+#: (edit, message, lanes whose rows the message must name; None: a problem of no one row)
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "message", "lanes"),
     [
-        (_drop_lane(3), "needs exactly one M lane and one U lane"),
-        (_set(3, role="M"), "needs exactly one M lane and one U lane"),
-        (_set(3, sample_id=""), "needs exactly one M lane and one U lane"),
-        (_set(2, control="positive"), "column 'control': 'positive'"),
-        (_set(3, control="unmethylated"), "is marked as methylated and unmethylated"),
-        (_set(1, control="water"), "a ladder lane cannot be a water control"),
-        (_set(1, role="blank"), None),  # one ladder left: still fine
-        (lambda rows: [r for r in rows if r["role"] != "ladder"], "no lane has role 'ladder'"),
-        (_set(1, ladder_bp="1000;500;x"), "column 'ladder_bp'"),
-        (_set(1, ladder_bp="1000;500;100"), "at least 4 distinct sizes"),
-        (_set(4, m_product_bp="abc"), "column 'm_product_bp'"),
-        (_set(4, m_product_bp="150"), "different m_product_bp values"),
+        (_drop_lane(3), "needs exactly one M lane and one U lane", {2}),
+        (_set(3, role="M"), "needs exactly one M lane and one U lane", {2, 3}),
+        (_set(3, sample_id=""), "needs exactly one M lane and one U lane", {2}),
+        (_set(2, control="positive"), "column 'control': 'positive'", {2}),
+        (_set(3, control="unmethylated"), "is marked as methylated and unmethylated", {2, 3}),
+        (_set(1, control="water"), "a ladder lane cannot be a water control", {1}),
+        (_set(1, role="blank"), None, None),  # one ladder left: still fine
+        (
+            lambda rows: [r for r in rows if r["role"] != "ladder"],
+            "no lane has role 'ladder'",
+            None,
+        ),
+        (_set(1, ladder_bp="1000;500;x"), "column 'ladder_bp'", {1}),
+        (_set(1, ladder_bp="1000;500;100"), "at least 4 distinct sizes", {1}),
+        (_set(4, m_product_bp="abc"), "column 'm_product_bp'", {4}),
+        (_set(4, m_product_bp="150"), "different m_product_bp values", {4, 5}),
         (
             lambda rows: [{**r, "m_product_bp": ""} for r in rows],
             "no expected product size; set the parameter m_product_bp",
+            None,  # every row lacks it: the parameter is the fix
         ),
     ],
 )
 def test_sheet_problems_name_the_file_and_the_row(
-    edit: Edit, message: str | None, tmp_path: Path, host: PluginHost
+    edit: Edit, message: str | None, lanes: set[int] | None, tmp_path: Path, host: PluginHost
 ) -> None:
     folder = _copy_example(tmp_path)
     _edit_sheet(folder, edit)
@@ -89,7 +102,12 @@ def test_sheet_problems_name_the_file_and_the_row(
         res = analyze("msp_gel", experiment(folder, host), figures=False, host=host)
         assert {r.metric for r in res.records} >= {"call", "ladder_r2"}
         return
-    assert message in _error(folder, host)
+    text = _error(folder, host)
+    assert message in text
+    named = {int(n) for n in re.findall(r"sheet row (\d+)", text)}
+    row_of = _sheet_row_of_lane()
+    # dropping lane 3 moves no earlier row: rows of lanes before it keep their numbers
+    assert named == ({row_of[lane] for lane in lanes} if lanes else set()), text
 
 
 def test_product_sizes_from_parameters_when_the_sheet_has_none(

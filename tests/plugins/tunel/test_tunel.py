@@ -275,6 +275,26 @@ def test_a_sample_without_the_channel_is_a_failure_record_not_a_crash(
     assert good.qc_status == "pass"
 
 
+def test_a_corrupt_sample_file_fails_alone_and_the_others_are_measured(
+    tmp_path: Path, host: PluginHost, gen: ModuleType
+) -> None:
+    folder = tmp_path / "in"
+    expected = gen.write_folder(folder, {"exp": [gen.TunelSpec("neg", "negative_control", 0.1),
+                                                 gen.TunelSpec("good", "sample", 0.3),
+                                                 gen.TunelSpec("bad", "sample", 0.2)]}, seed=14)
+    bad = folder / "exp" / "bad.fcs"
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # truncated mid-DATA
+    result = _run(folder, tmp_path / "out", host, figures=False)
+    assert result.exit_code == 1
+    errors = [r for r in result.records if r.metric == "error"]
+    assert [(r.sample_id, r.entity, r.qc_status) for r in errors] == [("bad", "exp/bad.fcs", "fail")]
+    assert str(errors[0].value).startswith("FCSError: ")
+    truth = next(r for r in expected if r["sample_id"] == "good"
+                 and r["metric"] == "tunel_positive_pct")
+    good = _by(result.records, "tunel_positive_pct")[("exp", "good")]
+    assert fixturegen.within(truth, good.value_num), (truth, good.value_num)
+
+
 def test_broken_negative_control_fails_the_experiment_with_its_file_named(
     tmp_path: Path, host: PluginHost, gen: ModuleType
 ) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -311,6 +312,9 @@ def complete_records(
     for f in result.failures:  # one rule for every assay: a failed sample is an error record
         src = _source_input(experiment, Measurement(f.sample_id, "file", f.source, "error", None,
                                                     source=f.source))
+        msg = f.message
+        if experiment.folder is not None:  # the same record wherever the folder is mounted
+            msg = msg.replace(f"{experiment.folder}{os.sep}", "")
         rec = _record(
             ctx,
             experiment,
@@ -320,7 +324,7 @@ def complete_records(
             entity=f.source,
             metric="error",
             value_num=None,
-            value_str=f"{f.error_type}: {f.message}",
+            value_str=f"{f.error_type}: {msg}",
             unit=None,
             src=src,
             qc_status="fail",

@@ -54,9 +54,8 @@ def test_a_listed_symlink_out_of_the_folder_is_exit_2_naming_sheet_and_row(
     r = cli("run", str(folder), "--out", str(tmp_path / "out"), "--assay", "toy_threshold")
     assert r.returncode == 2, r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
-    assert "samples.csv, row 3, column 'file': 'link.counts' is a symlink that leaves the folder" in (
-        r.stderr
-    )
+    want = "samples.csv, row 3, column 'file': 'link.counts' is a symlink that leaves the folder"
+    assert want in r.stderr
 
 
 def test_a_sheet_that_is_a_symlink_out_of_the_folder_is_exit_2(

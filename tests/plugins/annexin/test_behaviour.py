@@ -340,7 +340,9 @@ def test_zero_event_sample_is_not_a_traceback(make: Make, host: Any, tmp_path: P
     res = analyze("annexin_pi", {**roles(folder, truths), empty: "sample"}, figures=False,
                   host=host)  # fmt: skip
     assert res.value("empty", "event_count") == 0
-    assert res.value("empty", "viable_pct") is None
+    assert not [r for r in res.records if r.sample_id == "empty" and r.metric == "viable_pct"]
+    assert [(r.entity, r.qc_status) for r in res.records
+            if r.sample_id == "empty" and r.metric == "error"] == [("empty.fcs", "fail")]
     # an empty control cannot set a threshold: the experiment fails, naming the file
     with pytest.raises(AnalysisError, match=r"empty\.fcs"):
         analyze("annexin_pi", {**roles(folder, truths), empty: "pi_only"}, figures=False,

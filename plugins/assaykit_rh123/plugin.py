@@ -234,7 +234,7 @@ class Rh123Assay(Assay):
         seen: dict[str, str] = {}
         for inp in experiment.by_role(*ROLES):
             datasets = experiment.read(inp)
-            for k, (sid, fcs) in enumerate(fcs_samples(inp, datasets, params.datasets)):
+            for k, (sid, fcs) in enumerate(fcs_samples(inp, datasets, params.datasets, strict=params.strict)):
                 if sid in seen:
                     raise AnalysisError(
                         f"{inp.path}: sample_id {sid!r} is also used by {seen[sid]}; "

@@ -615,9 +615,10 @@ def _parse_text(raw: bytes, delim: bytes, what: str, warnings: _Notes) -> dict[s
             "the last delimiter as a stray extra one",
             field="TEXT end",
             rule="FCS 3.1 §3.2.7: TEXT ends with one delimiter; a doubled delimiter is an escape",
-            found=f"TEXT ending {raw[-(len(last) + run) :]!r}",
-            expected=f"one final delimiter {delim!r}",
-            repair=f"dropped one trailing {delim!r}; last value read as {last.decode('latin-1')!r}",
+            found=f"TEXT ending {raw[-(len(last) + run) :].decode('latin-1')!r}",
+            expected=f"one final delimiter {delim.decode('latin-1')!r}",
+            repair=f"dropped one trailing {delim.decode('latin-1')!r}; last value read as "
+            f"{last.decode('latin-1')!r}",
         )
         raw = raw[:-1]
     tokens = _split_tokens(raw[1:], delim, lenient=False)
@@ -763,7 +764,7 @@ def _read_text_segment(
             field="$BEGINSTEXT/$ENDSTEXT",
             rule="FCS 3.1 §3.2: supplemental TEXT starts with the TEXT delimiter",
             found=repr(raw[:8]),
-            expected=repr(delim),
+            expected=repr(delim.decode("latin-1")),
             repair="ignored the supplemental TEXT",
         )
         return None
@@ -810,7 +811,7 @@ def _read_text_segment(
                 field=f"{what} end",
                 rule="FCS 3.1 §3.2.7: TEXT ends with its delimiter",
                 found=repr(raw[-8:]),
-                expected=f"a final {delim!r}",
+                expected=f"a final {delim.decode('latin-1')!r}",
                 repair="read the last value up to the end offset (it may be truncated)",
             )
             raw += delim

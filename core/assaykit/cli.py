@@ -339,7 +339,7 @@ def fcs_command(obj: _Ctx, file: Path, as_json: bool, strict: bool) -> None:
         from assaykit.cytometry.fcs import read_fcs_all
 
         datasets = read_fcs_all(file, strict=strict)
-        report = {
+        report: dict[str, Any] = {
             "path": str(file),
             "conforms": not any(d.conformance for d in datasets),
             "datasets": [

@@ -94,10 +94,10 @@ __all__ = [
     "FCSData",
     "FCSMetadata",
     "Spillover",
+    "read_conformance",
     "read_fcs",
     "read_fcs_all",
     "read_fcs_metadata",
-    "read_conformance",
     "write_fcs",
 ]
 
@@ -191,14 +191,14 @@ class _Notes(list[str]):
     def __init__(self, path: str, index: int, strict: bool) -> None:
         super().__init__()
         self.path = path
-        self.index = index
+        self.dataset_index = index
         self.strict = strict
         self.deviations: list[Deviation] = []
 
     def deviate(
         self, message: str, *, field: str, rule: str, found: str, expected: str, repair: str
     ) -> None:
-        dev = Deviation(field, rule, found, expected, repair, message, self.index)
+        dev = Deviation(field, rule, found, expected, repair, message, self.dataset_index)
         if self.strict:
             raise _StrictRefusal(self.path, dev.refusal())
         self.append(message)
@@ -764,7 +764,7 @@ def _read_text_segment(
             field="$BEGINSTEXT/$ENDSTEXT",
             rule="FCS 3.1 §3.2: supplemental TEXT starts with the TEXT delimiter",
             found=repr(raw[:8]),
-            expected=repr(delim.decode("latin-1")),
+            expected=repr((delim or b"").decode("latin-1")),
             repair="ignored the supplemental TEXT",
         )
         return None

@@ -165,9 +165,9 @@ def test_partec_blanks_before_datatype_are_stripped_and_recorded(tmp_path: Path)
     data = read_fcs(path)
     np.testing.assert_array_equal(data.events, truth)
     assert data.keywords["$DATATYPE"] == "I"
+    assert any("' $DATATYPE'" in w for w in data.warnings)  # was silent
     dev = _dev(data.conformance, "$DATATYPE")
     assert dev.found == "' $DATATYPE'" and dev.repair == "stripped the blanks"
-    assert any("' $DATATYPE'" in w for w in data.warnings)
 
 
 def test_accuri_text_ending_in_two_delimiters(tmp_path: Path) -> None:
@@ -296,7 +296,7 @@ def test_batch_keeps_conformance_in_store_run_json_and_report(tmp_path: Path) ->
 
     html = (out / "report.html").read_text()
     assert "File conformance" in html and "$P1B, $P2B, $P3B, $P4B" in html
-    assert "clean.fcs</td><td colspan=\"6\">conforms" in html
+    assert 'clean.fcs</td><td colspan="6">conforms' in html
 
 
 def test_strict_assay_parameter_refuses_the_file(tmp_path: Path) -> None:

@@ -677,7 +677,8 @@ def run_batch(
                         "path": f,
                         "sha256": hashes.get(f),
                         "missing": hashes.get(f) is None,
-                        "conformance": conformance.get(f),
+                        # deviations from the file format's standard, for readers that check
+                        **({"conformance": conformance[f]} if f in conformance else {}),
                     }
                     for f in files
                 ],

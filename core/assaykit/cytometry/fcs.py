@@ -23,7 +23,11 @@ Rules this module follows (each one is a decision a reader has to make):
   accepted with a warning, reading ``$TOT`` × bytes per event from the
   start offset. Any other mismatch raises :class:`FCSError`: the reader
   never guesses where the events are. When HEADER and TEXT disagree the
-  candidate that satisfies the size check wins, with a warning.
+  candidate that satisfies the size check wins, with a warning. When both
+  satisfy it (Beckman Coulter Cyan: 46 bytes apart) the bytes decide:
+  values within ``$PnR``, a time channel that never decreases, the segment
+  that starts right after TEXT (:func:`_weigh_evidence`); split or absent
+  evidence is refused.
 * **Integer masks.** For ``$DATATYPE/I/`` each value is ANDed with
   ``2**ceil(log2($PnR)) - 1``, i.e. the next power of two at or above
   ``$PnR``, minus one (``$PnR/1024/`` and ``$PnR/1000/`` both give 1023).
@@ -31,7 +35,10 @@ Rules this module follows (each one is a decision a reader has to make):
   mode parameter values"; FCS 3.1 ``$PnR``: "the value of $PnR also
   indirectly specifies the bit mask". A missing or non-positive ``$PnR``
   means no mask (warning). Values that had bits above the mask are counted
-  in a warning.
+  in a warning. A ``$PnB`` that is not a whole number of bytes (FC500
+  ``.LMD``: 10) is read as the next whole-byte word per value (16 bits),
+  masked to ``$PnB`` bits as well, when the DATA size agrees; truly
+  bit-packed DATA is refused.
 * **Integer dtype.** Masked integers are returned as ``float32`` when every
   channel fits in 24 bits (float32 represents every integer below 2**24
   exactly), otherwise as ``float64`` (exact below 2**53, i.e. for every
@@ -63,8 +70,12 @@ Rules this module follows (each one is a decision a reader has to make):
   refuses an ambiguous name with a ``KeyError`` that lists the matching
   positions, and :meth:`FCSMetadata.channel_indices` returns all of them.
 * **Errors.** Everything wrong with a file raises :class:`FCSError` naming
-  the file and the reason. Repairs are returned in ``warnings``; this module
-  never prints.
+  the file and the reason. Repairs are returned in ``warnings`` and, as
+  :class:`Deviation` records (rule, what the file had, what was expected,
+  the repair), in ``conformance``; nothing is repaired silently (blanks
+  around keyword names, a TEXT ending in a doubled delimiter included).
+  ``strict=True`` raises instead of making any of these repairs. This
+  module never prints.
 """
 
 from __future__ import annotations

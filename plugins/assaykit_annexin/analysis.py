@@ -87,7 +87,7 @@ def read_units(experiment: Experiment, params: AnnexinParams) -> list[Unit]:
         datasets = experiment.read(inp)
         if not isinstance(datasets, list):  # a reader returning one data set
             datasets = [datasets]
-        for sid, ds in fcs_samples(inp, datasets, params.datasets):
+        for sid, ds in fcs_samples(inp, datasets, params.datasets, strict=params.strict):
             u = Unit(inp, sid, ds)
             u.annexin = resolve_channel(
                 ds,

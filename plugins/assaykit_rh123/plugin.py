@@ -234,7 +234,8 @@ class Rh123Assay(Assay):
         seen: dict[str, str] = {}
         for inp in experiment.by_role(*ROLES):
             datasets = experiment.read(inp)
-            for k, (sid, fcs) in enumerate(fcs_samples(inp, datasets, params.datasets)):
+            samples = fcs_samples(inp, datasets, params.datasets, strict=params.strict)
+            for k, (sid, fcs) in enumerate(samples):
                 if sid in seen:
                     raise AnalysisError(
                         f"{inp.path}: sample_id {sid!r} is also used by {seen[sid]}; "

@@ -215,7 +215,7 @@ class TunelAssay(Assay):
         seen: dict[str, str] = {}
         for inp in experiment.by_role(*ROLES):
             datasets = experiment.read(inp)
-            for sid, fcs in fcs_samples(inp, datasets, params.datasets):
+            for sid, fcs in fcs_samples(inp, datasets, params.datasets, strict=params.strict):
                 if sid in seen:
                     raise AnalysisError(
                         f"{inp.path}: sample_id {sid!r} is also used by {seen[sid]}; "

@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in tallies:
         print(f"\n[{t.target}] typed errors by class: {dict(t.typed.most_common())}")
         print(f"[{t.target}] cases by mutation: {dict(sorted(t.kinds.items()))}")
+        print(f"[{t.target}] peak-RSS growth by mutation (MiB): {t.kind_peak_mib}")
         print(f"[{t.target}] slowest: {t.max_seconds:.3f}s ({t.max_seconds_case[:150]})")
         print(f"[{t.target}] largest peak-RSS growth: {t.peak_growth_mib:.1f} MiB "
               f"({t.peak_growth_case[:150]})")  # fmt: skip
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(
             {"seed": args.seed, "rows": [t.row() for t in tallies],
+             "kind_peak_mib": {t.target: t.kind_peak_mib for t in tallies},
              "failures": {t.target: {k: getattr(t, k) for k in
                                      ("crashes", "slow", "overalloc", "wrong", "guarded")}
                           for t in tallies}}, indent=1))  # fmt: skip

@@ -29,12 +29,16 @@ def test_fcs_quick(shared_data: Path, repo_root: Path, tmp_path: Path) -> None:
     _assert_clean(t)
     assert not t.guarded, t.guarded[:5]
     assert t.ok > N // 5 and t.n_typed > N // 5, t.row()
+    # $TOT/$PAR/offsets set to huge values: memory stays that of the real file
+    assert t.kinds["huge"] >= 10 and t.kind_peak_mib["huge"] < 64, t.kind_peak_mib
 
 
 def test_image_quick(shared_data: Path, tmp_path: Path) -> None:
     t = fuzzing.image_campaign(N, 11, shared_data, tmp_path)
     _assert_clean(t)
     assert t.ok > N // 10 and t.n_typed > N // 5, t.row()
+    # dimensions edited to 0, 65535, 2**31-1 ...: refused before the claimed image exists
+    assert t.kinds["tiff_tag"] >= 30 and t.kind_peak_mib["tiff_tag"] < 96, t.kind_peak_mib
 
 
 def test_sheet_quick(repo_root: Path, tmp_path: Path) -> None:

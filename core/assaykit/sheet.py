@@ -128,7 +128,7 @@ def check_relpath(folder: Path, rel: str) -> str | None:
         resolved.relative_to(folder.resolve())
     except ValueError:
         return f"{rel!r} resolves outside the folder (symlink); expected a path inside it"
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
         return f"{rel!r} cannot be resolved: {exc}"
     return None
 
@@ -267,8 +267,13 @@ def walk_files(folder: Path, exclude: Iterable[Path] = ()) -> list[str]:
             if name.startswith("."):
                 continue
             p = d / name
-            if p.is_file():
+            if not p.is_file():
+                continue
+            try:
                 out.append(p.resolve().relative_to(root_res).as_posix())
+            except ValueError:
+                # a symlink leading out of the folder is no input of this folder
+                continue
     return sorted(out)
 
 

@@ -299,6 +299,36 @@ def _read_tiff(path: str, max_pixels: int) -> tuple[NDArray[Any], dict[str, Any]
                     f"TIFF strip/tile data: ends at byte {end:,} but the file has {size:,} bytes "
                     "(file truncated?)",
                 )
+            # Uncompressed data must hold every pixel the header claims; otherwise
+            # the decoder would allocate the claimed image first and fail after.
+            compression = int(getattr(page, "compression", 1) or 1)
+            needed = int(getattr(page, "nbytes", 0) or 0)
+            stored = sum(int(c) for c in counts)
+            if compression == 1 and needed > stored:
+                raise ImageError(
+                    path,
+                    f"TIFF strip/tile data: {stored:,} bytes stored but the header's "
+                    f"{width}x{height} image with shape {shape} and {page.dtype} samples "
+                    f"needs {needed:,} (dimensions wrong or file truncated?)",
+                )
+            # Compressed or not, the strips (tiles) must cover the claimed image:
+            # a header edit to the dimensions would otherwise have the decoder
+            # allocate the claimed image before finding the data short.
+            planes = shape[0] if planar else 1
+            if getattr(page, "is_tiled", False):
+                tl, tw = int(page.tilelength or 1), int(page.tilewidth or 1)
+                need = planes * -(-height // tl) * -(-width // tw)
+                unit = f"{tw}x{tl} tiles"
+            else:
+                rows = max(1, min(int(getattr(page, "rowsperstrip", 0) or height), height))
+                need = planes * -(-height // rows)
+                unit = f"strips of {rows} rows"
+            if len(offsets) < need:
+                raise ImageError(
+                    path,
+                    f"TIFF strip/tile data: {len(offsets)} {unit} cannot hold the header's "
+                    f"{width}x{height} image ({need} needed; dimensions wrong or file truncated?)",
+                )
         meta: dict[str, Any] = {"n_pages": len(tif.pages)}
         tag = page.tags.get(281)
         if tag is not None:

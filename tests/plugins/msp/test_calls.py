@@ -233,7 +233,8 @@ def test_saturated_control_in_an_inverted_8bit_gel_is_flagged(
     case = gen.GelCase("inverted_saturated", 135, tuple(samples), invert=True, bit_depth=8,
                        rotation_deg=1.5, illumination=30.0, dark_floor=floor)
     image, rendered = gen.render(case)
-    clipped = {(b["lane"], b["bp"]) for b in rendered["bands"] if b["saturated"] and not b["ladder"]}
+    bands = rendered["bands"]
+    clipped = {(b["lane"], b["bp"]) for b in bands if b["saturated"] and not b["ladder"]}
     assert clipped == {(1, case.m_product_bp)}  # lane 2 (0-based 1): the methylated control
     assert int(image.min()) == floor and int(np.count_nonzero(image == floor)) > 100
     got, truth, _ = _run(case, tmp_path, host)

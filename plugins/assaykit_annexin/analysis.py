@@ -210,6 +210,8 @@ def estimate_matrix(units: list[Unit], params: AnnexinParams) -> tuple[Spillover
         ) from exc
     neg = f", unstained {_ids(unst)} as negative" if unst else ", dim events as negative"
     how = f"annexin_only {_ids(ann)}, pi_only {_ids(pi)}{neg}"
+    if est.warnings:  # few positives or an uncertain term: said in the compensation flag
+        how += "; " + "; ".join(est.warnings)
     return est.spillover, how
 
 

@@ -38,6 +38,12 @@ class FCSReader(Reader):
         meta = read_fcs_metadata(path)
         return {"instrument": meta.instrument, "acquired_at": meta.acquired_at}
 
+    def conformance(self, path: Path) -> list[dict[str, Any]] | None:
+        """Every data set's deviations from the FCS standard (reads the events too)."""
+        from assaykit.cytometry.fcs import read_conformance
+
+        return [d.to_dict() for d in read_conformance(path)]
+
 
 class ImageReader(Reader):
     """Gel and blot images: TIFF (8/16-bit, LZW/deflate via imagecodecs), PNG and JPEG.

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.thread import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,6 +426,39 @@ def _metadata(host: PluginHost, folder: Path, files: Sequence[str]) -> dict[str,
     return out
 
 
+def _conformance(
+    host: PluginHost,
+    folder: Path,
+    files: Sequence[str],
+    hashes: Mapping[str, str | None],
+    store: Store,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each input's deviations from its format's standard (``Reader.conformance``).
+
+    Cached in the store by content hash, so an unchanged file is checked once.
+    A file the reader cannot read at all is left out: its analysis reports it.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rel in files:
+        digest = hashes.get(rel)
+        reader = host.reader_for(rel)
+        if reader is None or digest is None:
+            continue
+        known = store.conformance(digest)
+        if known is None:
+            try:
+                found = reader.conformance(folder / rel)
+            except Exception as exc:  # the analysis will report the real problem
+                log.debug("conformance of %s failed: %s", rel, exc)
+                continue
+            if found is None:
+                continue
+            store.remember_conformance(digest, reader.name or reader.kind, utc_now(), found)
+            known = found
+        out[rel] = known
+    return out
+
+
 def _fingerprint(assay: Assay, exp: Experiment, params_sha: str) -> str:
     return sha256_text(
         canonical_json([assay.name, assay.version, params_sha, exp.fingerprint_rows()])
@@ -528,6 +561,7 @@ def run_batch(
             store.start_run(run_id, started)
             hashes = _hash_inputs(folder, files, store, opts.workers)
             meta = _metadata(host, folder, files)
+            conformance = _conformance(host, folder, files, hashes, store)
             timings["scan_s"] = time.perf_counter() - t
 
             # -- plan ------------------------------------------------------------------
@@ -647,6 +681,7 @@ def run_batch(
                     findings=store.findings(order),
                     out=out,
                     ignored=the_plan.ignored,
+                    conformance=conformance,
                 )
             timings["report_s"] = time.perf_counter() - t
 
@@ -698,7 +733,13 @@ def run_batch(
                     for n in sorted(params)
                 },
                 "inputs": [
-                    {"path": f, "sha256": hashes.get(f), "missing": hashes.get(f) is None}
+                    {
+                        "path": f,
+                        "sha256": hashes.get(f),
+                        "missing": hashes.get(f) is None,
+                        # deviations from the file format's standard, for readers that check
+                        **({"conformance": conformance[f]} if f in conformance else {}),
+                    }
                     for f in files
                 ],
                 "ignored_files": the_plan.ignored,

@@ -319,6 +319,70 @@ def new_plugin(obj: _Ctx, name: str, directory: Path) -> None:
     sys.exit(_guard(obj, body))
 
 
+@cli.command("fcs")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the file at its first deviation from the FCS standard instead of repairing it.",
+)
+@click.pass_obj
+def fcs_command(obj: _Ctx, file: Path, as_json: bool, strict: bool) -> None:
+    """Conformance report of an FCS file: each deviation from the standard and its repair.
+
+    Exit code 0 when every data set was read (repaired or not), 1 when the
+    file cannot be read (or, with --strict, deviates from the standard).
+    """
+
+    def body() -> int:
+        from assaykit.cytometry.fcs import read_fcs_all
+
+        datasets = read_fcs_all(file, strict=strict)
+        report: dict[str, Any] = {
+            "path": str(file),
+            "conforms": not any(d.conformance for d in datasets),
+            "datasets": [
+                {
+                    "dataset": d.dataset_index,
+                    "version": d.version,
+                    "instrument": d.instrument,
+                    "datatype": d.datatype,
+                    "n_events": d.n_events,
+                    "channels": d.channels,
+                    "deviations": [dev.to_dict() for dev in d.conformance],
+                    "notes": [w for w in d.warnings if w not in {x.message for x in d.conformance}],
+                }
+                for d in datasets
+            ],
+        }
+        if as_json:
+            click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+            return EXIT_OK
+        n_dev = sum(len(d["deviations"]) for d in report["datasets"])
+        lines = [
+            f"{file}: {len(datasets)} data set(s); "
+            + ("conforms to the FCS standard" if not n_dev else f"{n_dev} deviation(s), repaired")
+        ]
+        for d in report["datasets"]:
+            lines.append(
+                f"data set {d['dataset']}: {d['version']}, {d['instrument'] or 'no $CYT'}, "
+                f"$DATATYPE {d['datatype']}, {d['n_events']} events x {len(d['channels'])} "
+                f"channels"
+            )
+            for dev in d["deviations"]:
+                lines.append(f"  - {dev['field']}: found {dev['found']}")
+                lines.append(f"      rule:     {dev['rule']}")
+                lines.append(f"      expected: {dev['expected']}")
+                lines.append(f"      repair:   {dev['repair']}")
+            for note in d["notes"]:
+                lines.append(f"  note: {note}")
+        click.echo("\n".join(lines))
+        return EXIT_OK
+
+    sys.exit(_guard(obj, body))
+
+
 #: Smallest image side (px) the geometry command accepts: below it no lane can be told apart.
 GEOMETRY_MIN_SIDE = 32
 

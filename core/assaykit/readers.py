@@ -34,6 +34,18 @@ class Reader(ABC):
         """Cheap metadata (``instrument``, ``acquired_at``); never loads the whole file."""
         return {}
 
+    def conformance(self, path: Path) -> list[dict[str, Any]] | None:
+        """Each deviation of the file from its format's standard, and the repair made.
+
+        A list of dicts with the keys of ``assaykit.store.CONFORMANCE_FIELDS``
+        (``dataset``, ``field``, ``rule``, ``found``, ``expected``, ``repair``,
+        ``message``); ``[]`` for a conforming file and ``None`` (the default)
+        when this reader does not check. The batch keeps the answer in the
+        store, ``run.json`` and the report. Raise InputError when the file
+        cannot be read at all (the analysis then reports it).
+        """
+        return None
+
     def claims(self, path: Path) -> bool:
         return path.suffix.lower() in self.suffixes
 

@@ -8,7 +8,7 @@ error messages) goes through Jinja2's autoescaping.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,11 @@ def write_report(
     findings: Sequence[QCFinding],
     out: Path,
     ignored: Sequence[str],
+    conformance: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Path:
+    """Render the report. ``conformance`` maps an input path to its deviations
+    from its format's standard (``Reader.conformance``); files without any are
+    listed as conforming, so a reader sees which files were checked."""
     cols = [c for c in _SHOWN if c in table.columns] + table.condition_columns
     idx = [table.columns.index(c) for c in cols]
     rows = [[_cell(table.columns[i], r[i]) for i in idx] for r in table.rows[:MAX_REPORT_ROWS]]
@@ -116,6 +120,9 @@ def write_report(
             rows=rows,
             truncated=len(table) > MAX_REPORT_ROWS,
             ignored=list(ignored),
+            conformance=[
+                {"path": p, "deviations": list(devs)} for p, devs in (conformance or {}).items()
+            ],
         )
     )
     with atomic_write(path, "w", encoding="utf-8") as fh:

@@ -132,7 +132,7 @@ def check_relpath(folder: Path, rel: str) -> str | None:
             f"{rel!r} is a symlink that leaves the folder (to {resolved}); "
             "expected a file inside the folder"
         )
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
         return f"{rel!r} cannot be resolved: {exc}"
     return None
 
@@ -313,7 +313,7 @@ def walk_files(folder: Path, exclude: Iterable[Path] = ()) -> list[str]:
                 continue
             try:  # a symlink leading out of the folder is not an input: it is never walked
                 p.resolve().relative_to(root_res)
-            except (ValueError, OSError):
+            except (ValueError, OSError, RuntimeError):
                 continue
             out.append(p.relative_to(folder).as_posix())
     return sorted(out)

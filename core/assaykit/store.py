@@ -23,6 +23,9 @@ STORE_NAME = "assaykit.sqlite"
 STORE_SCHEMA = 1
 
 _REC_COLS = ", ".join(RECORD_FIELDS)
+#: One deviation of an input file from its format's standard (see
+#: ``Reader.conformance``), as stored and as written to ``run.json``.
+CONFORMANCE_FIELDS = ("dataset", "field", "rule", "found", "expected", "repair", "message")
 _REC_PLACEHOLDERS = ", ".join("?" for _ in RECORD_FIELDS)
 
 _SCHEMA = """
@@ -109,6 +112,23 @@ CREATE TABLE IF NOT EXISTS file_hashes (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conformance_checked (
+    sha256 TEXT PRIMARY KEY,
+    reader TEXT NOT NULL,
+    checked_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conformance (
+    sha256 TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    dataset INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    found TEXT NOT NULL,
+    expected TEXT NOT NULL,
+    repair TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (sha256, seq)
 );
 CREATE VIEW IF NOT EXISTS results AS
     SELECT r.*, c.conditions AS conditions
@@ -306,6 +326,49 @@ class Store:
                 "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) "
                 "VALUES (?, ?, ?, ?)",
                 list(rows),
+            )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    # -- file-format conformance -------------------------------------------------------
+    # Keyed by content hash: a file's deviations from its format's standard do
+    # not depend on the run, so an unchanged file is checked once.
+    def conformance(self, sha256: str) -> list[dict[str, Any]] | None:
+        """The deviations recorded for a file's content ([] = checked, clean; None = never)."""
+        c = self.conn
+        if c.execute("SELECT 1 FROM conformance_checked WHERE sha256=?", (sha256,)).fetchone():
+            return [
+                dict(zip(CONFORMANCE_FIELDS, row))
+                for row in c.execute(
+                    f"SELECT {', '.join(CONFORMANCE_FIELDS)} FROM conformance "  # noqa: S608
+                    "WHERE sha256=? ORDER BY seq",
+                    (sha256,),
+                )
+            ]
+        return None
+
+    def remember_conformance(
+        self, sha256: str, reader: str, checked_at: str, deviations: Sequence[dict[str, Any]]
+    ) -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute("DELETE FROM conformance WHERE sha256=?", (sha256,))
+            c.execute(
+                "INSERT OR REPLACE INTO conformance_checked (sha256, reader, checked_at) "
+                "VALUES (?, ?, ?)",
+                (sha256, reader, checked_at),
+            )
+            c.executemany(
+                f"INSERT INTO conformance (sha256, seq, {', '.join(CONFORMANCE_FIELDS)}) "  # noqa: S608
+                f"VALUES (?, ?, {', '.join('?' for _ in CONFORMANCE_FIELDS)})",
+                [
+                    (sha256, n, *(str(d.get(k, "")) if k != "dataset" else int(d.get(k, 0))
+                                  for k in CONFORMANCE_FIELDS))
+                    for n, d in enumerate(deviations)
+                ],
             )
             c.execute("COMMIT")
         except BaseException:

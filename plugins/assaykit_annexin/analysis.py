@@ -87,7 +87,7 @@ def read_units(experiment: Experiment, params: AnnexinParams) -> list[Unit]:
         datasets = experiment.read(inp)
         if not isinstance(datasets, list):  # a reader returning one data set
             datasets = [datasets]
-        for sid, ds in fcs_samples(inp, datasets, params.datasets):
+        for sid, ds in fcs_samples(inp, datasets, params.datasets, strict=params.strict):
             u = Unit(inp, sid, ds)
             u.annexin = resolve_channel(
                 ds,
@@ -210,6 +210,8 @@ def estimate_matrix(units: list[Unit], params: AnnexinParams) -> tuple[Spillover
         ) from exc
     neg = f", unstained {_ids(unst)} as negative" if unst else ", dim events as negative"
     how = f"annexin_only {_ids(ann)}, pi_only {_ids(pi)}{neg}"
+    if est.warnings:  # few positives or an uncertain term: said in the compensation flag
+        how += "; " + "; ".join(est.warnings)
     return est.spillover, how
 
 

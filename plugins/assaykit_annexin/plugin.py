@@ -143,6 +143,14 @@ class AnnexinParams(Params):
         le=1_000_000_000,
         description="A sample with fewer singlet cells than this is flagged low_event_count.",
     )
+    strict: bool = Field(
+        False,
+        description=(
+            "Refuse an FCS file that deviates from the standard (error naming the file, the "
+            "keyword and what was expected) instead of analysing it as repaired; the repairs "
+            "are listed in the report's file conformance table either way"
+        ),
+    )
     datasets: Literal["all", "first", "last"] = Field(
         "all",
         description=(

@@ -153,6 +153,12 @@ def _gate_text(lg: LiveGateResult) -> str:
     if lg.threshold is None:
         return f"{lg.method}: {lg.rule} ({lg.n_considered} events kept)"
     op = "<" if lg.method == "pi" else ">="
+    slope = float(lg.details.get("spill_slope", 0.0))
+    if lg.method == "pi" and slope > 0:
+        return (
+            f"pi ({lg.rule}, along the spill): {lg.channel} - {slope:.3g} x "
+            f"{lg.details['spill_from']} < {lg.threshold.value:.4g}"
+        )
     return f"{lg.method} ({lg.rule}): {lg.channel} {op} {lg.threshold.value:.4g}"
 
 
@@ -234,7 +240,8 @@ class Rh123Assay(Assay):
                 tubes.append(Tube(inp.sample_id, inp.role, dict(inp.conditions)))
                 res.fail_sample(inp.sample_id, exc, source=inp.relpath)
                 continue
-            for k, (sid, fcs) in enumerate(fcs_samples(inp, datasets, params.datasets)):
+            samples = fcs_samples(inp, datasets, params.datasets, strict=params.strict)
+            for k, (sid, fcs) in enumerate(samples):
                 if sid in seen:
                     raise AnalysisError(
                         f"{inp.path}: sample_id {sid!r} is also used by {seen[sid]}; "
@@ -316,6 +323,9 @@ class Rh123Assay(Assay):
             pi_channel=pi,
             within=prep.keep,
             params=LiveGateParams(fsc_area=cleanup.fsc_area, n_mad=params.live_n_mad),
+            # bright Rh123 spills into the PI detector (uncompensated when the file has
+            # no $SPILLOVER): the live gate follows the spill, not a vertical PI cut
+            spill_from=rh if pi is not None else None,
         )
         mfi = _median(prep.column(rh)[lg.live])
         return _Measured(tube, inp, rh, pi, prep, lg, mfi)
@@ -472,8 +482,16 @@ class Rh123Assay(Assay):
         rh_all = m.prep.column(m.rh123)[keep]
         if m.pi is not None:
             pi_all = m.prep.column(m.pi)[keep]
-            density_2d(ax2, pi_all, rh_all, common_logicle(pi_all), common_logicle(rh_all),
-                       thresholds_x=th, xlabel=f"PI ({m.pi})", ylabel=f"Rh123 ({m.rh123})")
+            slope = float(m.live.details.get("spill_slope", 0.0))
+            tx, ty = common_logicle(pi_all), common_logicle(rh_all)
+            density_2d(ax2, pi_all, rh_all, tx, ty, thresholds_x=[] if slope > 0 else th,
+                       xlabel=f"PI ({m.pi})", ylabel=f"Rh123 ({m.rh123})")
+            if slope > 0 and m.live.threshold is not None and rh_all.size:
+                # the gate along the spill: PI = cut + slope * Rh123, drawn on the same axes
+                rh_line = np.linspace(float(np.nanmin(rh_all)), float(np.nanmax(rh_all)), 200)
+                pi_line = m.live.threshold.value + slope * rh_line
+                ax2.plot(tx.apply(pi_line), ty.apply(rh_line), color="#d62728", ls="--", lw=1.2,
+                         label=f"live gate (spill slope {slope:.3g})")
         else:
             fsc = m.live.channel or "FSC-A"
             density_2d(ax2, m.prep.column(fsc)[keep], rh_all, None, common_logicle(rh_all),

@@ -22,7 +22,10 @@ QC flags: ``no_negative_control``; ``positive_control_low`` (the DNase tube
 below ``positive_control_min_pct``); ``low_event_count`` (fewer singlets than
 ``min_events``); ``negative_control_high`` (more than 1 point above the
 ``100 - percentile`` % the control should have above its own percentile:
-ties at the cut, as in discrete or degenerate data). A sample that cannot be
+ties at the cut, as in discrete or degenerate data);
+``scored_by_own_threshold`` (on the percentage of a lone negative control,
+which its own percentile sets by construction; with two or more controls each
+is scored by the others' percentile instead). A sample that cannot be
 analysed (unreadable, or without a needed channel) is an error record on its
 file (``AssayResult.fail_sample``); a broken control fails the experiment.
 """
@@ -42,6 +45,7 @@ from assaykit import (
     Input,
     InputError,
     Metric,
+    QCFlag,
     hookimpl,
     new_figure,
 )
@@ -215,7 +219,7 @@ class TunelAssay(Assay):
                     raise
                 res.fail_sample(inp.sample_id, exc, source=inp.relpath)
                 continue
-            for sid, fcs in fcs_samples(inp, datasets, params.datasets):
+            for sid, fcs in fcs_samples(inp, datasets, params.datasets, strict=params.strict):
                 if sid in seen:
                     raise AnalysisError(
                         f"{inp.path}: sample_id {sid!r} is also used by {seen[sid]}; "
@@ -242,9 +246,10 @@ class TunelAssay(Assay):
         neg_values = (
             np.concatenate([t.values for t in negatives]) if negatives else np.empty(0)
         )
+        own_scored = self._control_thresholds(negatives, threshold, params)
         for role in ROLES:
             for t in tubes[role]:
-                self._measure(t, threshold, params, res)
+                self._measure(t, own_scored.get(t.sample_id, (threshold, None)), params, res)
         if threshold.method == "percentile" and neg_values.size:
             # By construction 100 - percentile % of the pooled control lies above its own
             # percentile; much more means ties at the cut (discrete or degenerate data),
@@ -342,17 +347,57 @@ class TunelAssay(Assay):
                 pooled, params.auto_n_mad, control=source, channel=name, min_events=50
             )
 
+    def _control_thresholds(
+        self, negatives: list[_Tube], threshold: Threshold, params: TunelParams
+    ) -> dict[str, tuple[Threshold, QCFlag | None]]:
+        """The threshold each negative control is scored by, and a flag when it is its own.
+
+        Why: a control scored by the percentile of its own events reads
+        ``100 - percentile`` % whatever it holds, which is no measurement. With
+        two or more controls, each is scored by the percentile of the *others*
+        (leave-one-out), an honest estimate of the false-positive rate that a
+        contaminated or mislabelled control fails. A lone control can only be
+        scored by itself; its value is kept but flagged
+        ``scored_by_own_threshold``.
+        """
+        out: dict[str, tuple[Threshold, QCFlag | None]] = {}
+        if threshold.method != "percentile" or not negatives:
+            return out
+        if len(negatives) == 1:
+            t = negatives[0]
+            out[t.sample_id] = (threshold, QCFlag(
+                "scored_by_own_threshold", "warn", t.sample_id, None,
+                f"{t.sample_id} is the only negative control: it is scored by its own "
+                f"{params.percentile:g}th percentile, so it reads about "
+                f"{100.0 - params.percentile:.2g} % by construction, not as a measurement",
+            ))
+            return out
+        for t in negatives:
+            others = {o.sample_id: o.values for o in negatives if o is not t}
+            out[t.sample_id] = (
+                control_threshold(
+                    others, params.percentile, channel=threshold.channel or t.fitc
+                ),
+                None,
+            )
+        return out
+
     def _measure(
-        self, t: _Tube, threshold: Threshold, params: TunelParams, res: AssayResult
+        self,
+        t: _Tube,
+        scored: tuple[Threshold, QCFlag | None],
+        params: TunelParams,
+        res: AssayResult,
     ) -> None:
         sid = t.sample_id
         n = t.prep.n_kept
-        flags = []
+        threshold, own = scored
+        flags: list[QCFlag | str] = []
         if n < params.min_events:
             flags.append("low_event_count")
         src = t.inp.relpath
         res.add(sid, "sample", sid, "tunel_positive_pct", _percent(t.values, threshold),
-                flags=flags, source=src)
+                flags=[*flags, *([own] if own is not None else [])], source=src)
         res.add(sid, "sample", sid, "singlet_count", n, flags=flags, source=src)
         res.add(sid, "sample", sid, "event_count", t.prep.n_events, source=src)
 

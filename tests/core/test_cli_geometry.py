@@ -131,6 +131,22 @@ def test_gel_well_row_is_found_and_never_a_band(tmp_path: Path, invert: bool) ->
     assert len(in_wells) >= 5
 
 
+def test_gel_without_a_lane_count_takes_its_lanes_from_the_comb(tmp_path: Path) -> None:
+    """--gel, no --lanes: the empty lanes at the gel's right edge are placed from their wells."""
+    gel = make_gel(
+        8, n_lanes=7, samples={1: [(300.0, 20000.0)], 2: [(500.0, 15000.0)]}, wells=True
+    )  # lanes 4-7 (1-based) are empty: only their wells show them
+    tifffile.imwrite(tmp_path / "gel.tif", gel.image)
+    quarter = 0.25 * gel.truth["lane_pitch"]
+    (s,) = geometry_json(str(tmp_path / "gel.tif"), "--gel")["strips"]
+    assert len(s["lanes"]) == 7
+    for got, want in zip(s["lanes"], gel.truth["lanes"]):
+        assert abs(got["center"] - want["center"]) < quarter, (got["center"], want["center"])
+    # without the comb only the lanes with signal are seen
+    (plain,) = geometry_json(str(tmp_path / "gel.tif"))["strips"]
+    assert len(plain["lanes"]) < 7
+
+
 def test_two_strip_rotated_blot_in_both_frames(tmp_path: Path) -> None:
     truth = write_blot(
         tmp_path / "two.tif", seed=5, n_strips=2, n_lanes=7, rotation_deg=-3.0, height=800,

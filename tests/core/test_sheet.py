@@ -116,7 +116,7 @@ def test_symlink_leaving_the_folder_is_refused(toy_host: PluginHost, tmp_path: P
     outside = write_counts(tmp_path / "secret.counts", [1.0])
     folder = _folder(tmp_path, "file\nlink.counts\n", ())
     os.symlink(outside, folder / "link.counts")
-    with pytest.raises(SampleSheetError, match="resolves outside the folder"):
+    with pytest.raises(SampleSheetError, match="is a symlink that leaves the folder"):
         parse_sheet(folder / "samples.csv", folder, toy_host, default_assay="toy_threshold")
 
 
@@ -207,3 +207,29 @@ def test_load_config_missing_file_is_empty(tmp_path: Path) -> None:
 def test_params_error_is_a_config_error() -> None:
     assert issubclass(ParamsError, assaykit.ConfigError)
     assert issubclass(SampleSheetError, assaykit.AssaykitError)
+
+
+def test_symlink_out_of_the_folder_that_no_row_lists_is_ignored(
+    toy_host: PluginHost, tmp_path: Path
+) -> None:
+    """Found by the fuzz campaign: walking the folder crashed (ValueError) on it."""
+    folder = _folder(tmp_path, "file\na.counts\n")
+    os.symlink("/etc/passwd", folder / "escape.counts")
+    p = plan(folder, toy_host, sheet=folder / "samples.csv", assay=None,
+             default_assay="toy_threshold")  # fmt: skip
+    assert [r.file for e in p.experiments for r in e.rows] == ["a.counts"]
+    assert "escape.counts" not in p.ignored  # not a file of this folder at all
+
+
+def test_symlink_loop_listed_in_the_sheet_is_a_row_error(
+    toy_host: PluginHost, tmp_path: Path
+) -> None:
+    """Found by the fuzz campaign: resolving a symlink loop raised RuntimeError."""
+    folder = _folder(tmp_path, "file\na.counts\nloop.counts\n")
+    os.symlink(folder / "loop.counts", folder / "loop.counts")
+    with pytest.raises(SampleSheetError) as info:
+        plan(folder, toy_host, sheet=folder / "samples.csv", assay=None,
+             default_assay="toy_threshold")  # fmt: skip
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{folder / 'samples.csv'}, row 3, column 'file': 'loop.counts'")
+    assert "cannot be resolved" in problem and "loop" in problem.lower()

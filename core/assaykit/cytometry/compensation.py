@@ -261,45 +261,123 @@ class SingleStainControl:
 
 @dataclass(frozen=True)
 class SpilloverEstimate:
-    """An estimated spillover matrix and how each row was obtained."""
+    """An estimated spillover matrix, the uncertainty of each term, and how each row was got.
+
+    ``uncertainty[i, j]`` is the standard error of ``spillover.matrix[i, j]``
+    (0 on the primary detector, which is 1 by definition). Why: a term from a
+    dim control can be off by more than the spill it corrects; a lab (and a
+    test) must be able to tell a small term from an unknown one.
+    """
 
     spillover: SpilloverMatrix
     method: str
     parameters: dict[str, Any]
-    #: per-row diagnostics: control name, positive-event count, threshold used
+    #: per-row diagnostics: control name, positive-event count, threshold used,
+    #: ``severity`` ("pass" or "warn") and ``flags`` (e.g. ``few_positive_events``)
     rows: tuple[dict[str, Any], ...]
+    uncertainty: NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros((0, 0)), compare=False
+    )
+
+    @property
+    def warnings(self) -> list[str]:
+        """One sentence per control whose row should not be trusted as is."""
+        return [m for r in self.rows for m in r.get("messages", ())]
 
 
-def _huber_slope(
-    x: NDArray[np.float64], y: NDArray[np.float64], n_iter: int = 30, k: float = 1.345
-) -> tuple[float, float]:
-    """Robust straight-line fit ``y ≈ a + b x`` by Huber IRLS; returns ``(b, a)``.
+def _huber_slopes(
+    x: NDArray[np.float64], y: NDArray[np.float64], n_iter: int = 50, k: float = 1.345
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Robust straight-line fits ``y[:, j] ≈ a_j + b_j x`` by Huber IRLS, all columns at once.
 
-    Why Huber and not least squares: single-stain controls carry doublets,
-    saturated and spurious bright events that drag an OLS slope.
+    Returns ``(b, se_b)``: the slopes and their sandwich (heteroscedasticity-
+    robust) standard errors. Why Huber and not least squares: single-stain
+    controls carry doublets, saturated and spurious bright events that drag an
+    OLS slope. Why the sandwich: cytometer noise grows with the signal, so the
+    residuals are not of one size, and the textbook standard error would be
+    too small at the bright end that sets the slope. Why the residual scale is
+    re-estimated only in the first iterations: the medians it needs are most
+    of the cost, and the scale has settled by then.
     """
-    w = np.ones_like(x)
-    b = a = 0.0
-    for _ in range(n_iter):
-        sw = w.sum()
-        mx = float((w * x).sum() / sw)
-        my = float((w * y).sum() / sw)
-        dx = x - mx
-        sxx = float((w * dx * dx).sum())
-        if sxx <= 0:
+    n = x.shape[0]
+    yt = np.ascontiguousarray(y.T)  # m x n: reductions run along contiguous rows
+    m = yt.shape[0]
+    w = np.ones((m, n))
+    b = np.full(m, np.inf)
+    dx = np.zeros((m, n))
+    r = np.zeros((m, n))
+    sxx = np.ones(m)
+    scale = np.ones(m)
+    se = np.zeros(m)
+    for it in range(n_iter):
+        sw = w.sum(axis=1)
+        mx = (w @ x) / sw
+        my = (w * yt).sum(axis=1) / sw
+        dx = x[None, :] - mx[:, None]
+        wdx = w * dx
+        sxx = (wdx * dx).sum(axis=1)
+        if np.any(sxx <= 0):
             raise AnalysisError("single-stain positives have no spread on the primary detector")
-        nb = float((w * dx * (y - my)).sum() / sxx)
-        na = my - nb * mx
-        r = y - (na + nb * x)
-        mad = float(np.median(np.abs(r - np.median(r)))) * 1.4826
-        scale = mad if mad > 0 else float(np.std(r)) or 1.0
-        u = np.abs(r) / (k * scale)
-        w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-12))
-        if abs(nb - b) <= 1e-10 * max(1.0, abs(nb)) and abs(na - a) <= 1e-10 * max(1.0, abs(na)):
-            b, a = nb, na
+        nb = (wdx * yt).sum(axis=1) / sxx
+        r = yt - my[:, None] - nb[:, None] * dx
+        if it < 3:
+            rs = r[:, :: max(1, n // 5000)]  # the scale needs no more than ~5,000 residuals
+            mad = np.median(np.abs(rs - np.median(rs, axis=1, keepdims=True)), axis=1) * 1.4826
+            scale = np.where(mad > 0, mad, np.std(r, axis=1))
+            scale = np.where(scale > 0, scale, 1.0)
+        u = np.abs(r) / (k * scale[:, None])
+        w = np.minimum(1.0, 1.0 / np.maximum(u, 1e-12))
+        se = np.sqrt(((wdx * r) ** 2).sum(axis=1)) / sxx * math.sqrt(n / max(n - 2, 1))
+        # converged when no slope moves by 1 % of its own standard error (or 1e-9)
+        done = bool(np.all(np.abs(nb - b) <= np.maximum(0.01 * se, 1e-9)))
+        b = nb
+        if done and it >= 3:
             break
-        b, a = nb, na
-    return b, a
+    return b, se
+
+
+#: Percentiles of the unstained control tried, in turn, for the positive gate (100: its maximum).
+_GATE_PERCENTILES = (99.9, 99.95, 99.98, 99.99, 100.0)
+
+
+def _positive_threshold(
+    primary: NDArray[np.float64],
+    negative: NDArray[np.float64],
+    percentile: float,
+    max_contamination: float | None,
+) -> tuple[float, float | None]:
+    """The positive gate on the primary detector, and the negatives' expected share above it.
+
+    Why the share: the fraction of the unstained control above the gate,
+    divided by the fraction of the single stain above it, is the part of the
+    "positives" that are unstained cells (their autofluorescence, correlated
+    across detectors, biases the slope). ``max_contamination=None`` (no
+    unstained control) keeps the plain percentile.
+    """
+    neg = np.sort(negative)
+    thr = float(np.percentile(neg, percentile))
+    if max_contamination is None or neg.size == 0:
+        return thr, None
+    p = np.sort(primary)
+
+    def share(t: float) -> float:
+        above = p.size - int(np.searchsorted(p, t, side="right"))
+        q = (neg.size - int(np.searchsorted(neg, t, side="right"))) / neg.size
+        return q / (above / p.size) if above else math.inf
+
+    c = share(thr)
+    for pc in (x for x in _GATE_PERCENTILES if x > percentile):
+        if c <= max_contamination:
+            break
+        thr = float(np.percentile(neg, pc))
+        c = share(thr)
+    return thr, float(c)
+
+
+def _median_se(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Standard error of column medians (normal approximation, 1.2533 * robust SD / sqrt n)."""
+    mad = np.median(np.abs(v - np.median(v, axis=0)), axis=0) * 1.4826
+    return np.asarray(1.2533 * mad / math.sqrt(max(v.shape[0], 1)), dtype=np.float64)
 
 
 def estimate_spillover(
@@ -312,6 +390,10 @@ def estimate_spillover(
     positive_percentile: float = 99.5,
     negative_fraction: float = 0.25,
     min_positive: int = 50,
+    warn_positive: int = 500,
+    max_uncertainty: float = 0.01,
+    max_contamination: float = 0.01,
+    fit_events: int | None = 10_000,
     saturation: float | None = None,
 ) -> SpilloverEstimate:
     """Estimate a spillover matrix from single-stain controls.
@@ -322,16 +404,31 @@ def estimate_spillover(
        otherwise the ``negative_fraction`` dimmest events of the control itself
        on its primary detector.
     2. Positive events: primary-detector value above the ``positive_percentile``
-       of the negative reference (and below ``saturation`` if given). At
-       least ``min_positive`` are required.
+       of the negative reference (and below ``saturation`` if given), as
+       AutoSpill and FlowJo gate them. With an unstained control the gate is
+       raised (through its 99.9, 99.95, 99.98, 99.99th percentiles and its
+       maximum) until the unstained events expected above it are at most
+       ``max_contamination`` of the events there: for a dim control the
+       99.5th percentile lets in as many autofluorescence-bright unstained
+       cells as a sixth of its positives, and they alone set a wrong slope.
+       Fewer than ``min_positive`` positives is an AnalysisError (no estimate).
     3. ``method="regression"`` (default): for each other detector ``j``, a
        robust (Huber IRLS) straight-line fit of detector ``j`` on the primary
-       over the positives *and* the negative reference; the slope is
-       ``S[i, j]``. The intercept absorbs autofluorescence, which is the same
-       in both populations, so no explicit background subtraction is needed.
+       over the *positive events only*; the slope is ``S[i, j]``. Why not the
+       negatives too: the unstained cells' autofluorescence is correlated
+       across detectors, and a cloud of them at the low end pulls the slope
+       towards the autofluorescence's own spectrum (a dim 7-AAD control gave
+       7AAD->FITC 0.075 where the truth was below 0.017). The intercept absorbs
+       the positives' autofluorescence. At most ``fit_events`` positives
+       (an even stride) enter the fit: more would cost time and change a term
+       by far less than its standard error (which is computed on what was fitted).
        ``method="median"``: ``S[i, j] = (med⁺_j − med⁻_j) / (med⁺_p − med⁻_p)``
-       (the classic median-difference estimate, i.e. positives minus unstained).
-    4. ``S[i, primary] = 1``.
+       (the classic median-difference estimate, i.e. positives minus negatives).
+    4. ``S[i, primary] = 1``; ``uncertainty[i, j]`` its standard error
+       (sandwich for the regression, propagated median errors for the median).
+    5. A row with fewer than ``warn_positive`` positives, or a term whose
+       standard error exceeds ``max_uncertainty``, gets ``severity="warn"``
+       and a flag in :attr:`SpilloverEstimate.rows` saying so.
 
     ``channels`` names the columns of every events array; the matrix rows and
     columns are the controls' primary detectors, in the order given.
@@ -343,8 +440,10 @@ def estimate_spillover(
         raise ConfigError(f"two controls share a primary detector: {primaries}")
     idx = match_channels(primaries, channels, labels)
     unst = None if unstained is None else np.asarray(unstained, dtype=np.float64)
+    unst_sub = None if unst is None else unst[:, idx]
     n = len(controls)
     s = np.eye(n)
+    se = np.zeros((n, n))
     rows: list[dict[str, Any]] = []
     for i, ctrl in enumerate(controls):
         ev = np.asarray(ctrl.events, dtype=np.float64)
@@ -355,38 +454,70 @@ def estimate_spillover(
             )
         sub = ev[:, idx]
         p = sub[:, i]
-        if unst is not None:
-            neg = unst[:, idx]
+        if unst_sub is not None:
+            neg = unst_sub
         else:
             cut = np.quantile(p, negative_fraction)
             neg = sub[p <= cut]
-        thr = float(np.percentile(neg[:, i], positive_percentile))
+        thr, contamination = _positive_threshold(
+            p, neg[:, i], positive_percentile, max_contamination if unst is not None else None
+        )
         pos_mask = p > thr
         if saturation is not None:
             pos_mask &= np.all(sub < saturation, axis=1)
         pos = sub[pos_mask]
+        name = ctrl.name or ctrl.primary
         if pos.shape[0] < min_positive:
             raise AnalysisError(
-                f"control {ctrl.name or ctrl.primary}: only {pos.shape[0]} events above the "
+                f"control {name}: only {pos.shape[0]} events above the "
                 f"negative {positive_percentile}th percentile ({thr:.4g}); need {min_positive}"
             )
-        for j in range(n):
-            if j == i:
-                continue
+        others = [j for j in range(n) if j != i]
+        if others:
             if method == "median":
                 dp = float(np.median(pos[:, i]) - np.median(neg[:, i]))
-                s[i, j] = (float(np.median(pos[:, j])) - float(np.median(neg[:, j]))) / dp
+                if not dp > 0:
+                    raise AnalysisError(
+                        f"control {name}: positives are no brighter than the negatives "
+                        f"on {ctrl.primary}"
+                    )
+                num = np.median(pos[:, others], axis=0) - np.median(neg[:, others], axis=0)
+                s[i, others] = num / dp
+                se_num = np.hypot(_median_se(pos[:, others]), _median_se(neg[:, others]))
+                se_dp = float(np.hypot(_median_se(pos[:, [i]]), _median_se(neg[:, [i]]))[0])
+                se[i, others] = np.hypot(se_num, s[i, others] * se_dp) / dp
             else:
-                x = np.concatenate([pos[:, i], neg[:, i]])
-                y = np.concatenate([pos[:, j], neg[:, j]])
-                s[i, j] = _huber_slope(x, y)[0]
+                fit = pos[:: max(1, -(-pos.shape[0] // fit_events))] if fit_events else pos
+                b, b_se = _huber_slopes(fit[:, i], fit[:, others])
+                s[i, others] = b
+                se[i, others] = b_se
+        flags: list[str] = []
+        messages: list[str] = []
+        if pos.shape[0] < warn_positive:
+            flags.append("few_positive_events")
+            messages.append(
+                f"control {name}: only {pos.shape[0]} positive events (fewer than "
+                f"{warn_positive}); its spillover row is uncertain"
+            )
+        worst = float(se[i].max()) if n > 1 else 0.0
+        if not worst <= max_uncertainty:
+            flags.append("uncertain_spillover")
+            messages.append(
+                f"control {name}: a spillover term has standard error {worst:.3g} "
+                f"(more than {max_uncertainty:g})"
+            )
         rows.append(
             {
                 "control": ctrl.name,
                 "primary": ctrl.primary,
                 "n_positive": int(pos.shape[0]),
                 "positive_threshold": thr,
+                "expected_contamination": contamination,
                 "negative_source": "unstained" if unst is not None else "dim events of control",
+                "severity": "warn" if flags else "pass",
+                "flags": tuple(flags),
+                "messages": tuple(messages),
+                "uncertainty": {primaries[j]: float(se[i, j]) for j in others},
             }
         )
         logger.debug("spillover row %s from %d positives", ctrl.primary, pos.shape[0])
@@ -395,9 +526,14 @@ def estimate_spillover(
         "positive_percentile": positive_percentile,
         "negative_fraction": negative_fraction,
         "min_positive": min_positive,
+        "warn_positive": warn_positive,
+        "max_uncertainty": max_uncertainty,
+        "max_contamination": max_contamination,
+        "fit_events": fit_events,
         "saturation": saturation,
     }
     if not math.isfinite(float(np.abs(s).sum())):
         raise AnalysisError("estimated spillover has non-finite values")
     matrix = SpilloverMatrix(tuple(primaries), s, id="estimated")
-    return SpilloverEstimate(matrix, method, params, tuple(rows))
+    se.setflags(write=False)
+    return SpilloverEstimate(matrix, method, params, tuple(rows), se)

@@ -23,7 +23,11 @@ Rules this module follows (each one is a decision a reader has to make):
   accepted with a warning, reading ``$TOT`` × bytes per event from the
   start offset. Any other mismatch raises :class:`FCSError`: the reader
   never guesses where the events are. When HEADER and TEXT disagree the
-  candidate that satisfies the size check wins, with a warning.
+  candidate that satisfies the size check wins, with a warning. When both
+  satisfy it (Beckman Coulter Cyan: 46 bytes apart) the bytes decide:
+  values within ``$PnR``, a time channel that never decreases, the segment
+  that starts right after TEXT (:func:`_weigh_evidence`); split or absent
+  evidence is refused.
 * **Integer masks.** For ``$DATATYPE/I/`` each value is ANDed with
   ``2**ceil(log2($PnR)) - 1``, i.e. the next power of two at or above
   ``$PnR``, minus one (``$PnR/1024/`` and ``$PnR/1000/`` both give 1023).
@@ -31,7 +35,10 @@ Rules this module follows (each one is a decision a reader has to make):
   mode parameter values"; FCS 3.1 ``$PnR``: "the value of $PnR also
   indirectly specifies the bit mask". A missing or non-positive ``$PnR``
   means no mask (warning). Values that had bits above the mask are counted
-  in a warning.
+  in a warning. A ``$PnB`` that is not a whole number of bytes (FC500
+  ``.LMD``: 10) is read as the next whole-byte word per value (16 bits),
+  masked to ``$PnB`` bits as well, when the DATA size agrees; truly
+  bit-packed DATA is refused.
 * **Integer dtype.** Masked integers are returned as ``float32`` when every
   channel fits in 24 bits (float32 represents every integer below 2**24
   exactly), otherwise as ``float64`` (exact below 2**53, i.e. for every
@@ -63,8 +70,12 @@ Rules this module follows (each one is a decision a reader has to make):
   refuses an ambiguous name with a ``KeyError`` that lists the matching
   positions, and :meth:`FCSMetadata.channel_indices` returns all of them.
 * **Errors.** Everything wrong with a file raises :class:`FCSError` naming
-  the file and the reason. Repairs are returned in ``warnings``; this module
-  never prints.
+  the file and the reason. Repairs are returned in ``warnings`` and, as
+  :class:`Deviation` records (rule, what the file had, what was expected,
+  the repair), in ``conformance``; nothing is repaired silently (blanks
+  around keyword names, a TEXT ending in a doubled delimiter included).
+  ``strict=True`` raises instead of making any of these repairs. This
+  module never prints.
 """
 
 from __future__ import annotations
@@ -78,7 +89,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -90,9 +101,11 @@ from assaykit.errors import FCSError, UsageError
 
 __all__ = [
     "MMAP_THRESHOLD",
+    "Deviation",
     "FCSData",
     "FCSMetadata",
     "Spillover",
+    "read_conformance",
     "read_fcs",
     "read_fcs_all",
     "read_fcs_metadata",
@@ -122,11 +135,85 @@ _HEADER_LIMIT = 99_999_999  # largest offset an 8-byte HEADER field can hold
 _NATIVE_LITTLE = sys.byteorder == "little"
 _SPILL_KEYS = ("$SPILLOVER", "$SPILL", "SPILL")
 _PADDING = b" \x00\r\n\t"
+RULE_OFFSETS = "FCS 3.1 §3.1: offsets give the first and the last byte of a segment"
 
 
 # --------------------------------------------------------------------------
 # Public result types
 # --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One way a data set departs from the FCS standard, and the repair the reader made.
+
+    Why structured: a lab (and a reviewer) must see, per file, which rule was
+    broken, what the file had and what was done about it, not just that "the
+    file was repaired". ``field`` is the keyword or HEADER field involved
+    (``$P3B``, ``HEADER DATA offsets``), ``rule`` the standard's rule in a few
+    words with its section, ``found`` what the file has, ``expected`` what
+    the rule asks for and ``repair`` what the reader did instead of refusing.
+    ``message`` is the full sentence also listed in ``warnings``.
+    """
+
+    field: str
+    rule: str
+    found: str
+    expected: str
+    repair: str
+    message: str
+    dataset_index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (store, ``run.json``, ``assaykit fcs --json``)."""
+        return {
+            "dataset": self.dataset_index,
+            "field": self.field,
+            "rule": self.rule,
+            "found": self.found,
+            "expected": self.expected,
+            "repair": self.repair,
+            "message": self.message,
+        }
+
+    def refusal(self) -> str:
+        """The reason a strict reader gives instead of making this repair."""
+        where = f"data set {self.dataset_index}: " if self.dataset_index else ""
+        return (
+            f"{where}{self.field}: expected {self.expected}, found {self.found} "
+            f"({self.rule}); strict mode refuses instead of repairing it ({self.repair})"
+        )
+
+
+class _StrictRefusal(FCSError):
+    """A repair that ``strict=True`` refused (never downgraded to a metadata warning)."""
+
+
+class _Notes(list[str]):
+    """The warnings of one data set, plus its structured deviations; raises when strict.
+
+    A list of strings so that every existing ``warnings.append`` keeps working
+    for notes that are not deviations (e.g. "further data sets exist"). The
+    data set's ``warnings`` and ``conformance`` are this list and its
+    ``deviations``, so a deviation found later (a bad ``$NEXTDATA``, while
+    walking on) still reaches the data set it belongs to.
+    """
+
+    def __init__(self, path: str, index: int, strict: bool) -> None:
+        super().__init__()
+        self.path = path
+        self.dataset_index = index
+        self.strict = strict
+        self.deviations: list[Deviation] = []
+
+    def deviate(
+        self, message: str, *, field: str, rule: str, found: str, expected: str, repair: str
+    ) -> None:
+        dev = Deviation(field, rule, found, expected, repair, message, self.dataset_index)
+        if self.strict:
+            raise _StrictRefusal(self.path, dev.refusal())
+        self.append(message)
+        self.deviations.append(dev)
 
 
 @dataclass(eq=False)
@@ -169,7 +256,8 @@ class FCSMetadata:
     ``version`` is the HEADER's identifier (e.g. ``"FCS3.1"``), ``datatype``
     the ``$DATATYPE`` letter and ``n_events`` the ``$TOT`` count.
     ``warnings`` lists every repair the reader made; it is empty for a clean
-    file.
+    file. ``conformance`` gives each deviation from the standard behind those
+    repairs as a :class:`Deviation` (rule, what the file had, the repair).
     """
 
     path: str
@@ -183,6 +271,7 @@ class FCSMetadata:
     n_events: int
     datatype: str
     warnings: list[str]
+    conformance: list[Deviation] = field(default_factory=list, kw_only=True)
 
     @property
     def n_channels(self) -> int:
@@ -283,26 +372,32 @@ def _guard(path: StrPath) -> Iterator[None]:
         raise FCSError(str(path), f"{_UNEXPECTED} ({type(exc).__name__}: {exc})") from exc
 
 
-def read_fcs_metadata(path: StrPath, dataset: int = 0) -> FCSMetadata:
+def read_fcs_metadata(path: StrPath, dataset: int = 0, *, strict: bool = False) -> FCSMetadata:
     """Read only the HEADER and TEXT of one data set (cheap; no event data is read).
 
     A file whose events cannot be read (e.g. a truncated DATA segment) still
     yields its metadata; the reason is recorded in ``warnings`` and
-    :func:`read_fcs` will raise.
+    :func:`read_fcs` will raise. Deviations that only the events reveal
+    (integer bits above ``$PnR``) are not seen here.
     """
-    with _guard(path), _open(path) as src:
+    with _guard(path), _open(path, strict) as src:
         ds = _select_dataset(src, dataset)
         meta, _ = _describe(src, ds, for_metadata=True)
         return meta
 
 
-def read_fcs(path: StrPath, dataset: int = 0, *, copy: bool = False) -> FCSData:
+def read_fcs(
+    path: StrPath, dataset: int = 0, *, copy: bool = False, strict: bool = False
+) -> FCSData:
     """Read one data set (the first by default; negative indices count from the end).
 
     ``copy=True`` guarantees the events live in memory owned by the array,
-    so the file may be deleted or changed afterwards.
+    so the file may be deleted or changed afterwards. ``strict=True`` refuses
+    (:class:`FCSError` naming the field and what was expected) wherever the
+    default would repair a deviation from the standard and record it in
+    ``conformance``.
     """
-    with _guard(path), _open(path) as src:
+    with _guard(path), _open(path, strict) as src:
         ds = _select_dataset(src, dataset)
         result = _read_dataset(src, ds, copy=copy)
         if ds.nextdata_hint and dataset >= 0:
@@ -313,10 +408,25 @@ def read_fcs(path: StrPath, dataset: int = 0, *, copy: bool = False) -> FCSData:
         return result
 
 
-def read_fcs_all(path: StrPath, *, copy: bool = False) -> list[FCSData]:
-    """Read every data set chained through ``$NEXTDATA`` (Guava Muse writes several)."""
-    with _guard(path), _open(path) as src:
+def read_fcs_all(path: StrPath, *, copy: bool = False, strict: bool = False) -> list[FCSData]:
+    """Read every data set chained through ``$NEXTDATA`` (Guava Muse, Beckman ``.lmd``).
+
+    ``strict`` as in :func:`read_fcs`.
+    """
+    with _guard(path), _open(path, strict) as src:
         return [_read_dataset(src, ds, copy=copy) for ds in _walk(src)]
+
+
+def read_conformance(path: StrPath) -> list[Deviation]:
+    """Every deviation from the standard in every data set of a file, with its repair.
+
+    Reads the events too (some deviations only show there) and drops them.
+    Raises :class:`FCSError` when the file cannot be read at all.
+    """
+    found: list[Deviation] = []
+    for ds in read_fcs_all(path):
+        found.extend(ds.conformance)
+    return found
 
 
 # --------------------------------------------------------------------------
@@ -327,8 +437,9 @@ def read_fcs_all(path: StrPath, *, copy: bool = False) -> list[FCSData]:
 class _Source:
     """An open FCS file: bounded reads that raise FCSError instead of returning short."""
 
-    def __init__(self, path: StrPath) -> None:
+    def __init__(self, path: StrPath, strict: bool = False) -> None:
         self.path = str(path)
+        self.strict = bool(strict)
         try:
             self.file: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - see close()
         except OSError as exc:
@@ -404,8 +515,8 @@ class _Source:
         return self._map
 
 
-def _open(path: StrPath) -> _Source:
-    return _Source(path)
+def _open(path: StrPath, strict: bool = False) -> _Source:
+    return _Source(path, strict)
 
 
 # --------------------------------------------------------------------------
@@ -422,7 +533,7 @@ class _Dataset:
     version: str
     offsets: list[int]
     keywords: dict[str, str]
-    warnings: list[str]
+    warnings: _Notes
     text_range: tuple[int, int] = (0, 0)  # primary TEXT as repaired, relative offsets
     nextdata_hint: int = 0
 
@@ -494,46 +605,115 @@ def _tokens_ok(tokens: list[bytes], delim: bytes) -> bool:
     return all(key.strip(_PADDING) and delim not in key for key in tokens[0::2])
 
 
-def _parse_text(raw: bytes, delim: bytes, what: str, warnings: list[str]) -> dict[str, str]:
+def _trailing_run(raw: bytes, delim: bytes) -> int:
+    """How many delimiters the TEXT ends with (its leading delimiter excluded)."""
+    body = raw[1:]
+    return len(body) - len(body.rstrip(delim))
+
+
+def _parse_text(raw: bytes, delim: bytes, what: str, warnings: _Notes) -> dict[str, str]:
     """Parse one TEXT segment (starting with its delimiter) into a keyword dict."""
+    run = _trailing_run(raw, delim)
+    if run >= 2 and run % 2 == 0 and len(raw) > run + 1:
+        # A doubled delimiter is an escape, so an even run at the end would leave
+        # the TEXT without its final delimiter and the last value ending in a
+        # delimiter ('1567/'). The TEXT must end with a delimiter, so one of the
+        # run is a stray extra delimiter (Accuri C6 ends TEXT with '//').
+        last = raw[1:].rstrip(delim).rsplit(delim, 1)[-1][-20:]
+        warnings.deviate(
+            f"{what} ends with {run} delimiters ({raw[-(run + 8) :]!r}): an even run would make "
+            f"the last value end in {delim!r} and leave TEXT without its final delimiter; read "
+            "the last delimiter as a stray extra one",
+            field="TEXT end",
+            rule="FCS 3.1 §3.2.7: TEXT ends with one delimiter; a doubled delimiter is an escape",
+            found=f"TEXT ending {raw[-(len(last) + run) :].decode('latin-1')!r}",
+            expected=f"one final delimiter {delim.decode('latin-1')!r}",
+            repair=f"dropped one trailing {delim.decode('latin-1')!r}; last value read as "
+            f"{last.decode('latin-1')!r}",
+        )
+        raw = raw[:-1]
     tokens = _split_tokens(raw[1:], delim, lenient=False)
     if not _tokens_ok(tokens, delim):
         lenient = _split_tokens(raw[1:], delim, lenient=True)
         if _tokens_ok(lenient, delim):
-            warnings.append(
+            warnings.deviate(
                 f"{what} has empty keyword values written as doubled delimiters (not allowed "
-                "by the standard, where a doubled delimiter is an escape); read them as empty"
+                "by the standard, where a doubled delimiter is an escape); read them as empty",
+                field="TEXT",
+                rule="FCS 3.1 §3.2.7: keyword values may not be empty; a doubled delimiter is "
+                "an escape",
+                found="empty values written as doubled delimiters",
+                expected="non-empty values",
+                repair="read every delimiter as a separator, giving empty values",
             )
             tokens = lenient
         elif len(tokens) % 2:
-            warnings.append(
+            warnings.deviate(
                 f"{what} has an odd number of keyword/value items; the trailing item "
-                f"{tokens[-1][:40]!r} was ignored"
+                f"{tokens[-1][:40]!r} was ignored",
+                field="TEXT",
+                rule="FCS 3.1 §3.2.7: TEXT is a list of keyword/value pairs",
+                found=f"an odd number of items, the last {tokens[-1][:40]!r}",
+                expected="an even number of items",
+                repair="ignored the trailing item",
             )
             tokens = tokens[:-1]
 
     result: dict[str, str] = {}
     not_utf8: list[str] = []
+    padded: list[str] = []
     for i in range(0, len(tokens), 2):
-        key = tokens[i].strip(_PADDING).decode("latin-1").upper()
+        token = tokens[i]
+        stripped = token.strip(_PADDING)
+        key = stripped.decode("latin-1").upper()
         if not key:
-            warnings.append(f"{what} has an empty keyword; its value was ignored")
+            warnings.deviate(
+                f"{what} has an empty keyword; its value was ignored",
+                field="TEXT",
+                rule="FCS 3.1 §3.2.7: keywords may not be empty",
+                found=f"an empty keyword with value {tokens[i + 1][:40]!r}",
+                expected="a keyword name",
+                repair="ignored the value",
+            )
             continue
+        if len(stripped) != len(token):
+            padded.append(token.decode("latin-1"))
         try:
             value = tokens[i + 1].decode("utf-8")
         except UnicodeDecodeError:
             value = tokens[i + 1].decode("latin-1")
             not_utf8.append(key)
         if key in result and result[key] != value:
-            warnings.append(
+            warnings.deviate(
                 f"keyword {key} appears more than once in {what} with different values "
-                f"({result[key]!r}, {value!r}); the last one is used"
+                f"({result[key]!r}, {value!r}); the last one is used",
+                field=key,
+                rule="FCS 3.1 §3.2.9: each keyword occurs once",
+                found=f"two values {result[key]!r} and {value!r}",
+                expected="one value",
+                repair="used the last value",
             )
         result[key] = value
+    if padded:
+        shown = ", ".join(repr(p) for p in padded[:5]) + (" …" if len(padded) > 5 else "")
+        warnings.deviate(
+            f"{len(padded)} keyword name(s) in {what} have blanks or control characters around "
+            f"them ({shown}); stripped them",
+            field=", ".join(p.strip(_PADDING.decode()) for p in padded[:5]),
+            rule="FCS 3.1 §3.2.9: a keyword is exactly the text between two delimiters",
+            found=shown,
+            expected="keyword names without surrounding blanks",
+            repair="stripped the blanks",
+        )
     if not_utf8:
         shown = ", ".join(not_utf8[:5]) + (" …" if len(not_utf8) > 5 else "")
-        warnings.append(
-            f"{len(not_utf8)} value(s) in {what} are not valid UTF-8 ({shown}); decoded as latin-1"
+        warnings.deviate(
+            f"{len(not_utf8)} value(s) in {what} are not valid UTF-8 ({shown}); decoded as latin-1",
+            field=shown,
+            rule="FCS 3.1 §3.2.8: TEXT is UTF-8",
+            found="bytes that are not valid UTF-8",
+            expected="UTF-8 text",
+            repair="decoded those values as latin-1",
         )
     return result
 
@@ -544,7 +724,7 @@ def _read_text_segment(
     start: int,
     end: int,
     what: str,
-    warnings: list[str],
+    warnings: _Notes,
     delim: bytes | None,
 ) -> tuple[bytes, bytes] | None:
     """Return (raw TEXT ending with its delimiter, delimiter); repairs trailing offsets.
@@ -554,8 +734,13 @@ def _read_text_segment(
     """
     primary = delim is None
     if ds_base + end == src.size:
-        warnings.append(
-            f"{what} end offset {end} is one past the last byte of the file; used {end - 1}"
+        warnings.deviate(
+            f"{what} end offset {end} is one past the last byte of the file; used {end - 1}",
+            field=f"{what} end offset",
+            rule=RULE_OFFSETS,
+            found=str(end),
+            expected=f"at most {src.size - ds_base - 1} (the last byte of the file)",
+            repair=f"used {end - 1}",
         )
         end -= 1
     if ds_base + end >= src.size:
@@ -565,7 +750,14 @@ def _read_text_segment(
         )
         if primary:
             raise src.fail(msg)
-        warnings.append(msg + "; ignored")
+        warnings.deviate(
+            msg + "; ignored",
+            field=f"{what} offsets",
+            rule=RULE_OFFSETS,
+            found=f"{start}-{end}",
+            expected=f"a segment inside the file ({src.size} bytes)",
+            repair="ignored the supplemental TEXT",
+        )
         return None
     raw = src.read(ds_base + start, end - start + 1, what)
     first = raw[:1]
@@ -577,36 +769,61 @@ def _read_text_segment(
             )
         delim = first
     elif first != delim:
-        warnings.append(
+        warnings.deviate(
             f"{what} at bytes {start}-{end} does not start with the TEXT delimiter {delim!r} "
-            f"(found {raw[:8]!r}); it is not a TEXT segment and was ignored"
+            f"(found {raw[:8]!r}); it is not a TEXT segment and was ignored",
+            field="$BEGINSTEXT/$ENDSTEXT",
+            rule="FCS 3.1 §3.2: supplemental TEXT starts with the TEXT delimiter",
+            found=repr(raw[:8]),
+            expected=repr((delim or b"").decode("latin-1")),
+            repair="ignored the supplemental TEXT",
         )
         return None
     assert delim is not None
     if raw[-1:] != delim:
         stripped = raw.rstrip(_PADDING.replace(delim, b""))
         if len(stripped) > 1 and stripped[-1:] == delim:
-            warnings.append(
+            warnings.deviate(
                 f"{what} end offset {end} includes {len(raw) - len(stripped)} byte(s) of padding "
-                f"after the final delimiter (off by {len(raw) - len(stripped)}); ignored them"
+                f"after the final delimiter (off by {len(raw) - len(stripped)}); ignored them",
+                field=f"{what} end offset",
+                rule=RULE_OFFSETS,
+                found=str(end),
+                expected=str(start + len(stripped) - 1) + " (the final delimiter)",
+                repair="ignored the padding",
             )
             raw = stripped
         elif len(raw) > 2 and raw[-2:-1] == delim:
             # The end offset names the byte after the final delimiter, often the
             # first DATA byte (TEXT end == DATA start, as some writers do).
-            warnings.append(
+            warnings.deviate(
                 f"{what} end offset {end} is one past the final delimiter (off by one); "
-                f"ignored the extra byte {raw[-1:]!r}"
+                f"ignored the extra byte {raw[-1:]!r}",
+                field=f"{what} end offset",
+                rule=RULE_OFFSETS,
+                found=str(end),
+                expected=f"{end - 1} (the final delimiter)",
+                repair=f"ignored the extra byte {raw[-1:]!r}",
             )
             raw = raw[:-1]
         elif ds_base + end + 1 < src.size and src.read(ds_base + end + 1, 1, what) == delim:
-            warnings.append(
-                f"{what} end offset {end} is one byte short of the final delimiter; used {end + 1}"
+            warnings.deviate(
+                f"{what} end offset {end} is one byte short of the final delimiter; used {end + 1}",
+                field=f"{what} end offset",
+                rule=RULE_OFFSETS,
+                found=str(end),
+                expected=f"{end + 1} (the final delimiter)",
+                repair=f"used {end + 1}",
             )
             raw += delim
         else:
-            warnings.append(
-                f"{what} does not end with its delimiter; the last keyword value may be truncated"
+            warnings.deviate(
+                f"{what} does not end with its delimiter; the last keyword value may be truncated",
+                field=f"{what} end",
+                rule="FCS 3.1 §3.2.7: TEXT ends with its delimiter",
+                found=repr(raw[-8:]),
+                expected=f"a final {delim.decode('latin-1')!r}",
+                repair="read the last value up to the end offset (it may be truncated)",
             )
             raw += delim
     return raw, delim
@@ -614,7 +831,7 @@ def _read_text_segment(
 
 def _read_dataset_text(src: _Source, base: int, index: int) -> _Dataset:
     version, offsets = _parse_header(src, base, index)
-    warnings: list[str] = []
+    warnings = _Notes(src.path, index, src.strict)
     where = "TEXT" if index == 0 else f"TEXT of data set {index}"
     start, end = offsets[0], offsets[1]
     if start == 0 and end == 0:
@@ -635,19 +852,33 @@ def _read_dataset_text(src: _Source, base: int, index: int) -> _Dataset:
 
 
 def _merge_supplemental(
-    src: _Source, base: int, keywords: dict[str, str], delim: bytes, where: str, warnings: list[str]
+    src: _Source, base: int, keywords: dict[str, str], delim: bytes, where: str, warnings: _Notes
 ) -> None:
     b = _plain_int(keywords.get("$BEGINSTEXT"))
     e = _plain_int(keywords.get("$ENDSTEXT"))
     if b is None or e is None:
         if keywords.get("$BEGINSTEXT", "").strip() or keywords.get("$ENDSTEXT", "").strip():
-            warnings.append("$BEGINSTEXT/$ENDSTEXT are not integers; supplemental TEXT ignored")
+            warnings.deviate(
+                "$BEGINSTEXT/$ENDSTEXT are not integers; supplemental TEXT ignored",
+                field="$BEGINSTEXT/$ENDSTEXT",
+                rule="FCS 3.1 §3.2.20: $BEGINSTEXT/$ENDSTEXT are byte offsets",
+                found=f"{keywords.get('$BEGINSTEXT')!r}, {keywords.get('$ENDSTEXT')!r}",
+                expected="two non-negative integers",
+                repair="ignored the supplemental TEXT",
+            )
         return
     if b == 0 and e == 0:
         return
     what = "supplemental " + where
     if b < HEADER_SIZE or e <= b:
-        warnings.append(f"{what} offsets {b}-{e} are invalid; ignored")
+        warnings.deviate(
+            f"{what} offsets {b}-{e} are invalid; ignored",
+            field="$BEGINSTEXT/$ENDSTEXT",
+            rule=RULE_OFFSETS,
+            found=f"{b}-{e}",
+            expected=f"a range after the {HEADER_SIZE}-byte HEADER",
+            repair="ignored the supplemental TEXT",
+        )
         return
     got = _read_text_segment(src, base, b, e, what, warnings, delim)
     if got is None:
@@ -657,9 +888,14 @@ def _merge_supplemental(
         if key not in keywords:
             keywords[key] = value
         elif keywords[key] != value:
-            warnings.append(
+            warnings.deviate(
                 f"keyword {key} differs between primary ({keywords[key]!r}) and supplemental "
-                f"({value!r}) TEXT; the primary value is used"
+                f"({value!r}) TEXT; the primary value is used",
+                field=key,
+                rule="FCS 3.1 §3.2.9: each keyword occurs once",
+                found=f"primary {keywords[key]!r}, supplemental {value!r}",
+                expected="one value",
+                repair="used the primary value",
             )
 
 
@@ -695,9 +931,14 @@ def _next_offset(src: _Source, ds: _Dataset) -> int:
     if target + HEADER_SIZE <= src.size and src.read(target, 3, "next HEADER") == b"FCS":
         return target
     if rel > ds.base and rel + HEADER_SIZE <= src.size and src.read(rel, 3, "HEADER") == b"FCS":
-        ds.warnings.append(
+        ds.warnings.deviate(
             f"$NEXTDATA={rel} is an absolute file offset, not relative to the data set start "
-            f"({ds.base}) as the standard says; followed it"
+            f"({ds.base}) as the standard says; followed it",
+            field="$NEXTDATA",
+            rule="FCS 3.1 §3.2.18: $NEXTDATA is relative to the start of the data set",
+            found=str(rel),
+            expected=f"{rel - ds.base} (relative to byte {ds.base})",
+            repair=f"followed it as an absolute offset to byte {rel}",
         )
         return rel
     raise src.fail(
@@ -809,23 +1050,44 @@ def _describe(src: _Source, ds: _Dataset, for_metadata: bool) -> tuple[FCSMetada
         if r is None or not math.isfinite(ranges[-1]):
             bad_ranges.append(f"$P{n}R={r!r}")
     if unnamed:
-        warnings.append(
-            f"$PnN (channel name) missing for parameter(s) {unnamed}; named them 'P<n>'"
+        warnings.deviate(
+            f"$PnN (channel name) missing for parameter(s) {unnamed}; named them 'P<n>'",
+            field=", ".join(f"$P{n}N" for n in unnamed[:5]),
+            rule="FCS 3.1 §3.2.18: $PnN is required",
+            found="missing",
+            expected="a channel name",
+            repair="named them 'P<n>'",
         )
     if bad_ranges:
-        warnings.append(f"missing or non-numeric ranges: {', '.join(bad_ranges)}; recorded as NaN")
+        warnings.deviate(
+            f"missing or non-numeric ranges: {', '.join(bad_ranges)}; recorded as NaN",
+            field=", ".join(b.split("=")[0] for b in bad_ranges[:5]),
+            rule="FCS 3.1 §3.2.18: $PnR is required and numeric",
+            found=", ".join(bad_ranges[:5]),
+            expected="a number",
+            repair="recorded the range as NaN",
+        )
 
     datatype = (_kw(kw, "$DATATYPE") or "").upper()
     tot = _int_kw(src, kw, "$TOT")
     spill, spill_warnings = _parse_spillover(kw, channels, labels)
-    warnings.extend(spill_warnings)
+    for note in spill_warnings:
+        key = note.split(" ", 1)[0]
+        warnings.deviate(
+            note,
+            field=key,
+            rule="FCS 3.1 §3.2.18 $SPILLOVER: n, then n $PnN names, then n×n numbers",
+            found=note.split(" ", 1)[1],
+            expected="a well-formed matrix naming this file's channels",
+            repair="ignored the spillover" if note.endswith("ignored") else "kept it as written",
+        )
 
     layout: _Layout | None = None
     unreadable: FCSError | None = None
     try:
         layout = _layout(src, ds, par, tot, datatype, ranges, channels)
     except FCSError as exc:
-        if not for_metadata or tot is None:
+        if not for_metadata or tot is None or isinstance(exc, _StrictRefusal):
             raise
         unreadable = exc
     if unreadable is not None:
@@ -834,6 +1096,7 @@ def _describe(src: _Source, ds: _Dataset, for_metadata: bool) -> tuple[FCSMetada
         tot = layout.tot
     assert tot is not None
     meta = FCSMetadata(
+        conformance=warnings.deviations,
         path=src.path,
         version=ds.version,
         dataset_index=ds.index,
@@ -864,7 +1127,14 @@ def _layout(
     if mode and mode != "L":
         raise src.fail(f"$MODE={mode!r}: only list mode (L) is supported, not histograms")
     if not mode and ds.version != "FCS3.2":
-        warnings.append("required keyword $MODE is missing; assumed list mode (L)")
+        warnings.deviate(
+            "required keyword $MODE is missing; assumed list mode (L)",
+            field="$MODE",
+            rule="FCS 3.1 §3.2.18: $MODE is required",
+            found="missing",
+            expected="L (list mode)",
+            repair="assumed list mode",
+        )
 
     if datatype not in ("I", "F", "D", "A"):
         if not datatype:
@@ -880,6 +1150,7 @@ def _layout(
         raise src.fail(f"required keyword(s) {', '.join(missing[:5])} (bits per value) missing")
 
     widths: list[int] = []
+    bits: list[int] = []
     masks: list[int | None] = []
     out_dtype: type[np.floating[Any]] = np.float64
     if datatype == "A":
@@ -896,22 +1167,31 @@ def _layout(
             want = 32 if datatype == "F" else 64
             odd = sorted({b for b in bits if b != want})
             if odd:
-                warnings.append(
+                warnings.deviate(
                     f"$DATATYPE {datatype} stores {want}-bit values but $PnB gives {odd}; "
-                    f"read {want}-bit values"
+                    f"read {want}-bit values",
+                    field="$PnB",
+                    rule=f"FCS 3.1 §3.2.18: $PnB is {want} for $DATATYPE/{datatype}/",
+                    found=", ".join(str(b) for b in odd),
+                    expected=str(want),
+                    repair=f"read {want}-bit values",
                 )
             widths = [want // 8] * par
             masks = [None] * par
             out_dtype = np.float32 if datatype == "F" else np.float64
         else:
-            bad = sorted({b for b in bits if b % 8 or b > 64})
+            bad = sorted({b for b in bits if b > 64})
             if bad:
                 raise src.fail(
-                    f"$DATATYPE I with $PnB={bad}: only whole-byte widths up to 64 bits are "
-                    "supported (no bit packing)"
+                    f"$DATATYPE I with $PnB={bad}: only widths up to 64 bits are supported"
                 )
-            widths = [b // 8 for b in bits]
-            masks, eff_bits = _int_masks(bits, ranges, channels, warnings)
+            # $PnB that is not a whole number of bytes (Beckman Coulter FC500 .LMD:
+            # 10) is taken to mean each value sits in the next whole-byte word, as
+            # flowCore and FlowJo read it; _locate_data checks that the DATA size
+            # agrees, and truly bit-packed data is refused there.
+            storage = [-(-b // 8) * 8 for b in bits]
+            widths = [w // 8 for w in storage]
+            masks, eff_bits = _int_masks(storage, bits, ranges, channels, warnings)
             out_dtype = np.float32 if max(eff_bits) <= 24 else np.float64
 
     little = _byte_order(src, kw, widths, datatype)
@@ -924,33 +1204,70 @@ def _layout(
         masks=masks,
         out_dtype=out_dtype,
     )
-    _locate_data(src, ds, layout, tot)
+    unpacked = [(n, b) for n, b in enumerate(bits, 1) if b % 8] if datatype == "I" else []
+    try:
+        _locate_data(src, ds, layout, tot)
+    except FCSError as exc:
+        if not unpacked or isinstance(exc, _StrictRefusal):
+            raise
+        raise src.fail(
+            f"{exc.reason} (with $PnB={sorted({b for _, b in unpacked})}, not a whole number of "
+            "bytes, each value was taken to fill a whole-byte word; bit-packed DATA is not "
+            "supported)"
+        ) from None
+    if unpacked:
+        shown = ", ".join(f"$P{n}B={b}" for n, b in unpacked[:5])
+        word = sorted({-(-b // 8) * 8 for _, b in unpacked})
+        warnings.deviate(
+            f"$DATATYPE I with {shown}{' …' if len(unpacked) > 5 else ''}: values are not a "
+            f"whole number of bytes, and the DATA segment holds one {'/'.join(map(str, word))}-"
+            "bit word per value; read the words and kept the low $PnB bits",
+            field=", ".join(f"$P{n}B" for n, _ in unpacked[:5]),
+            rule="FCS 3.1 §3.2.18: $PnB for $DATATYPE/I/ is a multiple of 8 (bits per value "
+            "in DATA)",
+            found=shown,
+            expected="8, 16, 24, 32 or 64 (or DATA packed at $PnB bits per value)",
+            repair=f"read {'/'.join(map(str, word))}-bit words masked to $PnB bits (and $PnR)",
+        )
     return layout
 
 
 def _int_masks(
-    bits: list[int], ranges: list[float], channels: list[str], warnings: list[str]
+    storage: list[int],
+    bits: list[int],
+    ranges: list[float],
+    channels: list[str],
+    warnings: _Notes,
 ) -> tuple[list[int | None], list[int]]:
-    """Bit mask per channel from $PnR: next power of two at or above $PnR, minus one."""
+    """Bit mask per channel: next power of two at or above $PnR, minus one, within $PnB bits.
+
+    ``storage`` is the width of the word each value is read from, ``bits``
+    the declared ``$PnB`` (smaller when values sit in wider words).
+    """
     masks: list[int | None] = []
     effective: list[int] = []
     unmasked: list[str] = []
-    for b, r, name in zip(bits, ranges, channels):
+    for word, b, r, name in zip(storage, bits, ranges, channels):
+        keep = b
         if not math.isfinite(r) or r <= 0:
-            masks.append(None)
-            effective.append(b)
-            unmasked.append(name)
-            continue
-        range_bits = (math.ceil(r) - 1).bit_length()
-        if range_bits >= b:
-            masks.append(None)
-            effective.append(b)
+            if b >= word:
+                unmasked.append(name)
         else:
-            masks.append((1 << range_bits) - 1)
-            effective.append(range_bits)
+            keep = min(b, (math.ceil(r) - 1).bit_length())
+        if keep >= word:
+            masks.append(None)
+            effective.append(word)
+        else:
+            masks.append((1 << keep) - 1)
+            effective.append(keep)
     if unmasked:
-        warnings.append(
-            f"no usable $PnR for integer channel(s) {unmasked}; values were not bit-masked"
+        warnings.deviate(
+            f"no usable $PnR for integer channel(s) {unmasked}; values were not bit-masked",
+            field=", ".join(unmasked[:5]) + " $PnR",
+            rule="FCS 3.1 §3.2.18: $PnR (the range, which sets the bit mask) is required",
+            found="missing or not positive",
+            expected="a positive number",
+            repair="did not bit-mask the values",
         )
     return masks, effective
 
@@ -990,7 +1307,14 @@ def _locate_data(src: _Source, ds: _Dataset, lay: _Layout, tot: int | None) -> N
         if _is_uint(tb) and _is_uint(te):
             text = (int(tb), int(te))
         else:
-            warnings.append(f"$BEGINDATA/$ENDDATA ({tb!r}, {te!r}) are not integers; ignored")
+            warnings.deviate(
+                f"$BEGINDATA/$ENDDATA ({tb!r}, {te!r}) are not integers; ignored",
+                field="$BEGINDATA/$ENDDATA",
+                rule="FCS 3.1 §3.2.18: $BEGINDATA/$ENDDATA are byte offsets",
+                found=f"{tb!r}, {te!r}",
+                expected="two non-negative integers",
+                repair="used the HEADER's DATA offsets",
+            )
     free_ascii = lay.datatype == "A" and lay.widths[0] == 0
     bpe = sum(lay.widths)
     available = src.size - base
@@ -1021,7 +1345,14 @@ def _locate_data(src: _Source, ds: _Dataset, lay: _Layout, tot: int | None) -> N
                 f"of {bpe}-byte events"
             )
         tot = length // bpe
-        warnings.append(f"$TOT is missing; derived {tot} events from the DATA segment size")
+        warnings.deviate(
+            f"$TOT is missing; derived {tot} events from the DATA segment size",
+            field="$TOT",
+            rule="FCS 2.0 §3.2: $TOT (number of events) should be given",
+            found="missing",
+            expected="the number of events",
+            repair=f"derived {tot} events from the DATA segment size",
+        )
     lay.tot = tot
 
     if free_ascii:
@@ -1079,18 +1410,143 @@ def _locate_data(src: _Source, ds: _Dataset, lay: _Layout, tot: int | None) -> N
     fits.sort()
     off_by, name, s, length = fits[0]
     exact = [f for f in fits if f[0] == 0]
+    why = "it matches $TOT × bytes per event"
     if len(exact) > 1 and len({f[2] for f in exact}) > 1:
-        raise src.fail(f"{disagreement}, and both fit $TOT × bytes per event; refusing to guess")
+        name, s, length, why = _weigh_evidence(src, ds, lay, exact, need, disagreement)
     if disagreement:
-        warnings.append(f"{disagreement}; used {name} because it matches $TOT × bytes per event")
+        warnings.deviate(
+            f"{disagreement}; used {name} because {why}",
+            field="HEADER DATA offsets, $BEGINDATA/$ENDDATA",
+            rule="FCS 3.1 §3.2.18: $BEGINDATA/$ENDDATA duplicate the HEADER's DATA offsets",
+            found=f"HEADER {header[0]}-{header[1]}, TEXT {text[0] if text else 0}-"
+            f"{text[1] if text else 0}",
+            expected="the same offsets in both",
+            repair=f"used {name} because {why}",
+        )
     if off_by:
         end = s + length - 1
         direction = "one past the last byte" if length > need else "one byte short"
-        warnings.append(
+        warnings.deviate(
             f"DATA end offset {end} ({name}) is {direction} of $TOT × bytes per event "
-            f"({need} bytes from {s}); read exactly {need} bytes"
+            f"({need} bytes from {s}); read exactly {need} bytes",
+            field=f"{name} DATA end offset",
+            rule=RULE_OFFSETS,
+            found=str(end),
+            expected=f"{s + need - 1} ($TOT × bytes per event from {s})",
+            repair=f"read exactly {need} bytes from {s}",
         )
     lay.start, lay.length = base + s, need
+
+
+#: Events examined per candidate when HEADER and TEXT point at two DATA segments
+#: that both fit: enough to see a shifted layout many times over, cheap to decode.
+EVIDENCE_EVENTS = 20_000
+
+
+def _weigh_evidence(
+    src: _Source,
+    ds: _Dataset,
+    lay: _Layout,
+    exact: list[tuple[int, str, int, int]],
+    need: int,
+    disagreement: str,
+) -> tuple[str, int, int, str]:
+    """Choose between two DATA segments that both hold exactly $TOT events, from the bytes.
+
+    Why: Beckman Coulter Cyan files give HEADER and TEXT DATA offsets 46 bytes
+    apart, and each fits $TOT × bytes per event, so size cannot decide. Three
+    independent signs can, each voting only when it separates the candidates
+    clearly (one side at least ten times worse):
+
+    * values within ``$PnR``: the true segment holds (nearly) no value at or
+      above its channel's range, a shifted one reads bytes of the wrong
+      channel or event and leaves the ranges (non-finite floats count too);
+    * a time channel (``$PnN`` starting with "time") never decreases in the
+      true segment;
+    * the true segment starts right after TEXT (only padding between).
+
+    The signs must not contradict each other; split or absent evidence is an
+    FCSError (never a guess).
+    """
+    t_end = ds.text_range[1]
+    kw = ds.keywords
+    names = [(_kw(kw, f"$P{n}N") or "") for n in range(1, lay.par + 1)]
+    ranges = []
+    for n in range(1, lay.par + 1):
+        try:
+            ranges.append(float(_kw(kw, f"$P{n}R") or "nan"))
+        except ValueError:
+            ranges.append(math.nan)
+    bpe = sum(lay.widths)
+    n_ev = min(lay.tot, EVIDENCE_EVENTS)
+    time_col = next((j for j, n in enumerate(names) if n.strip().lower().startswith("time")), None)
+    rows: list[tuple[str, int, int, int, int | None, bool]] = []
+    for _, name, s, length in exact[:2]:
+        probe = _Layout(
+            tot=n_ev,
+            par=lay.par,
+            datatype=lay.datatype,
+            little=lay.little,
+            widths=lay.widths,
+            masks=[None] * lay.par,
+            out_dtype=np.float64,
+            start=ds.base + s,
+            length=n_ev * bpe,
+        )
+        ev = np.asarray(
+            _read_events(src, probe, True, _Notes(src.path, ds.index, False), names),
+            dtype=np.float64,
+        )
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(ev)
+            for j, r in enumerate(ranges):
+                if math.isfinite(r) and r > 0:
+                    bad[:, j] |= (ev[:, j] >= r) | (ev[:, j] < -r)
+        decreases = (
+            int(np.count_nonzero(np.diff(ev[:, time_col]) < 0)) if time_col is not None else None
+        )
+        adjacent = t_end < s <= t_end + 4097 and not src.read(
+            ds.base + t_end + 1, s - t_end - 1, "gap after TEXT"
+        ).strip(_PADDING)
+        rows.append((name, s, length, int(np.count_nonzero(bad)), decreases, adjacent))
+
+    def clear(a: int, b: int) -> int | None:
+        """Index of the clearly better (lower) count, or None."""
+        lo, hi = min(a, b), max(a, b)
+        if hi == 0 or hi < 10 * lo:
+            return None
+        return 0 if a < b else 1
+
+    (na, sa, la, ra, da, aa), (nb, sb, lb, rb, db, ab) = rows
+    votes: list[tuple[int, str]] = []
+    pick = clear(ra, rb)
+    if pick is not None:
+        votes.append(
+            (pick, f"values outside $PnR in the first {n_ev} events: {na} {ra}, {nb} {rb}")
+        )
+    if da is not None and db is not None:
+        pick = clear(da, db)
+        if pick is not None:
+            tname = names[time_col] if time_col is not None else "time"
+            votes.append((pick, f"{tname} decreases {da} times from {na}, {db} times from {nb}"))
+    if aa != ab:
+        votes.append((0 if aa else 1, f"{na if aa else nb} starts right after TEXT"))
+    detail = "; ".join(v[1] for v in votes)
+    if not votes:
+        raise src.fail(
+            f"{disagreement}, both fit $TOT × bytes per event, and nothing in the bytes tells "
+            f"them apart (values within $PnR: {na} {ra} outside, {nb} {rb}; time channel: "
+            f"{'none' if time_col is None else names[time_col]}; neither starts alone right "
+            "after TEXT); refusing to guess"
+        )
+    if len({v[0] for v in votes}) > 1:
+        raise src.fail(
+            f"{disagreement}, both fit $TOT × bytes per event, and the evidence is split "
+            f"({detail}); refusing to guess"
+        )
+    k = votes[0][0]
+    name, s, length = (na, sa, la) if k == 0 else (nb, sb, lb)
+    return name, s, length, f"both fit $TOT × bytes per event and the bytes say so: {detail}"
 
 
 # --------------------------------------------------------------------------
@@ -1103,6 +1559,7 @@ def _read_dataset(src: _Source, ds: _Dataset, copy: bool) -> FCSData:
     assert layout is not None
     events = _read_events(src, layout, copy, ds.warnings, meta.channels)
     return FCSData(
+        conformance=ds.warnings.deviations,
         path=meta.path,
         version=meta.version,
         dataset_index=meta.dataset_index,
@@ -1113,13 +1570,13 @@ def _read_dataset(src: _Source, ds: _Dataset, copy: bool) -> FCSData:
         spillover=meta.spillover,
         n_events=int(events.shape[0]),
         datatype=meta.datatype,
-        warnings=meta.warnings,
+        warnings=ds.warnings,
         events=events,
     )
 
 
 def _read_events(
-    src: _Source, lay: _Layout, copy: bool, warnings: list[str], channels: list[str]
+    src: _Source, lay: _Layout, copy: bool, warnings: _Notes, channels: list[str]
 ) -> npt.NDArray[Any]:
     tot, par = lay.tot, lay.par
     if lay.datatype in ("F", "D"):
@@ -1153,7 +1610,7 @@ def _read_events(
 
 
 def _decode_int(
-    buf: npt.NDArray[np.uint8], lay: _Layout, warnings: list[str], channels: list[str]
+    buf: npt.NDArray[np.uint8], lay: _Layout, warnings: _Notes, channels: list[str]
 ) -> npt.NDArray[Any]:
     tot, par, widths, masks = lay.tot, lay.par, lay.widths, lay.masks
     over: dict[str, int] = {}
@@ -1195,9 +1652,14 @@ def _decode_int(
             out[:, j] = acc
     if over:
         detail = ", ".join(f"{name}: {n}" for name, n in over.items())
-        warnings.append(
+        warnings.deviate(
             f"integer values with bits set above the $PnR range were masked "
-            f"(values per channel: {detail})"
+            f"(values per channel: {detail})",
+            field=", ".join(f"{name} $PnR" for name in list(over)[:5]),
+            rule="FCS 3.1 §3.2.18: integer values lie within $PnR, which sets the bit mask",
+            found=f"values with bits above the mask ({detail})",
+            expected="values below the next power of two at or above $PnR (and within $PnB bits)",
+            repair="cleared the bits above the mask",
         )
     return out
 

@@ -13,6 +13,15 @@ the median down. Two ways to find them, chosen by what the file holds:
     population, ``median + n_mad · 1.4826 · MAD`` on the same axis
     (:func:`mad_threshold`). Events with ``PI < cut`` are live.
 
+    With ``spill_from`` (the measured dye's channel, e.g. Rh123 in FITC) the
+    gate runs along the spill direction: a bright dye spills into the PI
+    detector, so uncompensated live cells are the brighter in PI the more dye
+    they hold, and a cut on PI alone removes the brightest live cells (3 of 8
+    Rh123 MFIs 4 % low in a file without ``$SPILLOVER``). The slope ``b`` of
+    PI on the dye among the live cells is fitted (Huber, iterated with the
+    cut), and the cut is made on ``PI − b · dye``; with no significant slope
+    (a compensated file) it is the plain PI cut.
+
 ``scatter`` (no viability dye)
     Dying cells shrink, so they form a population of lower forward scatter
     than the live cells. We fit a two-component Gaussian mixture to FSC-A
@@ -42,6 +51,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from assaykit.cytometry.compensation import _huber_slopes
 from assaykit.cytometry.events import EventData, as_event_source
 from assaykit.cytometry.prepare import DEFAULT_FIT_EVENTS
 from assaykit.cytometry.thresholds import Threshold, auto_logicle, valley_threshold
@@ -359,19 +369,47 @@ def _scatter_cut(
     )
 
 
+def _spill_slope(
+    pi: NDArray[np.float64], dye: NDArray[np.float64], p: LiveGateParams, channel: str
+) -> tuple[float, float, Threshold, str]:
+    """Slope of PI on the dye among the live cells, its standard error, and the cut on
+    ``PI − slope · dye``. The live cells are those below the cut, so the fit and
+    the cut are iterated: a plain PI cut removes the brightest live cells and
+    flattens the first slope, each pass lets more of them back."""
+    b, se = 0.0, 0.0
+    th, rule = _pi_cut(pi, p, channel)
+    for _ in range(6):
+        live = (pi - b * dye) < th.value
+        if int(live.sum()) < max(p.min_events, 10):
+            break
+        nb_arr, se_arr = _huber_slopes(dye[live], pi[live][:, None])
+        nb, nse = float(nb_arr[0]), float(se_arr[0])
+        if not (nb > 3.0 * nse and nb > 0):  # no significant spill: the plain PI cut
+            nb, nse = 0.0, nse
+        moved = abs(nb - b)
+        b, se = nb, nse
+        th, rule = _pi_cut(pi - b * dye, p, channel)
+        if moved <= max(0.01 * abs(b), 1e-6):
+            break
+    return b, se, th, rule
+
+
 def live_gate(
     data: EventData,
     *,
     pi_channel: str | None = None,
     within: Mask | None = None,
     params: LiveGateParams | None = None,
+    spill_from: str | None = None,
 ) -> LiveGateResult:
     """Gate live cells by a viability dye (``pi_channel``) or, without one, by scatter.
 
-    ``data`` is an :class:`~assaykit.cytometry.events.EventFrame` (already
-    compensated if the dye spills) or a ``{channel: array}`` mapping.
-    ``within`` restricts the estimate and the result to those events (e.g.
-    singlets). See the module docstring for the rules.
+    ``data`` is an :class:`~assaykit.cytometry.events.EventFrame` (compensated
+    if the file says how) or a ``{channel: array}`` mapping. ``within``
+    restricts the estimate and the result to those events (e.g. singlets).
+    ``spill_from`` names the measured dye's channel, whose spill into the PI
+    detector the gate then follows (PI mode only; ``details["spill_slope"]``
+    says what it found). See the module docstring for the rules.
     """
     p = params or LiveGateParams()
     src = as_event_source(data)
@@ -388,14 +426,29 @@ def live_gate(
         return LiveGateResult(sel.copy(), "none", "too_few_events", None, channel, int(v.size))
     if p.fit_events is not None and v.size > p.fit_events:
         v = v[:: -(-v.size // p.fit_events)]
-    if pi_channel:
+    details: dict[str, Any] = {}
+    if pi_channel and spill_from and spill_from != pi_channel:
+        d_all = src.column(spill_from)
+        sel &= np.isfinite(d_all)
+        d = d_all[base & np.isfinite(x) & np.isfinite(d_all)]
+        v = x[base & np.isfinite(x) & np.isfinite(d_all)]
+        if p.fit_events is not None and v.size > p.fit_events:
+            stride = -(-v.size // p.fit_events)
+            v, d = v[::stride], d[::stride]
+        b, b_se, th, rule = _spill_slope(v, d, p, channel)
+        live = sel & ((x - b * d_all) < th.value)
+        details = {"spill_from": spill_from, "spill_slope": b, "spill_slope_se": b_se}
+        method: Literal["pi", "scatter"] = "pi"
+    elif pi_channel:
         th, rule = _pi_cut(v, p, channel)
         live = sel & (x < th.value)
-        method: Literal["pi", "scatter"] = "pi"
+        method = "pi"
     else:
         th, rule = _scatter_cut(v, p)
         live = sel & (x >= th.value)
         method = "scatter"
     n_sel = int(sel.sum())
     frac = float(live.sum() / max(n_sel, 1))
-    return LiveGateResult(live, method, rule, th, channel, n_sel, {"fraction_live": frac})
+    return LiveGateResult(
+        live, method, rule, th, channel, n_sel, {"fraction_live": frac, **details}
+    )

@@ -67,6 +67,14 @@ class FlowPrepParams(Params):
             "('<sample_id>#<k>'), or use only the 'first' or 'last'"
         ),
     )
+    strict: bool = Field(
+        False,
+        description=(
+            "Refuse an FCS file that deviates from the standard (error naming the file, the "
+            "keyword and what was expected) instead of analysing it as repaired; the repairs "
+            "are listed in the report's file conformance table either way"
+        ),
+    )
     min_events: int = Field(
         1000,
         ge=1,

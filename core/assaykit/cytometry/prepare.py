@@ -49,7 +49,7 @@ from assaykit.cytometry.compensation import (
 )
 from assaykit.cytometry.events import channel_to_scale
 from assaykit.cytometry.thresholds import Threshold, percentile_threshold, valley_threshold
-from assaykit.errors import AnalysisError, ConfigError
+from assaykit.errors import AnalysisError, ConfigError, FCSError
 
 if TYPE_CHECKING:
     from assaykit.cytometry.fcs import FCSData, FCSMetadata
@@ -211,9 +211,14 @@ def flag_repairs(result: AssayResult, sample_id: str, fcs: FCSMetadata) -> None:
 
 
 def fcs_samples(
-    inp: Input, datasets: Sequence[FCSData], policy: DatasetPolicy = "all"
+    inp: Input, datasets: Sequence[FCSData], policy: DatasetPolicy = "all", *, strict: bool = False
 ) -> list[tuple[str, FCSData]]:
     """The samples one FCS file holds: ``[(sample_id, data set), ...]``.
+
+    ``strict=True`` (the flow assays' ``strict`` parameter) refuses a file
+    any of whose data sets deviates from the FCS standard, with the same
+    :class:`~assaykit.errors.FCSError` (file, field, what was expected) that
+    ``read_fcs(strict=True)`` raises, instead of analysing the repaired data.
 
     The multi-data-set policy (FCS files may chain data sets via ``$NEXTDATA``):
 
@@ -233,6 +238,11 @@ def fcs_samples(
     sid = inp.sample_id
     if not datasets:
         raise AnalysisError(f"{inp.path}: the file holds no data set")
+    if strict:
+        for d in datasets:
+            found = getattr(d, "conformance", ())
+            if found:
+                raise FCSError(inp.path, found[0].refusal())
     if policy == "first" or len(datasets) == 1:
         return [(sid, datasets[0])]
     if policy == "last":

@@ -197,6 +197,43 @@ class NormalizedImage:
         return replace(self, data=data, valid=valid)
 
 
+#: A dark-end plateau: at least this many pixels at the minimum ...
+_DARK_PLATEAU_PIXELS = 25
+#: ... and this many times as many as at the next value above it (clipping, not noise).
+_DARK_PLATEAU_RATIO = 4.0
+
+
+def _dark_plateau(data: NDArray[Any], valid: NDArray[np.bool_] | None) -> float | None:
+    """The minimum of a dark-on-light image when it is a clipping plateau above 0.
+
+    Why: in an inverted (film-like or scanner-inverted) image the detector's
+    maximum is at the *dark* end of the file values. A film's darkest
+    density or a scanner's black point can sit above 0 (a band burnt out at
+    12, say), and ``container maximum - value`` then never reaches the
+    saturation value, so a saturated band went unflagged. A clipped band
+    leaves many pixels at exactly the minimum and few just above it; noise
+    alone leaves a thin tail. Integer data only (floats have no plateau).
+    """
+    if not np.issubdtype(np.asarray(data).dtype, np.integer) and not np.all(
+        np.mod(data[:: max(1, data.size // 100_000)], 1) == 0
+    ):
+        return None
+    v = data if valid is None else data[valid]
+    if v.size == 0:
+        return None
+    vmin = float(np.min(v))
+    if vmin <= 0:
+        return None  # clipped at 0 is already the container's end
+    n_min = int(np.count_nonzero(v == vmin))
+    above = v[v > vmin]
+    if above.size == 0:
+        return None
+    n_next = int(np.count_nonzero(above == float(np.min(above))))
+    if n_min >= _DARK_PLATEAU_PIXELS and n_min >= _DARK_PLATEAU_RATIO * max(n_next, 1):
+        return vmin
+    return None
+
+
 def _sat_mask(
     data: NDArray[np.float32], sat: float, valid: NDArray[np.bool_] | None
 ) -> NDArray[np.bool_]:
@@ -310,6 +347,36 @@ def _read_tiff(path: str, max_pixels: int) -> tuple[NDArray[Any], dict[str, Any]
                     path,
                     f"TIFF strip/tile data: ends at byte {end:,} but the file has {size:,} bytes "
                     "(file truncated?)",
+                )
+            # Uncompressed data must hold every pixel the header claims; otherwise
+            # the decoder would allocate the claimed image first and fail after.
+            compression = int(getattr(page, "compression", 1) or 1)
+            needed = int(getattr(page, "nbytes", 0) or 0)
+            stored = sum(int(c) for c in counts)
+            if compression == 1 and needed > stored:
+                raise ImageError(
+                    path,
+                    f"TIFF strip/tile data: {stored:,} bytes stored but the header's "
+                    f"{width}x{height} image with shape {shape} and {page.dtype} samples "
+                    f"needs {needed:,} (dimensions wrong or file truncated?)",
+                )
+            # Compressed or not, the strips (tiles) must cover the claimed image:
+            # a header edit to the dimensions would otherwise have the decoder
+            # allocate the claimed image before finding the data short.
+            planes = shape[0] if planar else 1
+            if getattr(page, "is_tiled", False):
+                tl, tw = int(page.tilelength or 1), int(page.tilewidth or 1)
+                need = planes * -(-height // tl) * -(-width // tw)
+                unit = f"{tw}x{tl} tiles"
+            else:
+                rows = max(1, min(int(getattr(page, "rowsperstrip", 0) or height), height))
+                need = planes * -(-height // rows)
+                unit = f"strips of {rows} rows"
+            if len(offsets) < need:
+                raise ImageError(
+                    path,
+                    f"TIFF strip/tile data: {len(offsets)} {unit} cannot hold the header's "
+                    f"{width}x{height} image ({need} needed; dimensions wrong or file truncated?)",
                 )
         meta: dict[str, Any] = {"n_pages": len(tif.pages)}
         tag = page.tags.get(281)
@@ -789,7 +856,12 @@ def normalize_polarity(
         out = (np.float32(top) - data).astype(np.float32)
         if valid is not None:
             out = _fill_invalid(out, valid)
-        return NormalizedImage(out, top, pol, rule, source, valid)
+        out_sat = top
+        floor = None if saturation_value is not None else _dark_plateau(data, valid)
+        if floor is not None:
+            # the detector's maximum is the darkest value the file holds, not 0
+            out_sat = top - floor
+        return NormalizedImage(out, out_sat, pol, rule, source, valid)
     out = np.asarray(data, dtype=np.float32)
     if valid is not None:
         out = _fill_invalid(out, valid)

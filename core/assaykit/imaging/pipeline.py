@@ -77,7 +77,7 @@ from assaykit.imaging.geometry import (
     rotate_image,
 )
 from assaykit.imaging.io import LoadedImage, Polarity, load_image, normalize_polarity
-from assaykit.imaging.wells import WellRow, find_well_row
+from assaykit.imaging.wells import WellRow, find_comb, find_well_row
 
 __all__ = [
     "PREPARATION_VERSION",
@@ -707,7 +707,7 @@ def prepare_image(
             )
 
     # -- lanes per strip
-    from assaykit.imaging.lanegrid import place_lanes
+    from assaykit.imaging.lanegrid import membrane_span, place_lanes
 
     out_strips: list[Strip] = []
     for k, (r0, r1) in enumerate(ranges):
@@ -728,11 +728,25 @@ def prepare_image(
         centres_p = [to_prepared(float(x)) for x in given_c] if given_c else None
         span_p = (to_prepared(given_s[0]), to_prepared(given_s[1])) if given_s else None
         sub_valid = valid[r0:r1] if valid is not None else None
+        fit_n = want
+        comb = (
+            find_comb(data, (r0, r1), membrane_span(clean[r0:r1], sub_valid))
+            if wells and want is None and not centres_p and not span_p
+            else None
+        )
+        if comb is not None and comb.count >= max(3, at_least or 0):
+            # no count: a gel's comb shows every lane, loaded or empty, as a well
+            fit_n = comb.count
+            notes.append(
+                f"strip {k + 1}: no lane count given; {comb.count} lanes from the comb's "
+                f"{comb.count} wells (rows {comb.hole[0]}-{comb.hole[1]}, pitch "
+                f"{comb.pitch:.1f} px)"
+            )
         try:
             placed = place_lanes(
                 detect[r0:r1],
                 clean[r0:r1],
-                expected=want,
+                expected=fit_n,
                 minimum=at_least,
                 centers=centres_p,
                 first_last=span_p,

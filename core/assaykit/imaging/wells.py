@@ -146,3 +146,142 @@ def find_well_row(
         min(data.shape[0], hole[1] + max(GLOW_MIN_PX, int(GLOW_HEIGHTS * hh))),
     )
     return WellRow(hole, zone, int(dark[a:b].max()), len(lanes))
+
+
+#: a comb's well is at least this share of the well row's 90th-percentile hole depth (edge
+#: wells are often shallower: the comb sits unevenly, and the gel's edge lifts)
+COMB_DEPTH = 0.15
+
+
+@dataclass(frozen=True)
+class Comb:
+    """A comb's wells found without lanes: the hole rows, the pitch and each well's centre."""
+
+    hole: tuple[int, int]
+    pitch: float
+    centres: tuple[float, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.centres)
+
+
+def _hole_rows(q: NDArray[np.float64], h: int) -> tuple[tuple[int, int] | None, float]:
+    """The run of rows whose lower quartile dips below the rows around it, and the noise."""
+    around = np.array([np.median(q[max(0, i - 25) : i + 26]) for i in range(q.size)])
+    dip = around - q
+    d = np.diff(q)
+    sigma = float(1.4826 * np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+    if sigma <= 0:
+        sigma = float(np.percentile(np.abs(d), 90)) / (1.645 * np.sqrt(2.0)) or 1.0
+    is_hole = uniform_filter1d(dip, 3) > 4.0 * sigma
+    best: tuple[int, int] | None = None
+    best_score = 0.0
+    i, n = 0, is_hole.size
+    while i < n:
+        if not is_hole[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and is_hole[j]:
+            j += 1
+        score = float(dip[i:j].sum())
+        # a run at the block's top or bottom is the image's (or the window's) edge
+        if i > 0 and j < n and 3 <= j - i <= 0.25 * h and score > best_score:
+            best, best_score = (i, j), score
+        i = j
+    return best, sigma
+
+
+def find_comb(
+    data: NDArray[np.floating],
+    rows: tuple[int, int],
+    span: tuple[int, int],
+    *,
+    look_above: int | None = None,
+    min_wells: int = 3,
+) -> Comb | None:
+    """The comb's wells of the strip at ``rows``, found without lanes; or None.
+
+    Why: without a lane count, lanes are only seen where they hold signal, so
+    a gel's empty lanes, often at its edges, are invisible in the lanes, but
+    never in the wells: every lane has its well. The well row is the run of
+    rows whose lower quartile over the gel's columns ``span`` dips below the
+    rows around it; there each column's hole depth (the gel just above and
+    below minus the hole) repeats with the comb's pitch (autocorrelation), and
+    the wells are the longest unbroken run of pitch steps, at the best phase,
+    that are deep.
+    """
+    r0, r1 = rows
+    h = r1 - r0
+    lo, hi = span
+    if h < 40 or hi - lo < 60:
+        return None
+    above = int(0.25 * h) if look_above is None else int(look_above)
+    s0, s1 = max(0, r0 - above), min(data.shape[0], r0 + int(0.5 * h))
+    block = np.asarray(data[s0:s1, lo:hi], dtype=np.float64)
+    if block.shape[0] < 10:
+        return None
+    run, sigma = _hole_rows(np.percentile(block, 25, axis=1), h)
+    if run is None:
+        return None
+    a, b = run
+    rim = max(3, round(0.3 * (b - a)))
+    ref_rows = [*range(max(0, a - rim - 8), max(0, a - rim))]
+    ref_rows += [*range(min(block.shape[0], b + rim), min(block.shape[0], b + rim + 8))]
+    if len(ref_rows) < 4:
+        return None
+    depth = np.median(block[ref_rows], axis=0) - np.median(block[a:b], axis=0)
+    depth = uniform_filter1d(depth, 3)
+    full = float(np.percentile(depth, 90))
+    if full < 6.0 * sigma:
+        return None
+    # pitch: the first clear peak of the depth profile's autocorrelation
+    z = depth - depth.mean()
+    ac = np.correlate(z, z, mode="full")[z.size - 1 :]
+    if ac[0] <= 0:
+        return None
+    ac = ac / ac[0]
+    lag = None
+    for k in range(6, min(ac.size - 1, z.size // 3)):
+        if ac[k] >= ac[k - 1] and ac[k] >= ac[k + 1] and ac[k] > 0.25:
+            lag = k
+            break
+    if lag is None:
+        return None
+    # refine the pitch to a fraction of a pixel (parabola through the peak)
+    y0, y1, y2 = ac[lag - 1], ac[lag], ac[lag + 1]
+    den = y0 - 2 * y1 + y2
+    pitch = float(lag + (0.5 * (y0 - y2) / den if den < 0 else 0.0))
+    # phase: the offset whose comb of pitch steps collects the most depth
+    best_phase, best_sum = 0.0, -np.inf
+    for phase in np.arange(0.0, pitch, 0.5):
+        idx = np.round(np.arange(phase, depth.size, pitch)).astype(int)
+        idx = idx[idx < depth.size]
+        tot = float(depth[idx].sum())
+        if tot > best_sum:
+            best_phase, best_sum = float(phase), tot
+    centres = np.arange(best_phase, depth.size, pitch)
+    half = max(1, round(pitch / 6))
+    deep = np.array(
+        [float(np.median(depth[max(0, round(c) - half) : round(c) + half + 1])) for c in centres]
+    )
+    is_well = deep > COMB_DEPTH * full
+    # the wells: the longest unbroken run of deep steps (a comb has no missing tooth)
+    best_run: tuple[int, int] = (0, 0)
+    i = 0
+    while i < is_well.size:
+        if not is_well[i]:
+            i += 1
+            continue
+        j = i
+        while j < is_well.size and is_well[j]:
+            j += 1
+        if j - i > best_run[1] - best_run[0]:
+            best_run = (i, j)
+        i = j
+
+    if best_run[1] - best_run[0] < min_wells:
+        return None
+    chosen = centres[best_run[0] : best_run[1]]
+    return Comb((s0 + a, s0 + b), pitch, tuple(float(lo + c) for c in chosen))

@@ -179,18 +179,20 @@ def test_segment_longer_than_tot_is_refused_not_cut(tmp_path: Path) -> None:
     refuse(write(tmp_path, content), "$TOT=2 × 8 bytes per event = 16 bytes", "= 24 bytes")
 
 
-def test_two_plausible_data_segments_are_not_guessed_between(tmp_path: Path) -> None:
+def test_two_plausible_data_segments_with_split_evidence_are_refused(tmp_path: Path) -> None:
+    """HEADER and TEXT name two segments that both hold $TOT events. The one right
+    after TEXT holds values far outside $PnR, the other values inside it: the
+    signs point opposite ways, so the reader must refuse rather than pick one."""
     raw = EVENTS.tobytes()
-    content = bytearray(build(keywords(), raw + raw[::-1]))
+    outside = (EVENTS * 1e6).astype("<f4").tobytes()  # |values| up to 6e6 > $PnR 262144
+    content = bytearray(build(keywords(), outside + raw))
     begin = int(content[26:34])
-    content[34:42] = f"{begin + 23:>8}".encode()  # HEADER: first copy
+    content[34:42] = f"{begin + 23:>8}".encode()  # HEADER: the first (adjacent) copy
     content = content.replace(
         b"$BEGINDATA/" + f"{begin:010d}".encode(), b"$BEGINDATA/" + f"{begin + 24:010d}".encode()
     )
-    content = content.replace(
-        b"$ENDDATA/" + f"{begin + 47:010d}".encode(), b"$ENDDATA/" + f"{begin + 47:010d}".encode()
-    )
-    refuse(write(tmp_path, bytes(content)), "refusing to guess")
+    err = refuse(write(tmp_path, bytes(content)), "evidence is split", "refusing to guess")
+    assert "values outside $PnR" in err.reason and "starts right after TEXT" in err.reason
 
 
 def test_fcs3_header_zero_means_text_offsets(tmp_path: Path) -> None:
@@ -254,8 +256,8 @@ def test_fcs20_without_tot_derives_it_with_a_warning(tmp_path: Path) -> None:
         ({"drop": ["$BYTEORD"]}, "$BYTEORD"),
         ({"byteord": "3,4,1,2"}, "mixed byte order"),
         ({"byteord": "1,2,x,4"}, "not a comma-separated list"),
-        ({"datatype": "I", "bits": 10}, "no bit packing"),
-        ({"datatype": "I", "bits": 128}, "no bit packing"),
+        ({"datatype": "I", "bits": 10}, "bit-packed DATA is not supported"),
+        ({"datatype": "I", "bits": 128}, "only widths up to 64 bits"),
         ({"bits": "many"}, "$P1B='many' is not an integer"),
         ({"extra": [("$P2DATATYPE", "D")]}, "$PnDATATYPE"),
     ],

@@ -259,3 +259,62 @@ def test_garbage_only_ever_raises_image_error(tmp_path: Path, magic: bytes, body
     p.write_bytes(magic + body)
     with contextlib.suppress(ImageError):
         load_image(p)
+
+
+@pytest.mark.parametrize("tag, value", [(257, 65535), (256, 70000), (277, 255)])
+def test_uncompressed_tiff_claiming_more_pixels_than_stored_is_refused_before_decoding(
+    tmp_path: Path, tag: int, value: int
+) -> None:
+    """Found by the fuzz campaign: a header edit made the decoder allocate the
+    claimed image (up to 40 MB here) and then fail with a decoder message."""
+    p = tmp_path / "claims.tif"
+    tifffile.imwrite(p, np.arange(120 * 160, dtype=np.uint16).reshape(120, 160))
+    blob = bytearray(p.read_bytes())
+    assert blob[:4] == b"II*\x00"
+    (ifd,) = struct.unpack("<I", blob[4:8])
+    (count,) = struct.unpack("<H", blob[ifd : ifd + 2])
+    for k in range(count):
+        at = ifd + 2 + 12 * k
+        t, typ = struct.unpack("<HH", blob[at : at + 4])
+        if t == tag:
+            packed = struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
+            blob[at + 8 : at + 12] = packed
+            break
+    else:
+        raise AssertionError(f"tag {tag} not written by tifffile")
+    p.write_bytes(bytes(blob))
+    with pytest.raises(ImageError) as info:
+        load_image(p)
+    assert info.value.path == str(p)
+    assert info.value.reason.startswith("TIFF strip/tile data: 38,400 bytes stored but"), info.value
+
+
+@pytest.mark.parametrize(
+    "layout, tag, value, message",
+    [
+        ({"rowsperstrip": 8}, 257, 60000, "15 strips of 8 rows cannot hold the header's 160x60000"),
+        ({"tile": (16, 16)}, 256, 60000, "80 16x16 tiles cannot hold the header's 60000x120"),
+    ],
+)
+def test_compressed_tiff_whose_strips_cannot_hold_the_claimed_image_is_refused(
+    tmp_path: Path, layout: dict[str, object], tag: int, value: int, message: str
+) -> None:
+    """Found by the fuzz campaign: an LZW gel whose ImageLength was edited to 65535
+    made the decoder allocate 90 MB for the claimed image before failing."""
+    p = tmp_path / "claims.tif"
+    tifffile.imwrite(p, np.arange(120 * 160, dtype=np.uint16).reshape(120, 160),
+                     compression="lzw", **layout)  # type: ignore[arg-type]  # fmt: skip
+    blob = bytearray(p.read_bytes())
+    (ifd,) = struct.unpack("<I", blob[4:8])
+    (count,) = struct.unpack("<H", blob[ifd : ifd + 2])
+    for k in range(count):
+        at = ifd + 2 + 12 * k
+        t, typ = struct.unpack("<HH", blob[at : at + 4])
+        if t == tag:
+            packed = struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
+            blob[at + 8 : at + 12] = packed
+    p.write_bytes(bytes(blob))
+    with pytest.raises(ImageError) as info:
+        load_image(p)
+    assert info.value.path == str(p)
+    assert info.value.reason.startswith(f"TIFF strip/tile data: {message}"), info.value

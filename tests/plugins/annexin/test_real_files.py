@@ -1,8 +1,10 @@
 """Real instrument files (shared_data/fcs-instruments) through annexin_pi.
 
-None of these files is an Annexin V/PI experiment; they check that any real
-file — other instruments, FCS versions, integer/log data, multi-data-set,
-corrupted — gives records or a clear, typed error record, never a traceback.
+None of these files is an Annexin V/PI experiment. Each readable one is gated
+at its channels' medians and its four percentages must equal a plain numpy
+gate on the same values (scaled by the FCS rules written out here); the
+Gating-ML compliance file must give the ISAC truth files' quadrant shares;
+the unreadable ones must give one FCSError naming the file.
 Channels are given by parameters (folder ``assaykit.toml``), one batch per
 file, because each instrument names its detectors differently.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import assaykit
+import numpy as np
 import pytest
 from assaykit import PluginHost
 
@@ -112,42 +115,112 @@ def test_the_list_covers_every_instrument_file(shared_data: Path) -> None:
     assert found == set(FILES)
 
 
-@pytest.mark.parametrize("thresholds", ["default", "fixed"])
-@pytest.mark.parametrize("rel", sorted(FILES))
-def test_real_file_gives_records_or_a_typed_error(
-    rel: str, thresholds: str, shared_data: Path, tmp_path: Path, host: PluginHost
+def _scale(x: np.ndarray, kw: dict[str, str], n: int, datatype: str) -> np.ndarray:
+    """Channel to scale values by the FCS 3.1 rules, written out again here (independent
+    of assaykit's ``channel_to_scale``): log amplifier ``10^(f1 x / R) f2``, integer gain."""
+    f1, _, f2 = kw.get(f"$P{n}E", "0,0").partition(",")
+    if float(f1 or 0) > 0:
+        offset = float(f2 or 0) or 1.0  # f2 = 0 (FCS 2.0 habit) means 1
+        return offset * 10 ** (float(f1) * x / float(kw[f"$P{n}R"]))
+    gain = float(kw.get(f"$P{n}G", "0") or 0)
+    return x / gain if datatype == "I" and gain != 0.0 else x
+
+
+def _independent_quadrants(path: Path, a_name: str, p_name: str) -> list[dict[str, float]]:
+    """Per data set: thresholds at the channels' medians and the four quadrant percentages,
+    by plain numpy on the file's values (no assaykit gate, transform or cleanup code)."""
+    from assaykit.cytometry.fcs import read_fcs_all
+
+    out = []
+    for d in read_fcs_all(path):
+        chans = list(d.channels)
+        cols = []
+        for name in (a_name, p_name):
+            k = chans.index(name) if chans.count(name) == 1 else (d.labels.index(name))
+            cols.append(_scale(d.events[:, k].astype(np.float64), d.keywords, k + 1, d.datatype))
+        a, p = cols
+        ok = np.isfinite(a) & np.isfinite(p)
+        a, p = a[ok], p[ok]
+        ta, tp = float(np.median(a)), float(np.median(p))
+        ap, pp = a >= ta, p >= tp
+        pct = {
+            "viable_pct": ~ap & ~pp, "early_apoptotic_pct": ap & ~pp,
+            "late_apoptotic_pct": ap & pp, "necrotic_pct": ~ap & pp,
+        }  # fmt: skip
+        out.append({"ta": ta, "tp": tp, "n": float(a.size),
+                    **{m: 100.0 * float(v.mean()) for m, v in pct.items()}})
+    return out
+
+
+READABLE = sorted(set(FILES) - UNREADABLE)
+#: cleanup gates and compensation off, so that the parent population is every event
+PLAIN = {"debris": "none", "singlets": False, "compensation": "none", "threshold_method": "fixed"}
+
+
+@pytest.mark.parametrize("rel", READABLE)
+def test_real_file_quadrants_equal_an_independent_numpy_gate(
+    rel: str, shared_data: Path, host: PluginHost
+) -> None:
+    """Each real file, thresholds at its channels' medians: the four percentages and the
+    parent count equal those of a numpy gate on the same values, data set by data set."""
+    src = shared_data / "fcs-instruments" / rel
+    params = {**FILES[rel], **PLAIN}
+    truth = _independent_quadrants(src, params["annexin_channel"], params["pi_channel"])
+    for k, t in enumerate(truth):
+        res = assaykit.analyze(
+            "annexin_pi", [src],
+            {**params, "annexin_threshold": t["ta"], "pi_threshold": t["tp"],
+             "datasets": "all", "min_events": 1},
+            figures=False, host=host,
+        )  # fmt: skip
+        ids = sorted({r.sample_id for r in res.records if r.metric == "viable_pct"},
+                     key=lambda s: (len(s), s))
+        assert len(ids) == len(truth), (rel, ids)
+        got = {r.metric: r.value_num for r in res.records if r.sample_id == ids[k]}
+        assert got["singlet_count"] == t["n"], rel
+        for m in ("viable_pct", "early_apoptotic_pct", "late_apoptotic_pct", "necrotic_pct"):
+            assert got[m] == pytest.approx(t[m], abs=1e-9), (rel, k, m)
+    # the median split makes the quadrants informative (not all events in one), so a
+    # wrong side of a threshold or a lost event changes a percentage
+    assert any(t["viable_pct"] < 99.0 for t in truth), rel
+
+
+@pytest.mark.parametrize("rel", sorted(UNREADABLE))
+def test_unreadable_file_is_one_fcs_error_naming_it(
+    rel: str, shared_data: Path, tmp_path: Path, host: PluginHost
 ) -> None:
     src = shared_data / "fcs-instruments" / rel
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(src, folder / src.name)
-    params = {**FILES[rel], **(FIXED if thresholds == "fixed" else {})}
-    (folder / "assaykit.toml").write_text(_toml(params), encoding="utf-8")
+    (folder / "assaykit.toml").write_text(_toml({**FILES[rel], **FIXED}), encoding="utf-8")
     result = assaykit.run(folder, tmp_path / "out", workers=0, host=host, report=False)
-    assert result.exit_code in (0, 1)
-    records = result.records
-    assert records, rel
-    errors = [r for r in records if r.metric == "error"]
-    for r in errors:
-        etype = (r.value_str or "").split(":", 1)[0]
-        assert etype in TYPED, f"{rel}: untyped failure {r.value_str}"
-        assert src.name in (r.value_str or ""), r.value_str
-    if rel in UNREADABLE:
-        assert result.exit_code == 1
-        assert [(r.value_str or "").split(":", 1)[0] for r in errors] == ["FCSError"]
-    elif thresholds == "fixed":
-        # pinned thresholds: nothing data-dependent can fail, so every file gives numbers
-        assert result.exit_code == 0, [r.value_str for r in errors]
-        pct = [r for r in records if r.metric == "viable_pct" and r.value_num is not None]
-        assert pct
-        for r in records:
-            if r.metric.endswith("_pct") and r.value_num is not None:
-                assert 0.0 <= r.value_num <= 100.0
-    if result.exit_code == 0:
-        assert {r.metric for r in records} >= {"annexin_threshold", "pi_threshold"}
-    else:
-        # most of these files hold one population per channel: no valley, a clear error
-        assert all("AnalysisError" in (r.value_str or "") or rel in UNREADABLE for r in errors)
+    assert result.exit_code == 1
+    errors = [r.value_str or "" for r in result.records if r.metric == "error"]
+    assert len(errors) == 1 and errors[0].startswith("FCSError") and src.name in errors[0]
+
+
+#: Gating-ML 2.0 compliance set: Quadrant1 divides FL2-H at 12.14748 and FL4-H at 14.22417
+QUADRANT1 = {"FL2N-FL4N": "viable_pct", "FL2P-FL4N": "early_apoptotic_pct",
+             "FL2P-FL4P": "late_apoptotic_pct", "FL2N-FL4P": "necrotic_pct"}  # fmt: skip
+
+
+def test_quadrants_equal_the_gating_ml_truth_event_for_event(
+    shared_data: Path, host: PluginHost
+) -> None:
+    """data1.fcs (a real FACSCalibur file) with FL2-H as Annexin V and FL4-H as PI, the
+    thresholds at Quadrant1's dividers: each percentage is the ISAC truth file's share."""
+    g = shared_data / "gatingml2-set1"
+    params = {"annexin_channel": "FL2-H", "pi_channel": "FL4-H", "fsc_area": "FSC-H",
+              "ssc_area": "SSC-H", **PLAIN, "annexin_threshold": 12.14748,
+              "pi_threshold": 14.22417}  # fmt: skip
+    res = assaykit.analyze("annexin_pi", [g / "data1.fcs"], params, figures=False, host=host)
+    got = {r.metric: r.value_num for r in res.records}
+    assert got["singlet_count"] == 13_367
+    for quadrant, metric in QUADRANT1.items():
+        member = np.loadtxt(g / "truth" / f"Results_{quadrant}.txt")
+        assert member.size == 13_367
+        assert got[metric] == pytest.approx(100.0 * member.mean(), abs=1e-9), quadrant
 
 
 def test_multi_data_set_file_gives_one_sample_per_data_set(

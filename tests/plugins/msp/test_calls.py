@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from assaykit import PluginHost, Record, analyze
 from helpers.msp_data import generator, write
@@ -219,6 +220,29 @@ def test_saturated_product_is_flagged_and_still_called(
     assert "saturated_pixels" not in got[("ctrl_methylated", "m_band_volume")].qc_flags
     # clipped: the measured volume is a lower bound of the truth
     assert (got[("overloaded", "m_band_volume")].value_num or 0) < 90000.0
+
+
+@pytest.mark.parametrize("floor", [0, 9, 23])
+def test_saturated_control_in_an_inverted_8bit_gel_is_flagged(
+    tmp_path: Path, host: PluginHost, gen: ModuleType, floor: int
+) -> None:
+    """Dark bands on light, 8 bits: a burnt-out control lane sits at the *dark* end of the
+    file values, at 0 or at the film's / scanner's darkest value (``floor``)."""
+    samples = list(gen.default_samples())
+    samples[0] = gen.SampleTruth("ctrl_methylated", m_volume=90000.0, control="methylated")
+    case = gen.GelCase("inverted_saturated", 135, tuple(samples), invert=True, bit_depth=8,
+                       rotation_deg=1.5, illumination=30.0, dark_floor=floor)
+    image, rendered = gen.render(case)
+    bands = rendered["bands"]
+    clipped = {(b["lane"], b["bp"]) for b in bands if b["saturated"] and not b["ladder"]}
+    assert clipped == {(1, case.m_product_bp)}  # lane 2 (0-based 1): the methylated control
+    assert int(image.min()) == floor and int(np.count_nonzero(image == floor)) > 100
+    got, truth, _ = _run(case, tmp_path, host)
+    assert got[("ctrl_methylated", "call")].value_str == truth["ctrl_methylated"]["call"]
+    assert "saturated_pixels" in got[("ctrl_methylated", "m_band_volume")].qc_flags
+    for sid in ("ctrl_unmethylated", "parental", "resistant_iso5"):  # not clipped
+        for key in ("m_band_volume", "u_band_volume"):
+            assert "saturated_pixels" not in got[(sid, key)].qc_flags, (sid, key)
 
 
 def test_products_below_the_ladder_are_flagged_as_extrapolated(

@@ -129,6 +129,47 @@ def test_mfi_ratio_and_maf_within_tolerance_of_truth(
     assert len(errors["mfi_ratio"]) == 5
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bright_rh123_spilling_into_pi_without_spillover_keyword_keeps_mfis_within_3pct(
+    tmp_path: Path, host: PluginHost, gen: ModuleType, seed: int
+) -> None:
+    """No $SPILLOVER and no single stains: Rh123 spills 12 % into the PI detector unseen.
+
+    A plain PI cut then takes the brightest live cells for dead ones (the 40,000
+    tube read 4-5 % low); the gate along the spill must keep every MFI within
+    3 % of the simulator's truth, and say that it followed the spill.
+    """
+    common = {"spillover": False}
+    specs = [
+        gen.Rh123Spec("a_none", "A", 18_000, **common),
+        gen.Rh123Spec("a_vera", "A", 19_500, "verapamil", "10", **common),
+        gen.Rh123Spec("a_unst", "A", 0, role="unstained", **common),
+        gen.Rh123Spec("b_none", "B", 2_500, dead_fraction=0.2, af_median=300, **common),
+        gen.Rh123Spec("b_vera", "B", 14_000, "verapamil", "10", dead_fraction=0.2,
+                      af_median=300, **common),
+        gen.Rh123Spec("c_none", "C", 30_000, **common),
+        gen.Rh123Spec("c_vera", "C", 40_000, "verapamil", "10", **common),
+        gen.Rh123Spec("d_none", "D", 6_000, **common),
+    ]
+    folder = tmp_path / "in"
+    expected = gen.write_folder(folder, {"exp": specs}, seed=seed)
+    from assaykit.cytometry.fcs import read_fcs
+
+    assert read_fcs(folder / "exp" / "c_vera.fcs").spillover is None  # the case of the issue
+    result = _run(folder, tmp_path / "out", host, figures=False)
+    assert result.exit_code == 0
+    mfi = {r.sample_id: r.value_num for r in result.records if r.metric == "mfi"}
+    rows = [r for r in expected if r["metric"] == "mfi"]
+    assert len(rows) == 8
+    for row in rows:
+        err = mfi[row["sample_id"]] / float(row["expected"]) - 1.0  # type: ignore[operator]
+        assert abs(err) <= 0.03, (row["sample_id"], err)
+    gates = {r.sample_id: str(r.value) for r in result.records if r.metric == "live_gate"}
+    assert "along the spill" in gates["c_vera"], gates["c_vera"]
+    slope = float(gates["c_vera"].split(" - ")[1].split(" x ")[0])
+    assert slope == pytest.approx(0.12, abs=0.02)  # the simulator's Rh123 -> PI spill
+
+
 def test_other_condition_columns_define_pairs_and_inhibitor_columns_do_not(
     tmp_path: Path, host: PluginHost, gen: ModuleType
 ) -> None:

@@ -49,7 +49,7 @@ def test_example_folder_matches_expected(tmp_path: Path, host: PluginHost) -> No
     assert result.exit_code == 0
     got = {(r.experiment, r.sample_id, r.entity, r.metric): r for r in result.records}
     expected = fixturegen.read_expected(EXAMPLE / "expected.csv")
-    assert len(expected) == 14
+    assert len(expected) == 13  # no truth row for the lone control's own-percentile value
     for row in expected:
         rec = got[(row["experiment"], row["sample_id"], row["entity"], row["metric"])]
         assert rec.value_num is not None
@@ -77,11 +77,46 @@ def test_example_folder_flags_and_threshold_sources(tmp_path: Path, host: Plugin
     for r in records:
         if r.experiment == "tunel_no_control":
             assert "no_negative_control" in r.qc_flags and r.qc_status == "warn"
+        elif r.sample_id == "no_tdt" and r.metric == "tunel_positive_pct":
+            # the lone control is scored by its own percentile: the record must say so
+            assert r.qc_flags == ("scored_by_own_threshold",) and r.qc_status == "warn"
         else:
             assert r.qc_flags == () and r.qc_status == "pass"
     # by construction, 100 - 99.5 % of the control's own singlets are above its percentile
     neg = _by(records, "tunel_positive_pct")[("tunel_controls", "no_tdt")].value_num
     assert neg == pytest.approx(0.5, abs=0.02)
+    expected = fixturegen.read_expected(EXAMPLE / "expected.csv")
+    assert not any(r["sample_id"] == "no_tdt" and r["metric"] == "tunel_positive_pct"
+                   for r in expected)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_each_negative_control_is_scored_by_the_other_controls(
+    tmp_path: Path, host: PluginHost, gen: ModuleType, seed: int
+) -> None:
+    """Two no-TdT tubes, one of them holding labelled cells (a mixed-up tube).
+
+    Scored by its own percentile each would read 0.5 % whatever it holds; scored
+    by the other control (leave-one-out) each reads its true labelled fraction.
+    """
+    folder = tmp_path / "in"
+    expected = gen.write_folder(folder, {"exp": [
+        gen.TunelSpec("neg", "negative_control", 0.2),
+        gen.TunelSpec("mixed", "sample", 0.10),  # relabelled a negative control below
+        gen.TunelSpec("clean2", "negative_control", 0.2),
+        gen.TunelSpec("s", "sample", 0.3),
+    ]}, seed=seed)
+    sheet = folder / "samples.csv"
+    sheet.write_text(sheet.read_text(encoding="utf-8").replace(
+        "exp,mixed,sample", "exp,mixed,negative_control"), encoding="utf-8")
+    records = _run(folder, tmp_path / "out", host, figures=False).records
+    got = _by(records, "tunel_positive_pct")
+    truth = {r["sample_id"]: r for r in expected if r["metric"] == "tunel_positive_pct"}
+    assert float(truth["mixed"]["expected"]) > 8.0 and float(truth["neg"]["expected"]) == 0.0
+    for sid in ("neg", "mixed", "clean2"):
+        assert "scored_by_own_threshold" not in got[("exp", sid)].qc_flags
+        assert fixturegen.within(truth[sid], got[("exp", sid)].value_num), (
+            sid, got[("exp", sid)].value_num, truth[sid]["expected"])
 
 
 # --------------------------------------------------------------------------------------
@@ -110,7 +145,7 @@ def test_positive_pct_within_1_5_points_of_truth(
         if row["metric"] == "tunel_positive_pct":
             errors.append(value - float(row["expected"]))
         assert fixturegen.within(row, value), (row, value)
-    assert len(errors) == len(FRACTIONS) + 2
+    assert len(errors) == len(FRACTIONS) + 1  # the lone negative control has no truth row
     assert max(abs(e) for e in errors) <= 1.5
 
 
@@ -402,10 +437,13 @@ def test_real_instrument_files_give_records_or_clear_errors(
         assert out.returncode == 0, (f.relpath, out.errors)
         pct = {k: v for k, v in out.values.items() if k[1] == "tunel_positive_pct"}
         assert pct, f.relpath
+        n_neg = sum(1 for (sid, _) in pct if sid.startswith("neg"))
         for (sid, _), v in pct.items():
             assert 0.0 <= v <= 100.0
             twin = sid.replace("s", "neg", 1) if sid.startswith("s") else None
-            if twin is not None and (twin, "tunel_positive_pct") in pct:
+            # one control data set: it and its copy are scored by the same threshold; with
+            # several (multi-data-set files) each control is scored by the others instead
+            if n_neg == 1 and twin is not None and (twin, "tunel_positive_pct") in pct:
                 assert v == pct[(twin, "tunel_positive_pct")]
         assert any(v > 0 for k, v in out.values.items() if k[1] == "singlet_count")
         # ties at the pooled controls' percentile (the degenerate .lmd: every event identical)

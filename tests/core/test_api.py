@@ -106,6 +106,8 @@ def test_run_returns_records_and_logs_instead_of_printing(
 ) -> None:
     write_counts(tmp_path / "in" / "a.counts", [1.0, 2.0])
     caplog.set_level(logging.INFO, logger="assaykit")
+    # an in-process `assaykit` CLI call elsewhere in the session quiets assaykit.batch
+    caplog.set_level(logging.INFO, logger="assaykit.batch")
     res = assaykit.run(
         tmp_path / "in", tmp_path / "out", assay="toy_threshold", workers=0, host=toy_host
     )

@@ -315,25 +315,40 @@ def complete_records(
         msg = f.message
         if experiment.folder is not None:  # the same record wherever the folder is mounted
             msg = msg.replace(f"{experiment.folder}{os.sep}", "")
-        rec = _record(
-            ctx,
-            experiment,
-            hashes,
-            sample_id=f.sample_id,
-            entity_type="file",
-            entity=f.source,
-            metric="error",
-            value_num=None,
-            value_str=f"{f.error_type}: {msg}",
-            unit=None,
-            src=src,
-            qc_status="fail",
-            qc_flags=("error",),
+        rec = _error_record(
+            ctx, experiment, hashes, f.sample_id, f.source, f"{f.error_type}: {msg}", src
         )
         if rec.record_id not in seen:
             seen.add(rec.record_id)
             records.append(rec)
     return records
+
+
+def _error_record(
+    ctx: RecordContext,
+    experiment: Experiment,
+    hashes: Sequence[str],
+    sample_id: str,
+    entity: str,
+    text: str,
+    src: Input | None,
+) -> Record:
+    """One ``metric="error"`` row on a file (fail, flagged ``error``)."""
+    return _record(
+        ctx,
+        experiment,
+        hashes,
+        sample_id=sample_id,
+        entity_type="file",
+        entity=entity,
+        metric="error",
+        value_num=None,
+        value_str=text,
+        unit=None,
+        src=src,
+        qc_status="fail",
+        qc_flags=("error",),
+    )
 
 
 def error_records(
@@ -355,20 +370,8 @@ def error_records(
             continue
         seen.add(key)
         out.append(
-            _record(
-                ctx,
-                experiment,
-                hashes,
-                sample_id=i.sample_id,
-                entity_type="file",
-                entity=i.relpath,
-                metric="error",
-                value_num=None,
-                value_str=f"{error_type}: {message}",
-                unit=None,
-                src=i,
-                qc_status="fail",
-                qc_flags=("error",),
+            _error_record(
+                ctx, experiment, hashes, i.sample_id, i.relpath, f"{error_type}: {message}", i
             )
         )
     return out

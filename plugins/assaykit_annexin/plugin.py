@@ -52,6 +52,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from assaykit import Assay, AssayResult, Experiment, Metric, Params, hookimpl
+from assaykit.cytometry.params import strict_field
 from pydantic import Field, model_validator
 
 from assaykit_annexin import __version__
@@ -143,14 +144,7 @@ class AnnexinParams(Params):
         le=1_000_000_000,
         description="A sample with fewer singlet cells than this is flagged low_event_count.",
     )
-    strict: bool = Field(
-        False,
-        description=(
-            "Refuse an FCS file that deviates from the standard (error naming the file, the "
-            "keyword and what was expected) instead of analysing it as repaired; the repairs "
-            "are listed in the report's file conformance table either way"
-        ),
-    )
+    strict: bool = strict_field()
     datasets: Literal["all", "first", "last"] = Field(
         "all",
         description=(

@@ -19,6 +19,18 @@ from assaykit.cytometry.cleanup import CleanupParams
 __all__ = ["FlowPrepParams"]
 
 
+def strict_field() -> bool:
+    """The ``strict`` parameter of every flow assay (one wording, one default)."""
+    return Field(
+        False,
+        description=(
+            "Refuse an FCS file that deviates from the standard (error naming the file, the "
+            "keyword and what was expected) instead of analysing it as repaired; the repairs "
+            "are listed in the report's file conformance table either way"
+        ),
+    )
+
+
 class FlowPrepParams(Params):
     """Scatter channels, cleanup gates, compensation and data-set policy (shared fields)."""
 
@@ -67,14 +79,7 @@ class FlowPrepParams(Params):
             "('<sample_id>#<k>'), or use only the 'first' or 'last'"
         ),
     )
-    strict: bool = Field(
-        False,
-        description=(
-            "Refuse an FCS file that deviates from the standard (error naming the file, the "
-            "keyword and what was expected) instead of analysing it as repaired; the repairs "
-            "are listed in the report's file conformance table either way"
-        ),
-    )
+    strict: bool = strict_field()
     min_events: int = Field(
         1000,
         ge=1,

@@ -92,7 +92,7 @@ _cv: Any = cv2  # OpenCV's stubs are stricter than OpenCV
 
 #: Bumped when a change to this module can change what comes out of it, so that
 #: plugins can put it in their own version and re-run stored work.
-PREPARATION_VERSION = 2
+PREPARATION_VERSION = 3
 
 BackgroundMethod = Literal["rolling_ball", "border_median", "none"]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 if TYPE_CHECKING:
     from assaykit.experiment import Experiment
@@ -45,6 +46,66 @@ class Params(BaseModel):
 
     revision: ClassVar[int] = 1
 
+    #: Old parameter names that still work for one release: ``{"old": "new"}``.
+    #: Why: a lab's ``assaykit.toml`` must keep running when a name is
+    #: harmonised; the old name is mapped to the new one with a
+    #: :class:`ParamsDeprecationWarning` that names the new one (CellProfiler's
+    #: ``upgrade_settings``). A subclass's map extends its bases' maps.
+    renamed: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return cls.upgrade_settings(dict(data))
+        return data
+
+    @classmethod
+    def all_renamed(cls) -> dict[str, str]:
+        """Every old name this model (and its bases) still accepts, mapped to its new name."""
+        out: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("renamed", {}))
+        return out
+
+    @classmethod
+    def upgrade_settings(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Map old parameter names (and old value spellings) to today's, warning for each.
+
+        Override to convert a value whose *meaning* changed as well as its name
+        (call ``super().upgrade_settings(data)`` first); use
+        :func:`deprecated_parameter` for the warning so its wording is uniform.
+        """
+        for old, new in cls.all_renamed().items():
+            if old not in data:
+                continue
+            if new in data:
+                raise ValueError(
+                    f"parameter {old!r} is the old name of {new!r}; give only {new!r}"
+                )
+            deprecated_parameter(cls, old, new)
+            data[new] = data.pop(old)
+        return data
+
+
+class ParamsDeprecationWarning(FutureWarning):
+    """An old parameter name (or value) was used; the message names the new one.
+
+    A FutureWarning, not a DeprecationWarning, because its reader is the lab
+    that wrote ``assaykit.toml``, not a developer: Python shows it by default.
+    """
+
+
+def deprecated_parameter(model: type[BaseModel], old: str, new: str, detail: str = "") -> None:
+    """Warn that ``old`` is deprecated in ``model`` and name what replaces it."""
+    extra = f" ({detail})" if detail else ""
+    warnings.warn(
+        f"{model.__name__}: parameter {old!r} is deprecated, use {new!r}{extra}; "
+        "the old name will stop working in the next release",
+        ParamsDeprecationWarning,
+        stacklevel=4,
+    )
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -68,6 +129,28 @@ class Metric:
             raise ValueError(f"Metric {self.metric!r}: dtype must be one of {_DTYPES}")
         if not self.entity_type or not self.metric:
             raise ValueError("Metric needs a non-empty entity_type and metric")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A QC flag an assay may raise, declared beside its metrics: name, severity, meaning.
+
+    Why declared: a pipeline filtering ``results.csv`` on ``qc_flags`` must be
+    able to look up what each flag means, and the conformance kit fails an
+    assay that raises a flag it did not declare. ``severity`` is the worst
+    severity the flag is raised with (a flag declared ``"warn"`` must never be
+    raised as ``"fail"``).
+    """
+
+    name: str
+    severity: Severity
+    meaning: str
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.meaning:
+            raise ValueError("Flag needs a non-empty name and meaning")
+        if self.severity not in ("warn", "fail"):
+            raise ValueError(f"Flag {self.name!r}: severity must be 'warn' or 'fail'")
 
 
 @dataclass(frozen=True)
@@ -294,6 +377,9 @@ class Assay(ABC):
     Params: ClassVar[type[Params]] = Params
     #: Every metric the assay may emit.
     metrics: ClassVar[tuple[Metric, ...]] = ()
+    #: Every QC flag the assay may raise (the host's own flags, such as
+    #: ``no_controls``, are declared by the host in :mod:`assaykit.vocabulary`).
+    flags: ClassVar[tuple[Flag, ...]] = ()
 
     @abstractmethod
     def analyze(self, experiment: Experiment, params: Any) -> AssayResult:
@@ -312,6 +398,15 @@ class Assay(ABC):
         for m in self.metrics:
             if m.entity_type == entity_type and m.metric == metric:
                 return m
+        return None
+
+    def flag_for(self, name: str) -> Flag | None:
+        """The declaration of flag ``name`` (the assay's own or the host's), or ``None``."""
+        from assaykit.vocabulary import HOST_FLAGS
+
+        for f in (*self.flags, *HOST_FLAGS):
+            if f.name == name:
+                return f
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -334,6 +429,9 @@ class Assay(ABC):
                     "description": m.description,
                 }
                 for m in self.metrics
+            ],
+            "flags": [
+                {"flag": f.name, "severity": f.severity, "meaning": f.meaning} for f in self.flags
             ],
         }
 
@@ -378,6 +476,52 @@ def declaration_problems(assay: Assay) -> list[str]:
         seen.add(key)
         if m.metric == "error":
             problems.append("metric name 'error' is reserved for the host")
+    problems += _flag_problems(getattr(assay, "flags", ()))
+    problems += _shared_metric_problems(metrics)
+    return problems
+
+
+def _flag_problems(flags: object) -> list[str]:
+    from assaykit.vocabulary import HOST_FLAGS
+
+    if not isinstance(flags, tuple):
+        return ["flags must be a tuple of Flag objects"]
+    problems: list[str] = []
+    names: set[str] = set()
+    host = {f.name for f in HOST_FLAGS}
+    for f in flags:
+        if not isinstance(f, Flag):
+            problems.append(f"flags must hold Flag objects, got {f!r}")
+            continue
+        if f.name in names:
+            problems.append(f"flag {f.name!r} declared twice")
+        if f.name in host:
+            problems.append(f"flag {f.name!r} is the host's; do not declare it again")
+        names.add(f.name)
+    return problems
+
+
+def _shared_metric_problems(metrics: Iterable[object]) -> list[str]:
+    """A metric with a shared name must mean what the shared vocabulary says."""
+    from assaykit.vocabulary import SHARED_METRICS
+
+    problems: list[str] = []
+    for m in metrics:
+        if not isinstance(m, Metric):
+            continue
+        shared = SHARED_METRICS.get(m.metric)
+        if shared is None:
+            continue
+        if (m.unit, m.dtype) != (shared.unit, shared.dtype):
+            problems.append(
+                f"metric {m.metric!r} is shared vocabulary ({shared.unit!r}, {shared.dtype}); "
+                f"declared ({m.unit!r}, {m.dtype})"
+            )
+        if not m.description.startswith(shared.meaning):
+            problems.append(
+                f"metric {m.metric!r} is shared vocabulary; use "
+                f"assaykit.vocabulary.shared_metric({m.metric!r}, ...) so it means one thing"
+            )
     return problems
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import sys
 import typing
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from assaykit.assay import Params
+from assaykit.assay import Params, ParamsDeprecationWarning
 from assaykit.errors import ConfigError, ParamsError
 
 if sys.version_info >= (3, 11):
@@ -165,12 +166,20 @@ def build_params(
     if isinstance(values, Params):
         values = values.model_dump()
     try:
-        return params_cls.model_validate(dict(values or {}))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ParamsDeprecationWarning)
+            built = params_cls.model_validate(dict(values or {}))
     except ValidationError as exc:
         problems = format_validation_error(exc, params_cls, assay)
         raise ParamsError(
             f"{where}: bad parameters for assay {assay!r}: " + "; ".join(problems)
         ) from None
+    for w in caught:
+        if issubclass(w.category, ParamsDeprecationWarning):
+            warnings.warn(f"{where}: assay {assay!r}: {w.message}", w.category, stacklevel=2)
+        else:  # not ours: pass it on unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return built
 
 
 def params_json(params: Params) -> dict[str, Any]:

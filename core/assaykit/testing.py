@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from assaykit.api import AnalysisResult, PathLike, analyze
-from assaykit.assay import Assay, declaration_problems
+from assaykit.assay import Assay, QCFlag, declaration_problems
 from assaykit.errors import AssaykitError, ParamsError
 from assaykit.experiment import Experiment, Input
 from assaykit.plugins import HostConfig, PluginHost
@@ -149,6 +149,26 @@ def check_records(assay: Assay, records: list[Record]) -> list[str]:
     return problems
 
 
+def check_flags(assay: Assay, flags: Iterable[QCFlag], records: Iterable[Record]) -> list[str]:
+    """Every flag raised is declared (the assay's or the host's), at no worse a severity."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for f in flags:
+        decl = assay.flag_for(f.flag)
+        if decl is None:
+            if f.flag not in seen:
+                problems.append(f"flag {f.flag!r} is raised but not declared in {assay.name}.flags")
+            seen.add(f.flag)
+        elif f.severity == "fail" and decl.severity == "warn":
+            problems.append(f"flag {f.flag!r} is raised as 'fail' but declared 'warn'")
+    for r in records:
+        for name in r.qc_flags:
+            if name not in seen and assay.flag_for(name) is None:
+                problems.append(f"record flag {name!r} is not declared in {assay.name}.flags")
+                seen.add(name)
+    return problems
+
+
 def _stable(records: list[Record]) -> list[dict[str, Any]]:
     out = []
     for r in records:
@@ -243,6 +263,7 @@ def check_assay(
         return report
     report.records = first.records
     report.problems += check_records(assay, first.records)
+    report.problems += check_flags(assay, first.qc_flags, first.records)
     report.problems += check_deterministic(first, second)
     for b in bad:
         report.problems += check_bad_input(assay_name, b, h, params)

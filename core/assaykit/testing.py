@@ -18,22 +18,34 @@ It checks that:
   and validate against the record schema;
 - ``analyze`` is deterministic (same records, same figures, twice);
 - bad input raises a typed :class:`assaykit.AssaykitError` that names the file;
-- bad params raise :class:`assaykit.ParamsError` that names the field.
+- bad params raise :class:`assaykit.ParamsError` that names the field;
+- every flag raised is declared (``Assay.flags`` or the host's
+  :data:`assaykit.vocabulary.HOST_FLAGS`), at no worse a severity.
+
+It also holds what a plugin's own tests need beside it:
+:func:`experiment_from_folder` builds an experiment from a folder and a
+sample sheet exactly as the batch runner does, and
+:func:`assert_figures_match` compares two PNG figures by their decoded pixels
+(not their bytes). The pytest fixtures wrapping them are in
+:mod:`assaykit.testing_fixtures`.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assaykit.api import AnalysisResult, PathLike, analyze
-from assaykit.assay import Assay, QCFlag, declaration_problems
-from assaykit.errors import AssaykitError, ParamsError
-from assaykit.experiment import Experiment, Input
+from assaykit.assay import Assay, FigureData, QCFlag, declaration_problems
+from assaykit.errors import AssaykitError, ParamsError, UsageError
+from assaykit.experiment import Experiment, Input, sha256_file
 from assaykit.plugins import HostConfig, PluginHost
 from assaykit.records import RECORD_FIELDS, SCHEMA_VERSION, VOLATILE_FIELDS, Record
 
@@ -191,6 +203,15 @@ def check_deterministic(first: AnalysisResult, second: AnalysisResult) -> list[s
     fb = [(f.name, f.sample_id) for f in second.figures]
     if fa != fb:
         problems.append(f"analyze draws different figures on a second run: {fa} vs {fb}")
+        return problems
+    for x, y in zip(first.figures, second.figures):
+        try:
+            assert_figures_match(x, y)
+        except AssertionError as exc:
+            problems.append(
+                f"analyze draws figure {x.name!r} (sample {x.sample_id}) differently on a "
+                f"second run: {exc}"
+            )
     return problems
 
 
@@ -285,3 +306,199 @@ def assert_conforms(
     report = check_assay(assay_name, good, params=params, bad=bad, bad_params=bad_params, host=host)
     report.raise_if_failed()
     return report
+
+
+# -- experiments as the batch runner builds them ------------------------------------------
+
+SheetRows = Sequence[Mapping[str, Any]]
+
+
+def _write_rows(rows: SheetRows, path: Path) -> Path:
+    header: list[str] = []
+    for r in rows:
+        header += [k for k in r if k not in header]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if r.get(k) is None else str(r.get(k)) for k in header])
+    return path
+
+
+def experiments_from_folder(
+    folder: PathLike,
+    sheet: PathLike | SheetRows | None = None,
+    *,
+    assay: str | None = None,
+    host: PluginHost | None = None,
+    figures: bool = False,
+) -> list[Experiment]:
+    """Every experiment of ``folder``, built as ``assaykit run`` builds them.
+
+    ``sheet`` is a sample-sheet path, or its rows as mappings (column -> cell,
+    e.g. ``[{"file": "a.fcs", "role": "negative_control"}]``); by default the
+    folder's own ``samples.csv`` when present, else one experiment per file of
+    ``assay``. The folder's ``assaykit.toml`` supplies ``default_assay``. Files
+    are hashed and their metadata read as in a batch, and the registered
+    readers are attached, so ``experiment.read(inp)`` works.
+    """
+    from assaykit.config import CONFIG_NAME, load_config
+    from assaykit.sheet import SHEET_NAME, build_inputs, plan
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a folder")
+    h = host if host is not None else PluginHost(HostConfig.from_env())
+    cfg = load_config(root / CONFIG_NAME)
+    with tempfile.TemporaryDirectory(prefix="assaykit-sheet-") as tmp:
+        sheet_path: Path | None
+        if sheet is None:
+            sheet_path = root / SHEET_NAME if (root / SHEET_NAME).is_file() else None
+        elif isinstance(sheet, str | os.PathLike):
+            sheet_path = Path(sheet)
+        else:
+            sheet_path = _write_rows(sheet, Path(tmp) / SHEET_NAME)
+        the_plan = plan(
+            root, h, sheet=sheet_path, assay=assay, default_assay=cfg.default_assay
+        )
+    readers = h.readers_by_kind()
+    out: list[Experiment] = []
+    for pe in the_plan.experiments:
+        files = sorted({r.file for r in pe.rows})
+        hashes = {f: sha256_file(root / f) if (root / f).is_file() else None for f in files}
+        meta: dict[str, dict[str, str | None]] = {}
+        for f in files:
+            reader = h.reader_for(f)
+            if reader is None or hashes[f] is None:
+                continue
+            try:
+                meta[f] = dict(reader.metadata(root / f))
+            except Exception:  # as in a batch: the analysis reports the real problem
+                continue
+        exp = Experiment(
+            name=pe.name,
+            assay=pe.assay,
+            inputs=build_inputs(root, pe.rows, h, hashes, meta),
+            folder=root.resolve(),
+            has_sheet=the_plan.has_sheet,
+            figures=figures,
+        )
+        out.append(exp.with_readers(readers))
+    return out
+
+
+def experiment_from_folder(
+    folder: PathLike,
+    sheet: PathLike | SheetRows | None = None,
+    *,
+    assay: str | None = None,
+    name: str | None = None,
+    host: PluginHost | None = None,
+    figures: bool = False,
+) -> Experiment:
+    """The one experiment of ``folder`` (or the one called ``name``); see
+    :func:`experiments_from_folder`. Pass it to ``assaykit.analyze`` or
+    :func:`assert_conforms` in place of a list of files."""
+    exps = experiments_from_folder(folder, sheet, assay=assay, host=host, figures=figures)
+    if name is not None:
+        exps = [e for e in exps if e.name == name]
+    if len(exps) != 1:
+        names = ", ".join(f"{e.assay}/{e.name}" for e in exps) or "none"
+        which = f"named {name!r}" if name is not None else "in all"
+        raise UsageError(
+            f"{folder}: expected one experiment {which}, found {len(exps)} ({names}); "
+            "pass name=... or use experiments_from_folder"
+        )
+    return exps[0]
+
+
+# -- figures, compared by what they show ----------------------------------------------------
+
+Figure = bytes | bytearray | PathLike | FigureData
+
+
+@dataclass(frozen=True)
+class FigureDifference:
+    """How two figures differ once decoded (values on the 0-255 scale, composited on white).
+
+    ``mean_abs``: mean absolute difference over every pixel and RGB channel;
+    ``max_abs``: the largest channel difference; ``differing_fraction``: the
+    fraction of pixels where some channel differs by more than the pixel
+    tolerance. ``size_a``/``size_b`` are (width, height).
+    """
+
+    size_a: tuple[int, int]
+    size_b: tuple[int, int]
+    mean_abs: float
+    max_abs: float
+    differing_fraction: float
+
+
+def decode_figure(figure: Figure) -> Any:
+    """A figure's pixels as a float array (height, width, 3), alpha composited on white."""
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(figure, FigureData):
+        data = figure.png
+    elif isinstance(figure, bytes | bytearray):
+        data = bytes(figure)
+    else:
+        data = Path(figure).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            rgba = np.asarray(im.convert("RGBA"), dtype=float)
+    except Exception as exc:
+        raise AssertionError(f"not a decodable image: {type(exc).__name__}: {exc}") from exc
+    alpha = rgba[..., 3:4] / 255.0
+    return rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+
+
+def figure_difference(a: Figure, b: Figure, *, pixel_tolerance: float = 16.0) -> FigureDifference:
+    """Compare two figures by their decoded pixels (PNG metadata and compression ignored)."""
+    import numpy as np
+
+    pa, pb = decode_figure(a), decode_figure(b)
+    size_a = (int(pa.shape[1]), int(pa.shape[0]))
+    size_b = (int(pb.shape[1]), int(pb.shape[0]))
+    if size_a != size_b:
+        return FigureDifference(size_a, size_b, float("inf"), float("inf"), 1.0)
+    diff = np.abs(pa - pb)
+    per_pixel = diff.max(axis=2) if diff.size else diff
+    return FigureDifference(
+        size_a,
+        size_b,
+        float(diff.mean()) if diff.size else 0.0,
+        float(diff.max()) if diff.size else 0.0,
+        float(np.mean(per_pixel > pixel_tolerance)) if diff.size else 0.0,
+    )
+
+
+def assert_figures_match(
+    a: Figure,
+    b: Figure,
+    *,
+    mean_tolerance: float = 1.0,
+    pixel_tolerance: float = 16.0,
+    max_differing_fraction: float = 0.001,
+) -> FigureDifference:
+    """Assert two figures show the same thing: same size, and after decoding, a mean
+    absolute difference of at most ``mean_tolerance`` (0-255 scale) and at most
+    ``max_differing_fraction`` of pixels differing by more than ``pixel_tolerance``.
+
+    Why by content: the same plot written by another libpng, zlib level or
+    matplotlib version differs in its bytes (and its metadata) but not in
+    what a person sees; a changed plot differs in its pixels. ``a`` and ``b``
+    are PNG bytes, paths, or :class:`assaykit.FigureData`.
+    """
+    d = figure_difference(a, b, pixel_tolerance=pixel_tolerance)
+    if d.size_a != d.size_b:
+        raise AssertionError(f"figures differ in size: {d.size_a} vs {d.size_b} (width, height)")
+    if d.mean_abs > mean_tolerance or d.differing_fraction > max_differing_fraction:
+        raise AssertionError(
+            f"figures differ: mean absolute difference {d.mean_abs:.3g} "
+            f"(tolerance {mean_tolerance}), {100 * d.differing_fraction:.3g}% of pixels differ "
+            f"by more than {pixel_tolerance} (tolerance {100 * max_differing_fraction:.3g}%), "
+            f"largest difference {d.max_abs:.0f}"
+        )
+    return d

@@ -187,7 +187,8 @@ def section_vocabulary(assays: list[Assay]) -> str:
             for s in sorted(SHARED_METRICS.values(), key=lambda s: s.metric)
         ),
     )
-    lines += ["", "QC flags the host raises on any assay's records (`assaykit.vocabulary.HOST_FLAGS`):", ""]
+    lines += ["", "QC flags the host raises on any assay's records "
+              "(`assaykit.vocabulary.HOST_FLAGS`):", ""]
     lines += _table(
         ["flag", "severity", "meaning"],
         ([code(f.name), f.severity, f.meaning] for f in sorted(HOST_FLAGS, key=lambda f: f.name)),
@@ -294,7 +295,8 @@ def render(text: str, assays: list[Assay] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m assaykit._docgen", description=__doc__.split("\n")[0])
+    first_line = (__doc__ or "").split("\n")[0]
+    ap = argparse.ArgumentParser(prog="python -m assaykit._docgen", description=first_line)
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the file's marked sections")
     mode.add_argument("--check", action="store_true", help="exit 1 if they are out of date")

@@ -15,6 +15,7 @@ from packaging.version import Version
 
 from assaykit._version import __version__
 from assaykit.errors import UsageError
+from assaykit.hookspecs import HOOK_API_VERSION
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
@@ -37,6 +38,7 @@ def create_plugin(name: str, directory: Path) -> Path:
         "classname": "".join(p.capitalize() for p in name.split("_")),
         "host_major_minor": f"{v.major}.{v.minor}",
         "host_next": f"{v.major + 1}" if v.major >= 1 else f"0.{v.minor + 1}",
+        "api_version": str(HOOK_API_VERSION),
     }
     root = resources.files("assaykit") / "_scaffold"
     files = {

@@ -58,6 +58,7 @@ def test_wheel_holds_only_assaykit_packages(built: dict[str, Path]) -> None:
     with zipfile.ZipFile(built["wheel"]) as z:
         text = z.read(entry).decode()
     assert "[console_scripts]" in text and "assaykit = assaykit.cli:main" in text
+    assert "[pytest11]" in text and "assaykit.testing_fixtures = assaykit.testing_fixtures" in text
 
 
 def test_sdist_grafts_fixtures_and_contributing(built: dict[str, Path]) -> None:

@@ -135,7 +135,10 @@ def schema_type(s: dict[str, Any], defs: dict[str, Any]) -> str:
     """A short human reading of one JSON Schema: its type, allowed values and bounds."""
     if "$ref" in s:
         name = str(s["$ref"]).rsplit("/", 1)[-1]
-        return name if name in defs else str(s["$ref"])
+        target = defs.get(name)
+        if isinstance(target, dict) and target.get("type") != "object" and "$ref" not in target:
+            return schema_type(target, defs)  # an enum or a constrained scalar: say what it is
+        return name if target is not None else str(s["$ref"])
     if "enum" in s:
         return "one of " + ", ".join(code(json.dumps(v)) for v in s["enum"])
     if "const" in s:
@@ -205,7 +208,7 @@ def _assay_section(a: Assay) -> list[str]:
             f"assay {a.name!r}: cannot document its Params: {type(exc).__name__}: {exc}"
         ) from exc
     defs = schema.get("$defs", {})
-    lines = [f"### `{a.name}`", "", cell(a.summary), ""]
+    lines = [f"#### `{a.name}`", "", cell(a.summary), ""]
     facts = [
         f"Reads: {', '.join(code(k) for k in a.input_kinds)}.",
         f"Roles: {', '.join(code(r) for r in a.roles)}"

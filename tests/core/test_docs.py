@@ -256,7 +256,7 @@ def test_generator_refuses_bad_markers(text: str, error: str) -> None:
         render(text, [])
 
 
-def test_generator_command_writes_then_checks(tmp_path: Path, text: str) -> None:
+def test_generator_command_writes_then_checks(tmp_path: Path) -> None:
     from assaykit._docgen import main
 
     doc = tmp_path / "CONTRIBUTING.md"

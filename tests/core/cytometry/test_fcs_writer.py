@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from assaykit.cytometry import fcs
-from assaykit.cytometry.fcs import Spillover, read_fcs, read_fcs_metadata, write_fcs
+from assaykit.cytometry.fcs import Spillover, decode, read_fcs, read_fcs_metadata, write_fcs
+from assaykit.cytometry.fcs.writer import _layout_file
 from assaykit.errors import UsageError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -224,7 +224,7 @@ def test_duplicate_channel_names_are_kept_and_addressed_by_position(tmp_path: Pa
 def test_large_native_file_is_memory_mapped_copy_on_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fcs, "MMAP_THRESHOLD", 1024)
+    monkeypatch.setattr(decode, "MMAP_THRESHOLD", 1024)
     path = tmp_path / "big.fcs"
     events = _events(1000, 4).astype(np.float32)
     write_fcs(path, events, list("ABCD"))
@@ -245,7 +245,7 @@ def test_large_native_file_is_memory_mapped_copy_on_write(
 def test_big_endian_is_swapped_in_place_not_mapped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fcs, "MMAP_THRESHOLD", 1024)
+    monkeypatch.setattr(decode, "MMAP_THRESHOLD", 1024)
     path = tmp_path / "be.fcs"
     events = _events(1000, 4)
     write_fcs(path, events, list("ABCD"), datatype="D", byteorder="big")
@@ -258,11 +258,11 @@ def test_big_endian_is_swapped_in_place_not_mapped(
 def test_header_data_offsets_become_zero_past_99999999() -> None:
     """FCS 3.0 §3.1.1: a segment beyond byte 99,999,999 gets '0's in the HEADER."""
     text = {"$PAR": "1", "$TOT": "1"}
-    header, text_bytes, begin = fcs._layout_file(text, "/", 100_000_000)
+    header, text_bytes, begin = _layout_file(text, "/", 100_000_000)
     assert header[26:42] == b"       0       0"
     assert b"/$BEGINDATA/" + str(begin).encode() + b"/" in text_bytes
     assert b"/$ENDDATA/" + str(begin + 100_000_000 - 1).encode() + b"/" in text_bytes
-    header, _, begin = fcs._layout_file(text, "/", 1000)
+    header, _, begin = _layout_file(text, "/", 1000)
     assert int(header[26:34]) == begin
 
 

@@ -84,7 +84,6 @@ from assaykit.cytometry.fcs.decode import MMAP_THRESHOLD
 from assaykit.cytometry.fcs.deviations import Deviation
 from assaykit.cytometry.fcs.read import read_conformance, read_fcs, read_fcs_all, read_fcs_metadata
 from assaykit.cytometry.fcs.results import FCSData, FCSMetadata
-from assaykit.cytometry.fcs.spillover import Spillover
 from assaykit.cytometry.fcs.writer import write_fcs
 from assaykit.errors import FCSError  # what every reader failure raises
 
@@ -94,7 +93,6 @@ __all__ = [
     "FCSData",
     "FCSError",
     "FCSMetadata",
-    "Spillover",
     "read_conformance",
     "read_fcs",
     "read_fcs_all",

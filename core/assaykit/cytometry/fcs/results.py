@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from assaykit.cytometry.compensation import SpilloverMatrix
 from assaykit.cytometry.fcs.acquired import _acquired_at
 from assaykit.cytometry.fcs.deviations import Deviation
-from assaykit.cytometry.fcs.spillover import Spillover
 
 
 @dataclass(eq=False, repr=False)
@@ -35,7 +35,7 @@ class FCSMetadata:
     labels: list[str]
     ranges: list[float]
     keywords: dict[str, str]
-    spillover: Spillover | None
+    spillover: SpilloverMatrix | None
     n_events: int
     datatype: str
     warnings: list[str]

@@ -12,9 +12,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from assaykit.cytometry.compensation import CompensationError, SpilloverMatrix
 from assaykit.cytometry.fcs.header import HEADER_SIZE
 from assaykit.cytometry.fcs.source import StrPath
-from assaykit.cytometry.fcs.spillover import Spillover
 from assaykit.errors import UsageError
 
 _HEADER_LIMIT = 99_999_999  # largest offset an 8-byte HEADER field can hold
@@ -47,7 +47,7 @@ def write_fcs(
     channels: Sequence[str],
     labels: Sequence[str] | None = None,
     keywords: Mapping[str, object] | None = None,
-    spillover: Spillover | tuple[Sequence[str], npt.ArrayLike] | None = None,
+    spillover: SpilloverMatrix | tuple[Sequence[str], npt.ArrayLike] | None = None,
     datatype: Literal["F", "D", "I"] = "F",
     *,
     byteorder: Literal["little", "big"] = "little",
@@ -120,18 +120,22 @@ def write_fcs(
         if label.strip():
             text[f"$P{n}S"] = label
     if spillover is not None:
-        spill = (
-            spillover
-            if isinstance(spillover, Spillover)
-            else Spillover(
-                channels=[str(c) for c in spillover[0]],
-                matrix=np.asarray(spillover[1], dtype=np.float64),
+        try:
+            spill = (
+                spillover
+                if isinstance(spillover, SpilloverMatrix)
+                else SpilloverMatrix(
+                    tuple(str(c) for c in spillover[0]),
+                    np.asarray(spillover[1], dtype=np.float64),
+                    check=False,  # written as given, even when it could not compensate
+                )
             )
-        )
-        missing = [c for c in spill.channels if c not in channels]
-        if missing:
-            raise UsageError(f"spillover names {missing}, which are not channel names ($PnN)")
-        text["$SPILLOVER"] = spill.to_keyword_value()
+            missing = [c for c in spill.detectors if c not in channels]
+            if missing:
+                raise UsageError(f"spillover names {missing}, which are not channel names ($PnN)")
+            text["$SPILLOVER"] = spill.to_keyword_value()
+        except CompensationError as exc:
+            raise UsageError(str(exc)) from None
     for key, value in (keywords or {}).items():
         ukey = str(key).strip().upper()
         if not ukey:

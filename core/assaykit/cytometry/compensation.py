@@ -76,8 +76,10 @@ class SpilloverMatrix:
     inverted: bool = False
     keyword: str | None = None
     check: InitVar[bool] = True
-    _comp: NDArray[np.float64] = field(init=False, repr=False, compare=False)
-    _problem: str | None = field(init=False, repr=False, compare=False)
+    #: (compensation matrix, problem), computed at once when checked, else on first use
+    _state: tuple[NDArray[np.float64], str | None] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
 
     def __post_init__(self, check: bool) -> None:
         m = np.array(self.matrix, dtype=np.float64)
@@ -94,11 +96,17 @@ class SpilloverMatrix:
             raise CompensationError(f"spillover matrix{name} has non-finite values")
         m.setflags(write=False)
         object.__setattr__(self, "matrix", m)
-        comp, problem = _compensation_matrix(m, self.detectors, self.inverted, name)
-        if problem is not None and check:
-            raise CompensationError(problem)
-        object.__setattr__(self, "_comp", comp)
-        object.__setattr__(self, "_problem", problem)
+        if check:
+            problem = self._resolved()[1]
+            if problem is not None:
+                raise CompensationError(problem)
+
+    def _resolved(self) -> tuple[NDArray[np.float64], str | None]:
+        if self._state is None:
+            state = _compensation_matrix(self.matrix, self.detectors, self.inverted, self._name())
+            object.__setattr__(self, "_state", state)
+            return state
+        return self._state
 
     def _name(self) -> str:
         """`` id`` or `` keyword`` for messages ("" for neither)."""
@@ -108,14 +116,15 @@ class SpilloverMatrix:
     @property
     def problem(self) -> str | None:
         """Why this matrix cannot compensate, or None (only with ``check=False``)."""
-        return self._problem
+        return self._resolved()[1]
 
     @property
     def compensation_matrix(self) -> NDArray[np.float64]:
         """``detectors x fluorochromes`` matrix ``C`` with ``true = observed @ C``."""
-        if self._problem is not None:
-            raise CompensationError(self._problem)
-        return self._comp
+        comp, problem = self._resolved()
+        if problem is not None:
+            raise CompensationError(problem)
+        return comp
 
     def unmix(self, observed: NDArray[np.float64]) -> NDArray[np.float64]:
         """Compensate an ``n x len(detectors)`` array (columns in detector order)."""

@@ -76,6 +76,15 @@ Rules this module follows (each one is a decision a reader has to make):
   around keyword names, a TEXT ending in a doubled delimiter included).
   ``strict=True`` raises instead of making any of these repairs. This
   module never prints.
+
+Modules, in reading order: ``source`` (file access), ``header``, ``text``
+(the TEXT segment and keyword accessors), ``datasets`` (``$NEXTDATA``),
+``keywords`` (channels, spillover, metadata), ``layout`` (``$DATATYPE``,
+``$PnB``, masks, ``$BYTEORD``), ``locate`` (where DATA is), ``decode`` (the
+events), ``deviations`` (repairs), ``spillover``, ``acquired``, ``results``
+(:class:`FCSMetadata`, :class:`FCSData`), ``read`` (the public reader API)
+and ``writer``. The spillover matrix type is
+:class:`assaykit.cytometry.compensation.SpilloverMatrix`.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 All functions expect bands *bright on a dark background* (see
 :func:`assaykit.imaging.io.normalize_polarity`).
+
+Modules: ``deskew`` (rotation and lane tilt), ``lanes``, ``strips``, ``smile``
+(smile and lane registration); ``_xcorr`` holds the profile cross-correlation
+that deskew and smile share.
 """
 
 from __future__ import annotations

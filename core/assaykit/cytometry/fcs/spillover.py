@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from assaykit.cytometry.compensation import (
+    SPILLOVER_KEYWORDS,
     CompensationError,
     SpilloverMatrix,
     spillover_from_keywords,
@@ -26,8 +27,10 @@ def _parse_spillover(
     detector named twice) is kept with its ``problem``, so reading never fails
     on it and the analysis that compensates with it does, naming the keyword.
     """
+    # The reader's keyword names are upper case already: only the candidates need looking at.
+    candidates = {key: kw[key] for key in SPILLOVER_KEYWORDS if key in kw}
     try:
-        spill = spillover_from_keywords(kw, id=None, check=False)
+        spill = spillover_from_keywords(candidates, id=None, check=False)
     except CompensationError as exc:
         return None, [f"{exc}; spillover ignored"]
     if spill is None:

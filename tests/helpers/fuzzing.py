@@ -386,6 +386,7 @@ def fcs_campaign(
     """``n_cases`` mutated FCS files, each through read_fcs_metadata, read_fcs and
     read_fcs_all (one case = one file through all three)."""
     from assaykit.cytometry import fcs
+    from assaykit.cytometry.fcs.read import _UNEXPECTED
 
     tally = Tally("fcs")
     seeds = fcs_seeds(shared, repo, work)
@@ -394,7 +395,7 @@ def fcs_campaign(
     started = time.perf_counter()
 
     def guarded(exc: BaseException) -> bool:
-        return fcs._UNEXPECTED in str(exc)
+        return _UNEXPECTED in str(exc)
 
     def names_file(exc: BaseException) -> str | None:
         p = getattr(exc, "path", None)

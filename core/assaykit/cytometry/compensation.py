@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -39,8 +39,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: FCS keywords that may carry a spillover matrix, in order of preference.
-SPILLOVER_KEYWORDS = ("$SPILLOVER", "SPILL", "$SPILL", "SPILLOVER")
+#: FCS keywords that may carry a spillover matrix, in order of preference:
+#: ``$SPILLOVER`` is FCS 3.1's; ``$SPILL`` and ``SPILL`` (BD) came before it.
+SPILLOVER_KEYWORDS = ("$SPILLOVER", "$SPILL", "SPILL", "SPILLOVER")
 
 
 class CompensationError(ConfigError):
@@ -57,7 +58,15 @@ class SpilloverMatrix:
     are the detectors themselves (the FCS convention, square matrix). Gating-ML
     ``spectrumMatrix`` may give other names (``FITC`` for detector ``FL1-H``).
     ``inverted=True`` means ``matrix`` already is the compensation matrix
-    (Gating-ML ``matrix-inverted-already``).
+    (Gating-ML ``matrix-inverted-already``). ``keyword`` is the FCS keyword
+    the matrix was read from (``$SPILLOVER``, ``$SPILL``, ``SPILL``), if any.
+
+    A shape that does not fit the names, or a value that is not finite, is
+    always refused. A matrix that cannot compensate (a detector named twice,
+    a singular matrix) is refused too, unless ``check=False``: then it is kept
+    with its :attr:`problem`, and compensating with it raises. The FCS reader
+    builds a file's own matrix so, because a file is still readable when its
+    spillover keyword is unusable; the analysis that needs it fails, naming it.
     """
 
     detectors: tuple[str, ...]
@@ -65,53 +74,61 @@ class SpilloverMatrix:
     fluorochromes: tuple[str, ...] = ()
     id: str | None = None
     inverted: bool = False
-    _comp: NDArray[np.float64] = field(init=False, repr=False, compare=False)
+    keyword: str | None = None
+    check: InitVar[bool] = True
+    #: (compensation matrix, problem), computed at once when checked, else on first use
+    _state: tuple[NDArray[np.float64], str | None] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, check: bool) -> None:
         m = np.array(self.matrix, dtype=np.float64)
         object.__setattr__(self, "detectors", tuple(self.detectors))
         fl = tuple(self.fluorochromes) if self.fluorochromes else tuple(self.detectors)
         object.__setattr__(self, "fluorochromes", fl)
+        name = self._name()
         if m.ndim != 2 or m.shape != (len(fl), len(self.detectors)):
             raise CompensationError(
-                f"spillover matrix {self.id or ''} has shape {m.shape}, expected "
+                f"spillover matrix{name} has shape {m.shape}, expected "
                 f"{len(fl)} fluorochromes x {len(self.detectors)} detectors"
             )
         if not np.all(np.isfinite(m)):
-            raise CompensationError(f"spillover matrix {self.id or ''} has non-finite values")
-        if len(set(self.detectors)) != len(self.detectors):
-            raise CompensationError(f"spillover matrix lists a detector twice: {self.detectors}")
+            raise CompensationError(f"spillover matrix{name} has non-finite values")
         m.setflags(write=False)
         object.__setattr__(self, "matrix", m)
-        if self.inverted:
-            # Already the compensation matrix (``true = observed @ m``); only
-            # defined here for square matrices, as in Gating-ML practice.
-            if m.shape[0] != m.shape[1]:
-                raise CompensationError(
-                    f"inverted spillover matrix {self.id or ''} must be square, got {m.shape}"
-                )
-            comp = m.copy()
-        else:
-            if m.shape[0] == m.shape[1]:
-                cond = np.linalg.cond(m)
-                if not np.isfinite(cond) or cond > 1e12:
-                    raise CompensationError(
-                        f"spillover matrix {self.id or ''} is singular (condition {cond:.3g})"
-                    )
-                comp = np.linalg.inv(m)
-            else:
-                comp = np.linalg.pinv(m)
-        comp.setflags(write=False)
-        object.__setattr__(self, "_comp", comp)
+        if check:
+            problem = self._resolved()[1]
+            if problem is not None:
+                raise CompensationError(problem)
+
+    def _resolved(self) -> tuple[NDArray[np.float64], str | None]:
+        if self._state is None:
+            state = _compensation_matrix(self.matrix, self.detectors, self.inverted, self._name())
+            object.__setattr__(self, "_state", state)
+            return state
+        return self._state
+
+    def _name(self) -> str:
+        """`` id`` or `` keyword`` for messages ("" for neither)."""
+        name = self.id or self.keyword
+        return f" {name}" if name else ""
+
+    @property
+    def problem(self) -> str | None:
+        """Why this matrix cannot compensate, or None (only with ``check=False``)."""
+        return self._resolved()[1]
 
     @property
     def compensation_matrix(self) -> NDArray[np.float64]:
         """``detectors x fluorochromes`` matrix ``C`` with ``true = observed @ C``."""
-        return self._comp
+        comp, problem = self._resolved()
+        if problem is not None:
+            raise CompensationError(problem)
+        return comp
 
     def unmix(self, observed: NDArray[np.float64]) -> NDArray[np.float64]:
         """Compensate an ``n x len(detectors)`` array (columns in detector order)."""
-        return np.asarray(observed, dtype=np.float64) @ self._comp
+        return np.asarray(observed, dtype=np.float64) @ self.compensation_matrix
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form for records and parameter hashing."""
@@ -122,12 +139,31 @@ class SpilloverMatrix:
             "matrix": self.matrix.tolist(),
         }
 
+    def to_keyword_value(self) -> str:
+        """Format as the FCS 3.1 ``$SPILLOVER`` value ``n,name1,…,namen,f11,f12,…,fnn``."""
+        if self.inverted or self.fluorochromes != self.detectors:
+            raise CompensationError(
+                f"spillover matrix{self._name()} is not a square matrix "
+                "whose rows are its detectors; $SPILLOVER cannot hold it"
+            )
+        for name in self.detectors:
+            if not name or "," in name:
+                raise CompensationError(
+                    f"spillover channel name {name!r} is empty or contains a comma"
+                )
+        values = [repr(float(v)) for v in self.matrix.ravel()]
+        return ",".join([str(len(self.detectors)), *self.detectors, *values])
+
     @classmethod
     def coerce(cls, obj: Any) -> SpilloverMatrix:
         """Accept our own type, an FCS keyword string, or any object with
         ``channels``/``detectors`` and ``matrix``/``values`` attributes, or a
-        ``(names, matrix)`` pair (the shapes FCS readers commonly return)."""
+        ``(names, matrix)`` pair (the shapes FCS readers commonly return).
+
+        A matrix that cannot compensate (its :attr:`problem`) raises."""
         if isinstance(obj, SpilloverMatrix):
+            if obj.problem is not None:
+                raise CompensationError(obj.problem)
             return obj
         if isinstance(obj, str):
             return parse_spillover(obj)
@@ -143,45 +179,112 @@ class SpilloverMatrix:
         raise CompensationError(f"cannot interpret {type(obj).__name__} as a spillover matrix")
 
 
-def parse_spillover(text: str, *, id: str | None = None) -> SpilloverMatrix:
+def _compensation_matrix(
+    m: NDArray[np.float64], detectors: tuple[str, ...], inverted: bool, name: str
+) -> tuple[NDArray[np.float64], str | None]:
+    """The compensation matrix of a spillover matrix, or why there is none."""
+    none = np.zeros((0, 0))
+    if len(set(detectors)) != len(detectors):
+        return none, f"spillover matrix{name} lists a detector twice: {detectors}"
+    if inverted:
+        # Already the compensation matrix (``true = observed @ m``); only
+        # defined here for square matrices, as in Gating-ML practice.
+        if m.shape[0] != m.shape[1]:
+            return none, f"inverted spillover matrix{name} must be square, got {m.shape}"
+        comp = m.copy()
+    elif m.shape[0] == m.shape[1]:
+        cond = np.linalg.cond(m)
+        if not np.isfinite(cond) or cond > 1e12:
+            return none, f"spillover matrix{name} is singular (condition {cond:.3g})"
+        comp = np.linalg.inv(m)
+    else:
+        comp = np.linalg.pinv(m)
+    comp.setflags(write=False)
+    return comp, None
+
+
+def parse_spillover(
+    text: str,
+    *,
+    id: str | None = None,
+    keyword: str | None = None,
+    source: str | None = None,
+    check: bool = True,
+) -> SpilloverMatrix:
     """Parse an FCS ``$SPILLOVER``/``SPILL`` value: ``n,name_1..name_n,v_11,v_12..v_nn``.
 
-    Row ``i`` holds the spill of parameter ``name_i`` into each parameter (FCS 3.1).
+    Row ``i`` holds the spill of parameter ``name_i`` into each parameter
+    (FCS 3.1). Blanks around items and trailing commas are ignored. A
+    malformed value raises :class:`CompensationError` naming ``source`` (the
+    file) and ``keyword``; so does a count of 0, which means "no matrix"
+    (:func:`spillover_from_keywords` returns None for it). ``check`` as in
+    :class:`SpilloverMatrix`.
     """
-    parts = [p.strip() for p in text.strip().strip(",").split(",")]
+    sm = _parse_spillover(text, id, keyword, source, check)
+    if sm is None:
+        where = f"{source}: " if source else ""
+        raise CompensationError(f"{where}{keyword or 'spillover keyword'} declares 0 channels")
+    return sm
+
+
+def _parse_spillover(
+    text: str, id: str | None, keyword: str | None, source: str | None, check: bool
+) -> SpilloverMatrix | None:
+    where = f"{source}: " if source else ""
+    key = keyword or "spillover keyword"
+    items = [t.strip() for t in text.split(",")]
+    while items and not items[-1]:
+        items.pop()
+    first = items[0] if items else ""
     try:
-        n = int(float(parts[0]))
-    except (ValueError, IndexError) as exc:
+        n = int(first)
+    except ValueError:
         raise CompensationError(
-            f"spillover keyword does not start with a count: {text[:40]!r}"
-        ) from exc
-    if n <= 0 or len(parts) != 1 + n + n * n:
+            f"{where}{key} does not start with a channel count ({first[:20]!r})"
+        ) from None
+    if n == 0:
+        return None
+    expected = 1 + n + n * n if n > 0 else -1
+    if len(items) != expected:
         raise CompensationError(
-            f"spillover keyword declares {n} channels but holds {len(parts) - 1} fields "
-            f"(expected {n + n * n})"
+            f"{where}{key} declares {n} channels, so 1 + n + n² = {expected} comma-separated "
+            f"items are expected, but it has {len(items)}"
         )
-    names = tuple(parts[1 : 1 + n])
+    names = tuple(items[1 : n + 1])
     try:
-        values = np.array([float(v) for v in parts[1 + n :]], dtype=np.float64).reshape(n, n)
+        values = np.array([float(v) for v in items[n + 1 :]], dtype=np.float64)
     except ValueError as exc:
-        raise CompensationError(f"spillover keyword has a non-numeric value: {exc}") from exc
-    return SpilloverMatrix(names, values, id=id)
+        raise CompensationError(f"{where}{key} holds a non-numeric matrix value ({exc})") from None
+    if not np.all(np.isfinite(values)):
+        raise CompensationError(f"{where}{key} holds NaN or infinite values")
+    try:
+        return SpilloverMatrix(names, values.reshape(n, n), id=id, keyword=keyword, check=check)
+    except CompensationError as exc:
+        if not where:
+            raise
+        raise CompensationError(f"{where}{exc}") from None
 
 
-def spillover_from_keywords(keywords: Mapping[str, str]) -> SpilloverMatrix | None:
+def spillover_from_keywords(
+    keywords: Mapping[str, str],
+    *,
+    id: str | None = "FCS",
+    source: str | None = None,
+    check: bool = True,
+) -> SpilloverMatrix | None:
     """Find and parse the spillover keyword of an FCS TEXT segment, if any.
 
-    Keyword names are matched case-insensitively. An all-zero or ``0``-sized
-    keyword means "no compensation" and yields ``None``.
+    Keyword names are matched case-insensitively, in the order of
+    :data:`SPILLOVER_KEYWORDS`. A missing keyword or a count of 0 means "no
+    compensation" and yields ``None``; a malformed one raises
+    :class:`CompensationError` naming ``source`` and the keyword.
     """
     upper = {str(k).upper(): v for k, v in keywords.items()}
     for key in SPILLOVER_KEYWORDS:
         value = upper.get(key)
         if value is None or not str(value).strip():
             continue
-        if str(value).strip().split(",")[0].strip() in ("0", "0.0"):
-            return None
-        return parse_spillover(str(value), id="FCS")
+        return _parse_spillover(str(value), id, key, source, check)
     return None
 
 

@@ -25,7 +25,6 @@ membership raises :class:`GatingMLError`, never a silent empty gate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -476,7 +475,3 @@ def read_gatingml(path: str | Path) -> GatingStrategy:
         raise GatingMLError(p, f"cannot read file: {exc.strerror or exc}") from exc
     return parse_gatingml(data, source=str(p))
 
-
-def gate_ids(strategy: GatingStrategy) -> Mapping[str, str]:
-    """Gate id → gate type name, for listings and reports."""
-    return {gid: type(g).__name__ for gid, g in strategy.gates.items()}

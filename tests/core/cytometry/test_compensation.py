@@ -40,6 +40,29 @@ def test_parse_spillover_rejects_malformed(bad: str) -> None:
         parse_spillover(bad)
 
 
+def test_parse_errors_name_the_file_and_the_keyword() -> None:
+    with pytest.raises(CompensationError, match=r"^x\.fcs: \$SPILL declares 2 channels"):
+        parse_spillover("2,A,B,1,0", keyword="$SPILL", source="x.fcs")
+    with pytest.raises(CompensationError, match=r"^x\.fcs: spillover matrix \$SPILL is singular"):
+        parse_spillover("2,A,B,1,1,1,1", keyword="$SPILL", source="x.fcs")
+    with pytest.raises(CompensationError, match=r"^x\.fcs: SPILL does not start with a channel"):
+        spillover_from_keywords({"spill": "x,A"}, source="x.fcs")
+    kept = parse_spillover("2,A,B,1,1,1,1", check=False)
+    assert kept.problem is not None and "singular" in kept.problem
+
+
+def test_an_unusable_file_spillover_fails_the_analysis_not_the_read(tmp_path: Path) -> None:
+    from assaykit.cytometry.fcs import read_fcs, write_fcs
+    from assaykit.cytometry.prepare import prepare_events
+
+    path = tmp_path / "singular.fcs"
+    singular = (["FL1-A", "FL2-A"], np.ones((2, 2)))  # written as given (writers do not check)
+    write_fcs(path, np.ones((5, 3)), ["FSC-A", "FL1-A", "FL2-A"], spillover=singular)
+    fcs = read_fcs(path)
+    with pytest.raises(AnalysisError, match=r"unusable spillover keyword.*singular"):
+        prepare_events(fcs, ["FL1-A"])
+
+
 def test_spillover_from_keywords_finds_variants() -> None:
     kw = {"SPILL": "2,A,B,1,0.1,0.2,1", "$P1N": "A"}
     sm = spillover_from_keywords(kw)

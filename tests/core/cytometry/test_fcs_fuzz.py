@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from assaykit.cytometry import fcs
 from assaykit.cytometry.fcs import read_fcs, read_fcs_all, read_fcs_metadata, write_fcs
+from assaykit.cytometry.fcs.read import _UNEXPECTED
 from assaykit.errors import FCSError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,7 +115,7 @@ def _check(path: Path, label: str) -> None:
         try:
             result = reader(path)
         except FCSError as exc:
-            assert fcs._UNEXPECTED not in exc.reason, f"{label}: {exc.reason}"
+            assert _UNEXPECTED not in exc.reason, f"{label}: {exc.reason}"
             assert exc.path == str(path)
             result = None
         elapsed = time.perf_counter() - started

@@ -264,15 +264,15 @@ def test_bd_spill_keyword(instruments: Path) -> None:
     spill = data.spillover
     assert spill is not None
     assert spill.keyword == "SPILL"
-    assert spill.channels == [
+    assert spill.detectors == (
         "FITC-A", "PE-A", "PerCP-A", "PE-Cy7-A", "PacificBlue-A", "APC-A", "Alexa700-A",
         "APC-Cy7-A",
-    ]  # fmt: skip
+    )  # fmt: skip
     assert spill.matrix.shape == (8, 8)
     np.testing.assert_array_equal(np.diag(spill.matrix), np.ones(8))
     # Row 0 as written in the keyword value, row-major.
     assert spill.matrix[0, 1] == pytest.approx(0.1839411109727794, rel=0, abs=0)
-    assert all(c in data.channels for c in spill.channels)
+    assert all(c in data.channels for c in spill.detectors)
     fortessa = read_fcs_metadata(
         instruments / "Fortessa/FCS_3.0_Fortessa_PBS_Specimen_001_A1_A01.fcs"
     ).spillover

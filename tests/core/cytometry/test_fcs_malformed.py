@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from assaykit.cytometry.compensation import CompensationError, SpilloverMatrix
 from assaykit.cytometry.fcs import read_fcs, read_fcs_all, read_fcs_metadata
 from assaykit.errors import FCSError
 
@@ -613,6 +614,7 @@ def test_nextdata_written_as_absolute_offset(tmp_path: Path) -> None:
         ("$SPILLOVER", "2,CH1,CH2,1,nan,0,1", "NaN"),
         ("$SPILLOVER", "-3,CH1", "1 + n + n²"),
         ("$SPILLOVER", "999999999999,CH1", "1 + n + n²"),
+        ("$SPILLOVER", ",", "channel count"),  # no items at all (was an IndexError)
     ],
 )
 def test_spillover_parsing(tmp_path: Path, key: str, value: str, expect: object) -> None:
@@ -626,8 +628,34 @@ def test_spillover_parsing(tmp_path: Path, key: str, value: str, expect: object)
         assert meta.spillover is None and meta.warnings == []
     else:
         assert meta.spillover is not None
-        assert meta.spillover.channels == ["CH1", "CH2"]
+        assert meta.spillover.detectors == ("CH1", "CH2")
         np.testing.assert_array_equal(meta.spillover.matrix, expect)
+
+
+def test_spillover_is_the_one_compensation_type(tmp_path: Path) -> None:
+    pairs = keywords(extra=[("$SPILL", "2,CH1,CH2,1,0.1,0,1")])
+    spill = read_fcs_metadata(write(tmp_path, build(pairs, EVENTS.tobytes()))).spillover
+    assert isinstance(spill, SpilloverMatrix)
+    assert spill.keyword == "$SPILL" and spill.problem is None
+    # one CH1 event of 1 with no CH2 dye is seen as (1, 0.1); compensation gives it back
+    np.testing.assert_allclose(spill.unmix(np.array([[1.0, 0.1]])), [[1.0, 0.0]], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"), [("2,CH1,CH2,1,1,1,1", "singular"), ("2,CH1,CH1,1,0,0,1", "twice")]
+)
+def test_unusable_spillover_is_read_and_refused_when_used(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    """The file stays readable; compensating with its matrix fails and names the keyword."""
+    pairs = keywords(extra=[("$SPILLOVER", value)])
+    spill = read_fcs_metadata(write(tmp_path, build(pairs, EVENTS.tobytes()))).spillover
+    assert spill is not None and spill.problem is not None
+    assert why in spill.problem and "$SPILLOVER" in spill.problem
+    with pytest.raises(CompensationError, match=why):
+        SpilloverMatrix.coerce(spill)
+    with pytest.raises(CompensationError, match=why):
+        spill.unmix(np.ones((1, 2)))
 
 
 def test_spillover_naming_unknown_channels_is_flagged(tmp_path: Path) -> None:

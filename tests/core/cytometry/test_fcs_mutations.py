@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from assaykit.cytometry import fcs
+from assaykit.cytometry.fcs.read import _UNEXPECTED
 from assaykit.errors import FCSError
 from helpers.fuzzing import fcs_seeds, mutate_fcs
 
@@ -42,7 +43,7 @@ def test_seeded_mutations_read_or_raise_fcserror(
             data = fcs.read_fcs(path)
         except FCSError as exc:
             assert exc.path == str(path), where
-            assert fcs._UNEXPECTED not in exc.reason, f"{where}: {exc.reason}"
+            assert _UNEXPECTED not in exc.reason, f"{where}: {exc.reason}"
             data = None
             outcomes["refused"] += 1
         else:
@@ -76,7 +77,7 @@ def test_seeded_mutations_read_or_raise_fcserror(
         try:
             fcs.read_fcs(path)
         except FCSError as exc:
-            assert exc.path == str(path) and fcs._UNEXPECTED not in exc.reason, exc
+            assert exc.path == str(path) and _UNEXPECTED not in exc.reason, exc
             outcomes["header_cut"] += 1
         else:
             raise AssertionError(f"{name} cut to {cut} bytes was read")

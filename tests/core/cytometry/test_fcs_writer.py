@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from assaykit.cytometry import fcs
-from assaykit.cytometry.fcs import Spillover, read_fcs, read_fcs_metadata, write_fcs
+from assaykit.cytometry.compensation import SpilloverMatrix
+from assaykit.cytometry.fcs import decode, read_fcs, read_fcs_metadata, write_fcs
+from assaykit.cytometry.fcs.writer import _layout_file
 from assaykit.errors import UsageError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -148,16 +149,17 @@ def test_spillover_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     matrix = np.eye(3) + rng.uniform(0, 0.3, size=(3, 3)) * (1 - np.eye(3))
     names = ["FITC-A", "PE-A", "APC-A"]
-    write_fcs(path, _events(10, 5), ["FSC-A", "SSC-A", *names], spillover=Spillover(names, matrix))
+    spill = SpilloverMatrix(tuple(names), matrix)
+    write_fcs(path, _events(10, 5), ["FSC-A", "SSC-A", *names], spillover=spill)
     _, text, _, _ = _raw_parse(path)
     items = text["$SPILLOVER"].split(",")
     assert items[:4] == ["3", *names] and len(items) == 1 + 3 + 9
     back = read_fcs(path)
     assert back.spillover is not None
-    assert back.spillover.channels == names
+    assert back.spillover.detectors == tuple(names)
     assert back.spillover.keyword == "$SPILLOVER"
     np.testing.assert_array_equal(back.spillover.matrix, matrix)  # repr() round-trips exactly
-    assert [back.channel_index(n) for n in back.spillover.channels] == [2, 3, 4]
+    assert [back.channel_index(n) for n in back.spillover.detectors] == [2, 3, 4]
     # A (names, matrix) pair is accepted too.
     write_fcs(path, _events(10, 5), ["FSC-A", "SSC-A", *names], spillover=(names, matrix))
     np.testing.assert_array_equal(read_fcs(path).spillover.matrix, matrix)  # type: ignore[union-attr]
@@ -224,7 +226,7 @@ def test_duplicate_channel_names_are_kept_and_addressed_by_position(tmp_path: Pa
 def test_large_native_file_is_memory_mapped_copy_on_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fcs, "MMAP_THRESHOLD", 1024)
+    monkeypatch.setattr(decode, "MMAP_THRESHOLD", 1024)
     path = tmp_path / "big.fcs"
     events = _events(1000, 4).astype(np.float32)
     write_fcs(path, events, list("ABCD"))
@@ -245,7 +247,7 @@ def test_large_native_file_is_memory_mapped_copy_on_write(
 def test_big_endian_is_swapped_in_place_not_mapped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fcs, "MMAP_THRESHOLD", 1024)
+    monkeypatch.setattr(decode, "MMAP_THRESHOLD", 1024)
     path = tmp_path / "be.fcs"
     events = _events(1000, 4)
     write_fcs(path, events, list("ABCD"), datatype="D", byteorder="big")
@@ -255,14 +257,20 @@ def test_big_endian_is_swapped_in_place_not_mapped(
     np.testing.assert_array_equal(back.events, events)
 
 
+def test_writer_refuses_a_matrix_spillover_keyword_cannot_hold(tmp_path: Path) -> None:
+    unmixing = SpilloverMatrix(("A", "B"), np.eye(2), ("FITC", "PE"))  # Gating-ML style names
+    with pytest.raises(UsageError, match="cannot hold"):
+        write_fcs(tmp_path / "x.fcs", np.zeros((2, 2)), ["A", "B"], spillover=unmixing)
+
+
 def test_header_data_offsets_become_zero_past_99999999() -> None:
     """FCS 3.0 §3.1.1: a segment beyond byte 99,999,999 gets '0's in the HEADER."""
     text = {"$PAR": "1", "$TOT": "1"}
-    header, text_bytes, begin = fcs._layout_file(text, "/", 100_000_000)
+    header, text_bytes, begin = _layout_file(text, "/", 100_000_000)
     assert header[26:42] == b"       0       0"
     assert b"/$BEGINDATA/" + str(begin).encode() + b"/" in text_bytes
     assert b"/$ENDDATA/" + str(begin + 100_000_000 - 1).encode() + b"/" in text_bytes
-    header, _, begin = fcs._layout_file(text, "/", 1000)
+    header, _, begin = _layout_file(text, "/", 1000)
     assert int(header[26:34]) == begin
 
 

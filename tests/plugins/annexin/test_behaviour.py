@@ -35,7 +35,7 @@ def rewrite(
     spill = None
     if keep_spill and f.spillover is not None:
         mapping = dict(zip(f.channels, names))
-        spill = ([mapping[c] for c in f.spillover.channels], f.spillover.matrix)
+        spill = ([mapping[c] for c in f.spillover.detectors], f.spillover.matrix)
     write_fcs(
         dst,
         f.events if events is None else events,

@@ -179,7 +179,7 @@ def run(
 
     def body() -> int:
         from assaykit.api import run as api_run
-        from assaykit.batch import default_workers
+        from assaykit.execute import default_workers
         from assaykit.progress import make_reporter
 
         host = obj.host()

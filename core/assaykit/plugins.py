@@ -24,8 +24,8 @@ from assaykit import hookspecs
 from assaykit._version import __version__
 from assaykit.assay import Assay, declaration_problems
 from assaykit.errors import PluginCompatibilityWarning, PluginError, UnknownAssayError
-from assaykit.exporters import Exporter
 from assaykit.readers import Reader
+from assaykit.records import Exporter
 
 log = logging.getLogger(__name__)
 

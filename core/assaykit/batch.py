@@ -631,10 +631,7 @@ def _run_json(
             "figures": opts.figures,
             "timeout": opts.timeout,
         },
-        "plugins": [
-            {k: d[k] for k in ("name", "version", "distribution", "status", "reason")}
-            for d in host.describe()
-        ],
+        "plugins": host.plugin_status(),
         "assays": {
             n: {
                 "plugin": host.assay_plugin(n),

@@ -36,7 +36,7 @@ from assaykit.records import (
 # the batch's log: `assaykit run` quiets "assaykit.batch" unless -v, so both stages log there
 log = logging.getLogger("assaykit.batch")
 
-DONE, FAILED, CRASHED, CANCELLED, SKIPPED = "done", "failed", "crashed", "cancelled", "skipped"
+DONE, FAILED, CRASHED, CANCELLED = "done", "failed", "crashed", "cancelled"
 
 
 # --------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ def _lazy_exports() -> dict[str, str]:
     """``assaykit``'s public names -> their defining module, read from ``__init__.py``."""
     tree = ast.parse((PKG / "__init__.py").read_text(encoding="utf-8"))
     for node in tree.body:
+        targets: list[ast.expr]
         if isinstance(node, ast.AnnAssign):
             targets, value = [node.target], node.value
         elif isinstance(node, ast.Assign):

@@ -3,45 +3,119 @@
 The public API, for pipelines and plugins alike. A plugin imports only from
 here (and from the science libraries ``assaykit.cytometry`` and
 ``assaykit.imaging``), never from underscore modules.
+
+The names are loaded lazily (PEP 562): ``from assaykit import Assay`` imports
+the contract module that defines ``Assay`` and nothing else, so a plugin or a
+science library that uses the contract does not load the batch runner, the
+store or the plugin host. ``assaykit.run`` loads them when it is first used.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from assaykit._version import __version__
-from assaykit.api import AnalysisResult, analyze, make_experiment, run
-from assaykit.assay import (
-    Assay,
-    AssayResult,
-    FigureData,
-    Measurement,
-    Metric,
-    Params,
-    QCFlag,
-    SampleFailure,
-    new_figure,
-    render_png,
-)
-from assaykit.batch import RunResult
-from assaykit.errors import (
-    AnalysisError,
-    AssaykitError,
-    ConfigError,
-    FCSError,
-    ImageError,
-    InputError,
-    MissingInputError,
-    ParamsError,
-    PluginError,
-    SampleSheetError,
-    UnknownAssayError,
-    UsageError,
-)
-from assaykit.experiment import Experiment, Input
-from assaykit.exporters import Exporter, ResultTable
-from assaykit.hookspecs import hookimpl
-from assaykit.plugins import HostConfig, PluginHost
-from assaykit.readers import Reader, Table
-from assaykit.records import SCHEMA_VERSION, Record
+
+if TYPE_CHECKING:
+    from assaykit.api import (
+        AnalysisResult,
+        analyze,
+        make_experiment,
+        run,
+    )
+    from assaykit.assay import (
+        Assay,
+        AssayResult,
+        FigureData,
+        Measurement,
+        Metric,
+        Params,
+        QCFlag,
+        SampleFailure,
+        new_figure,
+        render_png,
+    )
+    from assaykit.batch import (
+        RunResult,
+    )
+    from assaykit.errors import (
+        AnalysisError,
+        AssaykitError,
+        ConfigError,
+        FCSError,
+        ImageError,
+        InputError,
+        MissingInputError,
+        ParamsError,
+        PluginError,
+        SampleSheetError,
+        UnknownAssayError,
+        UsageError,
+    )
+    from assaykit.experiment import (
+        Experiment,
+        Input,
+    )
+    from assaykit.hookspecs import (
+        hookimpl,
+    )
+    from assaykit.plugins import (
+        HostConfig,
+        PluginHost,
+    )
+    from assaykit.readers import (
+        Reader,
+        Table,
+    )
+    from assaykit.records import (
+        SCHEMA_VERSION,
+        Exporter,
+        Record,
+        ResultTable,
+    )
+
+#: public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "AnalysisResult": "assaykit.api",
+    "analyze": "assaykit.api",
+    "make_experiment": "assaykit.api",
+    "run": "assaykit.api",
+    "Assay": "assaykit.assay",
+    "AssayResult": "assaykit.assay",
+    "FigureData": "assaykit.assay",
+    "Measurement": "assaykit.assay",
+    "Metric": "assaykit.assay",
+    "Params": "assaykit.assay",
+    "QCFlag": "assaykit.assay",
+    "SampleFailure": "assaykit.assay",
+    "new_figure": "assaykit.assay",
+    "render_png": "assaykit.assay",
+    "RunResult": "assaykit.batch",
+    "AnalysisError": "assaykit.errors",
+    "AssaykitError": "assaykit.errors",
+    "ConfigError": "assaykit.errors",
+    "FCSError": "assaykit.errors",
+    "ImageError": "assaykit.errors",
+    "InputError": "assaykit.errors",
+    "MissingInputError": "assaykit.errors",
+    "ParamsError": "assaykit.errors",
+    "PluginError": "assaykit.errors",
+    "SampleSheetError": "assaykit.errors",
+    "UnknownAssayError": "assaykit.errors",
+    "UsageError": "assaykit.errors",
+    "Experiment": "assaykit.experiment",
+    "Input": "assaykit.experiment",
+    "Exporter": "assaykit.records",
+    "Record": "assaykit.records",
+    "ResultTable": "assaykit.records",
+    "SCHEMA_VERSION": "assaykit.records",
+    "hookimpl": "assaykit.hookspecs",
+    "HostConfig": "assaykit.plugins",
+    "PluginHost": "assaykit.plugins",
+    "Reader": "assaykit.readers",
+    "Table": "assaykit.readers",
+}
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -84,3 +158,16 @@ __all__ = [
     "render_png",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assaykit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from assaykit.assay import FigureData, Params, QCFlag
-from assaykit.batch import Reporter, RunOptions, RunResult, run_analysis, run_batch
+from assaykit.batch import RunOptions, RunResult, run_batch
 from assaykit.config import build_params, params_json
 from assaykit.errors import AnalysisError, AssaykitError, InputError, UsageError
+from assaykit.execute import Reporter, run_analysis
 from assaykit.experiment import Experiment, Input
-from assaykit.exporters import ResultTable
 from assaykit.plugins import HostConfig, PluginHost
 from assaykit.records import (
     RECORD_FIELDS,
     Record,
     RecordContext,
+    ResultTable,
     complete_records,
     params_sha256,
     sample_conditions,

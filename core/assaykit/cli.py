@@ -179,7 +179,7 @@ def run(
 
     def body() -> int:
         from assaykit.api import run as api_run
-        from assaykit.batch import default_workers
+        from assaykit.execute import default_workers
         from assaykit.progress import make_reporter
 
         host = obj.host()
@@ -217,11 +217,19 @@ def run(
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--brief",
+    is_flag=True,
+    help="Only each plugin's name, module, distribution, version and status, read from the "
+    "installed packages' metadata: no plugin is imported.",
+)
 @click.pass_obj
-def plugins(obj: _Ctx, as_json: bool) -> None:
+def plugins(obj: _Ctx, as_json: bool, brief: bool) -> None:
     """List plugins with their assays, input kinds, roles and declared metrics."""
 
     def body() -> int:
+        if brief:
+            return _list_plugins_brief(obj, as_json)
         host = obj.host()
         desc = host.describe()
         if as_json:
@@ -273,6 +281,24 @@ def plugins(obj: _Ctx, as_json: bool) -> None:
         return 0
 
     sys.exit(_guard(obj, body))
+
+
+def _list_plugins_brief(obj: _Ctx, as_json: bool) -> int:
+    from assaykit.plugins import HostConfig, discover_plugins
+
+    cfg = HostConfig.from_env(
+        autoload=False if obj.no_autoload else None, load=obj.load, block=obj.block
+    )
+    entries = [e.describe() for e in discover_plugins(cfg)]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return 0
+    for e in entries:
+        status = "" if e["status"] == "to load" else f" [{e['status']}: {e['reason']}]"
+        click.echo(
+            f"{e['name']} {e['version'] or ''} ({e['distribution'] or '-'}) {e['module']}{status}"
+        )
+    return 0
 
 
 @cli.command()

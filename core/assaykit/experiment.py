@@ -9,7 +9,7 @@ it, with a role, a sample id and free condition columns.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,9 +138,6 @@ class Experiment:
             seen.setdefault(i.path, None)
         return list(seen)
 
-    def sample_ids(self) -> list[str]:
-        return list(dict.fromkeys(i.sample_id for i in self.present))
-
     # -- reading -----------------------------------------------------------------------
     def read(self, inp: Input | Path | str) -> Any:
         """Read an input through the registered reader of its kind.
@@ -190,10 +187,3 @@ class Experiment:
             ]
             for i in self.inputs
         ]
-
-
-def group_by_sample(inputs: Iterable[Input]) -> dict[str, list[Input]]:
-    out: dict[str, list[Input]] = {}
-    for i in inputs:
-        out.setdefault(i.sample_id, []).append(i)
-    return out

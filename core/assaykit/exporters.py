@@ -1,121 +1,35 @@
 """Exporters write the run's result table to files (CSV, JSON Lines, Parquet ...).
 
 The host's own exporters are registered through the same
-``assaykit_register_exporters`` hook that a plugin uses.
+``assaykit_register_exporters`` hook that a plugin uses. The interface they
+implement (:class:`Exporter`) and the table they get (:class:`ResultTable`)
+are part of the contract and live in :mod:`assaykit.records`; they are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
 import os
-import tempfile
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any
 
-from assaykit.records import RECORD_FIELDS
+from assaykit._files import _suppress, _temp_beside, atomic_write
+from assaykit.records import Exporter, ResultTable
 
-
-@dataclass
-class ResultTable:
-    """Records in long format with the sample-sheet condition columns joined on.
-
-    ``columns`` is the record fields in schema order, then the condition
-    columns in sorted order. ``rows`` are tuples in that column order;
-    ``qc_flags`` is a list of strings.
-    """
-
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-
-    @property
-    def condition_columns(self) -> list[str]:
-        return self.columns[len(RECORD_FIELDS) :]
-
-    def dicts(self) -> Iterator[dict[str, Any]]:
-        cols = self.columns
-        for r in self.rows:
-            yield dict(zip(cols, r))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def to_pandas(self) -> Any:
-        """A pandas DataFrame (pandas is optional; ImportError names the extra to install)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on environment
-            raise ImportError("to_pandas() needs pandas: pip install 'assaykit[pandas]'") from exc
-        return pd.DataFrame.from_records(self.rows, columns=self.columns)
-
-
-class Exporter(ABC):
-    """Base class of an exporter. See ``assaykit_register_exporters`` for the contract."""
-
-    name: ClassVar[str]
-    #: One line on what it writes, shown by ``assaykit plugins``.
-    summary: ClassVar[str] = ""
-
-    def available(self) -> bool:
-        """False when an optional dependency is missing; the exporter is then skipped."""
-        return True
-
-    @abstractmethod
-    def export(self, table: ResultTable, out_dir: Path) -> list[Path]:
-        """Write the table inside ``out_dir`` atomically; return the paths written."""
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)  # elsewhere: read by setting, and put it straight back
-    os.umask(mask)
-    return mask
-
-
-def _temp_beside(path: Path) -> tuple[int, str]:
-    """A temporary file beside ``path`` with the mode a plain ``open()`` would give it.
-
-    Why: ``mkstemp`` creates files 0600, and the rename keeps that mode, so
-    results on a shared drive would be unreadable by colleagues whatever the
-    user's umask says. The final file gets ``0666 & ~umask``, like any other.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with contextlib.suppress(AttributeError, OSError):  # Windows has no fchmod
-        os.fchmod(fd, 0o666 & ~_umask())
-    return fd, tmp
-
-
-@contextmanager
-def atomic_write(path: Path, mode: str = "w", **kw: Any) -> Iterator[IO[Any]]:
-    """Write to a temporary file beside ``path`` and rename it over ``path`` on success,
-    so that a killed run never leaves a half-written results file."""
-    fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, mode, **kw) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
-
-
-def _suppress() -> contextlib.suppress:
-    return contextlib.suppress(OSError)
+__all__ = [
+    "BUILTIN_EXPORTERS",
+    "CSVExporter",
+    "Exporter",
+    "JSONLExporter",
+    "ParquetExporter",
+    "ResultTable",
+    "atomic_write",
+    "spreadsheet_safe",
+]
 
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -26,8 +26,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from assaykit.assay import Assay
-    from assaykit.exporters import Exporter
     from assaykit.readers import Reader
+    from assaykit.records import Exporter
 
 PROJECT_NAME = "assaykit"
 

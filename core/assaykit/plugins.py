@@ -24,8 +24,8 @@ from assaykit import hookspecs
 from assaykit._version import __version__
 from assaykit.assay import Assay, declaration_problems
 from assaykit.errors import PluginCompatibilityWarning, PluginError, UnknownAssayError
-from assaykit.exporters import Exporter
 from assaykit.readers import Reader
+from assaykit.records import Exporter
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,85 @@ def _host_requirement_problem(dist: md.Distribution) -> str | None:
     return None
 
 
+#: status of a discovered plugin that the host will import and register
+TO_LOAD = "to load"
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One plugin as its entry-point metadata describes it, read without importing it.
+
+    ``status`` is :data:`TO_LOAD`, or why the host will not load it:
+    ``blocked``, ``disabled`` (autoload off) or ``incompatible`` (the
+    distribution requires another assaykit).
+    """
+
+    name: str
+    #: the entry point's value: the plugin's declaration module (``pkg.plugin``)
+    module: str
+    distribution: str | None
+    version: str | None
+    status: str
+    reason: str
+    entry_point: md.EntryPoint = field(repr=False, compare=False)
+
+    def info(self) -> PluginInfo:
+        status = "loaded" if self.status == TO_LOAD else self.status
+        return PluginInfo(self.name, self.distribution, self.version, status, self.reason)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "version": self.version,
+            "distribution": self.distribution,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+def discover_plugins(config: HostConfig) -> list[PluginEntry]:
+    """The plugins of the ``assaykit`` entry-point group, from their metadata alone.
+
+    Nothing is imported: the host imports a plugin's declaration module only
+    when it builds its registries (:class:`PluginHost`), and a plugin's heavy
+    analysis code only runs inside ``Assay.analyze``. Raises
+    :class:`PluginError` when ``config.load`` names an entry point that does
+    not exist.
+    """
+    try:
+        eps = md.entry_points(group=ENTRY_POINT_GROUP)
+    except Exception as exc:  # pragma: no cover - broken metadata on sys.path
+        log.warning("cannot list entry points: %s", exc)
+        return []
+    out: list[PluginEntry] = []
+    seen: set[str] = set()
+    for ep in sorted(eps, key=lambda e: e.name):
+        if ep.name in seen:  # the same distribution found twice on sys.path
+            continue
+        seen.add(ep.name)
+        dist = ep.dist
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        version = dist.version if dist is not None else None
+        status, reason = TO_LOAD, ""
+        if ep.name in config.block or (dist_name is not None and dist_name in config.block):
+            status, reason = "blocked", "blocked by configuration"
+        elif not config.autoload and ep.name not in config.load:
+            status, reason = "disabled", f"autoload is off ({ENV_DISABLE_AUTOLOAD})"
+        elif dist is not None and (dist_name or "").lower() != "assaykit":
+            problem = _host_requirement_problem(dist)
+            if problem:
+                status, reason = "incompatible", problem
+        out.append(PluginEntry(ep.name, ep.value, dist_name, version, status, reason, ep))
+    for name in config.load:
+        if name not in seen:
+            raise PluginError(
+                f"plugin {name!r} was asked for but no entry point of group "
+                f"{ENTRY_POINT_GROUP!r} has that name"
+            )
+    return out
+
+
 class PluginHost:
     """Finds plugins and holds the assays, readers and exporters they register."""
 
@@ -174,36 +253,13 @@ class PluginHost:
             warnings.warn(msg, PluginCompatibilityWarning, stacklevel=3)
 
     def _discover(self) -> None:
-        cfg = self.config
-        try:
-            eps = md.entry_points(group=ENTRY_POINT_GROUP)
-        except Exception as exc:  # pragma: no cover - broken metadata on sys.path
-            log.warning("cannot list entry points: %s", exc)
-            return
-        seen: set[str] = set()
-        for ep in sorted(eps, key=lambda e: e.name):
-            if ep.name in seen:  # the same distribution found twice on sys.path
+        for entry in discover_plugins(self.config):
+            info = entry.info()
+            if entry.status != TO_LOAD:
+                self._skip(info, entry.status, entry.reason, warn=entry.status == "incompatible")
                 continue
-            seen.add(ep.name)
-            dist = ep.dist
-            dist_name = dist.metadata["Name"] if dist is not None else None
-            version = dist.version if dist is not None else None
-            info = PluginInfo(ep.name, dist_name, version, "loaded")
-            if ep.name in cfg.block or (dist_name is not None and dist_name in cfg.block):
-                self._skip(info, "blocked", "blocked by configuration", warn=False)
-                continue
-            if not cfg.autoload and ep.name not in cfg.load:
-                self._skip(
-                    info, "disabled", f"autoload is off ({ENV_DISABLE_AUTOLOAD})", warn=False
-                )
-                continue
-            if dist is not None and (dist_name or "").lower() != "assaykit":
-                problem = _host_requirement_problem(dist)
-                if problem:
-                    self._skip(info, "incompatible", problem, warn=True)
-                    continue
             try:
-                obj = ep.load()
+                obj = entry.entry_point.load()
             except Exception as exc:
                 self._skip(info, "failed", f"import failed: {type(exc).__name__}: {exc}", warn=True)
                 continue
@@ -216,13 +272,7 @@ class PluginHost:
                     warn=True,
                 )
                 continue
-            self._register(obj, ep.name, info)
-        for name in cfg.load:
-            if name not in seen:
-                raise PluginError(
-                    f"plugin {name!r} was asked for but no entry point of group "
-                    f"{ENTRY_POINT_GROUP!r} has that name"
-                )
+            self._register(obj, entry.name, info)
 
     # -- registries --------------------------------------------------------------------
     def _callbacks(self, hook_name: str) -> list[tuple[PluginInfo, Callable[..., Any]]]:
@@ -317,10 +367,27 @@ class PluginHost:
         ks = set(kinds)
         return sorted(s for r in self.readers if r.kind in ks for s in r.suffixes)
 
+    def _sorted_plugins(self) -> list[PluginInfo]:
+        return sorted(self.plugins.values(), key=lambda i: (i.name != BUILTIN_NAME, i.name))
+
+    def plugin_status(self) -> list[dict[str, Any]]:
+        """Every plugin's name, version, distribution and status (for ``run.json``);
+        unlike :meth:`describe`, asks no assay or exporter anything."""
+        return [
+            {
+                "name": info.name,
+                "version": info.version,
+                "distribution": info.distribution,
+                "status": info.status,
+                "reason": info.reason,
+            }
+            for info in self._sorted_plugins()
+        ]
+
     def describe(self) -> list[dict[str, Any]]:
         """Every plugin with its assays' declarations, for ``assaykit plugins --json``."""
         out = []
-        for info in sorted(self.plugins.values(), key=lambda i: (i.name != BUILTIN_NAME, i.name)):
+        for info in self._sorted_plugins():
             out.append(
                 {
                     "name": info.name,

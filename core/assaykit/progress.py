@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from assaykit.batch import ExperimentStatus, Reporter
+from assaykit.execute import ExperimentStatus, Reporter
 
 
 class PlainReporter:

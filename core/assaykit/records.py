@@ -12,10 +12,12 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from assaykit._version import __version__
 from assaykit.assay import (
@@ -407,3 +409,55 @@ def sample_conditions(
     for sid in extra_ids:
         out.setdefault(sid, dict(common))
     return out
+
+
+# --------------------------------------------------------------------------------------
+# the result table, and the interface of the exporters that write it
+# --------------------------------------------------------------------------------------
+@dataclass
+class ResultTable:
+    """Records in long format with the sample-sheet condition columns joined on.
+
+    ``columns`` is the record fields in schema order, then the condition
+    columns in sorted order. ``rows`` are tuples in that column order;
+    ``qc_flags`` is a list of strings.
+    """
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    @property
+    def condition_columns(self) -> list[str]:
+        return self.columns[len(RECORD_FIELDS) :]
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        cols = self.columns
+        for r in self.rows:
+            yield dict(zip(cols, r))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame (pandas is optional; ImportError names the extra to install)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on environment
+            raise ImportError("to_pandas() needs pandas: pip install 'assaykit[pandas]'") from exc
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+
+
+class Exporter(ABC):
+    """Base class of an exporter. See ``assaykit_register_exporters`` for the contract."""
+
+    name: ClassVar[str]
+    #: One line on what it writes, shown by ``assaykit plugins``.
+    summary: ClassVar[str] = ""
+
+    def available(self) -> bool:
+        """False when an optional dependency is missing; the exporter is then skipped."""
+        return True
+
+    @abstractmethod
+    def export(self, table: ResultTable, out_dir: Path) -> list[Path]:
+        """Write the table inside ``out_dir`` atomically; return the paths written."""

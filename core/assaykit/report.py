@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from assaykit._files import atomic_write
 from assaykit._version import __version__
-from assaykit.exporters import ResultTable, atomic_write
-from assaykit.records import utc_now
+from assaykit.records import ResultTable, utc_now
 from assaykit.store import QCFinding, StoredFigure
 
 if TYPE_CHECKING:
-    from assaykit.batch import ExperimentStatus
+    from assaykit.execute import ExperimentStatus
 
 MAX_REPORT_ROWS = 20_000
 _SHOWN = (

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assaykit.exporters import ResultTable
-from assaykit.records import RECORD_FIELDS, Record
+from assaykit.records import RECORD_FIELDS, Record, ResultTable
 
 STORE_NAME = "assaykit.sqlite"
 STORE_SCHEMA = 1

@@ -28,9 +28,11 @@ if TYPE_CHECKING:
         Assay,
         AssayResult,
         FigureData,
+        Flag,
         Measurement,
         Metric,
         Params,
+        ParamsDeprecationWarning,
         QCFlag,
         SampleFailure,
         new_figure,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
         Record,
         ResultTable,
     )
+    from assaykit.vocabulary import shared_metric
 
 #: public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
@@ -84,6 +87,9 @@ _EXPORTS: dict[str, str] = {
     "Assay": "assaykit.assay",
     "AssayResult": "assaykit.assay",
     "FigureData": "assaykit.assay",
+    "Flag": "assaykit.assay",
+    "ParamsDeprecationWarning": "assaykit.assay",
+    "shared_metric": "assaykit.vocabulary",
     "Measurement": "assaykit.assay",
     "Metric": "assaykit.assay",
     "Params": "assaykit.assay",
@@ -129,6 +135,7 @@ __all__ = [
     "Exporter",
     "FCSError",
     "FigureData",
+    "Flag",
     "HostConfig",
     "ImageError",
     "Input",
@@ -137,6 +144,7 @@ __all__ = [
     "Metric",
     "MissingInputError",
     "Params",
+    "ParamsDeprecationWarning",
     "ParamsError",
     "PluginError",
     "PluginHost",
@@ -157,6 +165,7 @@ __all__ = [
     "new_figure",
     "render_png",
     "run",
+    "shared_metric",
 ]
 
 

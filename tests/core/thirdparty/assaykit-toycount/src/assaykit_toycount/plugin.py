@@ -18,6 +18,7 @@ from assaykit import (
     AssayResult,
     Experiment,
     Exporter,
+    Flag,
     InputError,
     Metric,
     Params,
@@ -25,6 +26,7 @@ from assaykit import (
     ResultTable,
     hookimpl,
     new_figure,
+    shared_metric,
 )
 from pydantic import Field
 
@@ -98,12 +100,16 @@ class ToyThreshold(Assay):
     Params = ToyParams
     metrics = (
         Metric("sample", "positive_pct", "%", "float", "percent of events above the threshold"),
-        Metric("sample", "event_count", "events", "int", "events in the file"),
+        shared_metric("event_count", "sample"),
         Metric("sample", "median", "AU", "float", "median event value, linear scale"),
         Metric("sample", "call", None, "str", "'positive' when more than half are above"),
         Metric("sample", "above_control", None, "bool", "positive_pct exceeds the control's"),
         Metric("experiment", "threshold", "AU", "float", "threshold used"),
         Metric("experiment", "threshold_source", None, "str", "control sample, 'fixed' or 'auto'"),
+    )
+    flags = (
+        Flag("threshold_auto", "warn", "No negative control: threshold is median + 3 MAD."),
+        Flag("low_event_count", "warn", "Fewer events than min_events."),
     )
 
     def analyze(self, experiment: Experiment, params: ToyParams) -> AssayResult:

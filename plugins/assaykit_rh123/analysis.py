@@ -69,23 +69,6 @@ def _gate_text(lg: LiveGateResult) -> str:
     return f"{lg.method} ({lg.rule}): {lg.channel} {op} {lg.threshold.value:.4g}"
 
 
-def _median(values: np.ndarray) -> float:
-    return float(np.median(values)) if values.size else float("nan")
-
-
-def _gate_text(lg: LiveGateResult) -> str:
-    if lg.threshold is None:
-        return f"{lg.method}: {lg.rule} ({lg.n_considered} events kept)"
-    op = "<" if lg.method == "pi" else ">="
-    slope = float(lg.details.get("spill_slope", 0.0))
-    if lg.method == "pi" and slope > 0:
-        return (
-            f"pi ({lg.rule}, along the spill): {lg.channel} - {slope:.3g} x "
-            f"{lg.details['spill_from']} < {lg.threshold.value:.4g}"
-        )
-    return f"{lg.method} ({lg.rule}): {lg.channel} {op} {lg.threshold.value:.4g}"
-
-
 def analyze_experiment(experiment: Experiment, params: Rh123Params) -> AssayResult:
     res = AssayResult()
     figures = experiment.figures

@@ -266,7 +266,7 @@ def _gate_axes(
     ax.set_ylabel(ylabel)
     for g in gates:
         draw_cleanup_gates(ax, result, g)
-    ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
+    ax.ticklabel_format(style="sci", scilimits=(-3, 3))  # no mathtext: it dominates render time
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left")
 
@@ -310,7 +310,8 @@ def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, b
         ax2.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    # fixed margins: tight_layout would cost more than drawing the figure (issue 12 bench)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.84, wspace=0.32)
     return fig
 
 

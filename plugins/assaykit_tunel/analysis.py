@@ -68,6 +68,8 @@ def analyze_experiment(experiment: Experiment, params: TunelParams) -> AssayResu
         experiment, params, res, lambda s: _prepare(s, params, figures), roles=ROLES,
         fatal_roles=CONTROLS,
     )
+    if not read.ok:  # every sample is an error record already; nothing to threshold
+        return res
     tubes: dict[str, list[_Tube]] = {r: [] for r in ROLES}
     for t in read.prepared():
         tubes[t.sample.role].append(t)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -68,9 +68,8 @@ class Unit:
     annexin: str = ""
     pi: str = ""
     prep: Prepared | None = None
-    #: why the data set could not be prepared (too few events); None when it was
+    #: why the data set could not be prepared; None when it was
     skipped: str | None = None
-    flags: list[str] = field(default_factory=list)
 
     @property
     def role(self) -> str:

@@ -62,7 +62,9 @@ THRESHOLD_METHOD_CODES = (
     "unimodal samples: median + k robust SDs (1.4826 MAD) of the pooled samples, logicle "
     "axis) or 'fixed' (a parameter)"
 )
-#: The codes of every flow assay's threshold-source metrics.
+#: The codes of every flow assay's threshold-source metrics (``threshold_source``,
+#: ``<dye>_threshold_source``). Not a shared metric name: ``threshold_source`` (like
+#: ``threshold``) is a common name in third-party and template plugins with other values.
 THRESHOLD_SOURCE_CODES = (
     "'<role>:<sample ids>' (the control(s) that set it), 'samples:<sample ids>' (an "
     "automatic threshold) or 'parameter:<name>' (the parameter that gave it)"
@@ -83,23 +85,10 @@ _SHARED: tuple[SharedMetric, ...] = (
         "channels): the parent population the assay's percentages and medians are taken on.",
     ),
     SharedMetric(
-        "threshold",
-        "AU",
-        "float",
-        "Positivity threshold of the experiment on the compensated linear scale (channel "
-        "units); an event at or above it is positive.",
-    ),
-    SharedMetric(
         "threshold_method",
         None,
         "str",
         f"How the threshold was set, as a code: {THRESHOLD_METHOD_CODES}.",
-    ),
-    SharedMetric(
-        "threshold_source",
-        None,
-        "str",
-        f"What set the threshold, as a code: {THRESHOLD_SOURCE_CODES}.",
     ),
     SharedMetric(
         "band_volume",

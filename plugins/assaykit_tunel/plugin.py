@@ -30,7 +30,7 @@ from collections.abc import Callable
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
 from assaykit.assay import Flag
 from assaykit.cytometry.params import FITC_FALLBACKS, FLOW_FLAGS, ControlThresholdParams
-from assaykit.vocabulary import shared_metric
+from assaykit.vocabulary import THRESHOLD_SOURCE_CODES, shared_metric
 from pydantic import Field
 
 __all__ = ["TunelAssay", "TunelParams"]
@@ -109,9 +109,16 @@ class TunelAssay(Assay):
             "singlet_count", "sample", "Here: finite FITC-dUTP (and DNA-content) values."
         ),
         shared_metric("event_count", "sample"),
-        shared_metric("threshold", "experiment", "Here: the FITC-dUTP threshold."),
+        Metric(
+            "experiment", "threshold", "AU", "float",
+            "FITC-dUTP positivity threshold on the compensated linear scale (channel units); "
+            "an event at or above it is positive",
+        ),
         shared_metric("threshold_method", "experiment"),
-        shared_metric("threshold_source", "experiment"),
+        Metric(
+            "experiment", "threshold_source", None, "str",
+            f"What set the threshold, as a code: {THRESHOLD_SOURCE_CODES}.",
+        ),
     )
     flags = (
         *FLOW_FLAGS,

@@ -357,6 +357,28 @@ def test_zero_event_sample_is_not_a_traceback(make: Make, host: Any, tmp_path: P
                 host=host)  # fmt: skip
 
 
+def test_a_corrupt_sample_fails_alone_and_a_corrupt_control_fails_the_experiment(
+    make: Make, host: Any, tmp_path: Path
+) -> None:
+    """The flow layer's one failure rule, as in tunel and rh123_efflux."""
+    folder, truths = make()
+    corrupt = tmp_path / "corrupt.fcs"
+    corrupt.write_bytes(b"FCS3.1    garbage")
+    res = analyze("annexin_pi", {**roles(folder, truths), corrupt: "sample"}, figures=False,
+                  host=host)  # fmt: skip
+    err = [r for r in res.records if r.metric == "error"]
+    assert [(r.sample_id, r.entity, r.qc_status) for r in err] == [
+        ("corrupt", "corrupt.fcs", "fail")
+    ]
+    assert str(err[0].value_str).startswith("FCSError")
+    for t in truths:  # the others are measured as without it
+        for m in QUADRANT_METRICS:
+            assert abs(res.value(t.sample_id, m) - t.pct[m]) <= 1.5
+    with pytest.raises(assaykit.AssaykitError, match=r"corrupt\.fcs"):
+        analyze("annexin_pi", {**roles(folder, truths), corrupt: "pi_only"}, figures=False,
+                host=host)  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------
 # figures and folders
 # --------------------------------------------------------------------------------------

@@ -115,10 +115,8 @@ def main() -> int:
         sid, ename = inp.sample_id, exp.name
         ta = float(res.value(ename, "annexin_threshold"))
         tp = float(res.value(ename, "pi_threshold"))
-        from assaykit_annexin.analysis import cleanup_params
-
         prep = prepare_events(
-            read_fcs(path), ["FITC-A", "PE-A"], cleanup=cleanup_params(params),
+            read_fcs(path), ["FITC-A", "PE-A"], cleanup=params.cleanup_params(),
             fit_events=params.fit_events,
         )  # fmt: skip
         cl = prep.cleanup

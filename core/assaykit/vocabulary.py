@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from assaykit.assay import DType, Flag, Metric
 
-__all__ = ["HOST_FLAGS", "SHARED_METRICS", "SharedMetric", "shared_metric"]
+__all__ = [
+    "HOST_FLAGS",
+    "SHARED_METRICS",
+    "THRESHOLD_METHOD_CODES",
+    "THRESHOLD_SOURCE_CODES",
+    "SharedMetric",
+    "shared_metric",
+]
 
 #: Flags the host itself raises on any assay's records.
 HOST_FLAGS: tuple[Flag, ...] = (
@@ -46,6 +53,23 @@ class SharedMetric:
     meaning: str
 
 
+#: The codes of every flow assay's threshold-method metrics (``threshold_method``,
+#: and the per-dye ``<dye>_threshold_method`` of assays with several thresholds).
+THRESHOLD_METHOD_CODES = (
+    "'percentile:<q>' (the q-th percentile of the pooled negative controls' compensated "
+    "singlets), 'density_valley' (automatic: the density minimum between the negative and "
+    "positive populations of the pooled samples, logicle axis), 'mad:<k>' (automatic, "
+    "unimodal samples: median + k robust SDs (1.4826 MAD) of the pooled samples, logicle "
+    "axis) or 'fixed' (a parameter)"
+)
+#: The codes of every flow assay's threshold-source metrics (``threshold_source``,
+#: ``<dye>_threshold_source``). Not a shared metric name: ``threshold_source`` (like
+#: ``threshold``) is a common name in third-party and template plugins with other values.
+THRESHOLD_SOURCE_CODES = (
+    "'<role>:<sample ids>' (the control(s) that set it), 'samples:<sample ids>' (an "
+    "automatic threshold) or 'parameter:<name>' (the parameter that gave it)"
+)
+
 _SHARED: tuple[SharedMetric, ...] = (
     SharedMetric(
         "event_count",
@@ -59,6 +83,12 @@ _SHARED: tuple[SharedMetric, ...] = (
         "int",
         "Events passing the debris and singlet gates (with finite values on the assay's "
         "channels): the parent population the assay's percentages and medians are taken on.",
+    ),
+    SharedMetric(
+        "threshold_method",
+        None,
+        "str",
+        f"How the threshold was set, as a code: {THRESHOLD_METHOD_CODES}.",
     ),
     SharedMetric(
         "band_volume",

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from assaykit import AnalysisError, AssayResult, Experiment, Input
-from assaykit.cytometry.cleanup import CleanupParams
 from assaykit.cytometry.compensation import (
     CompensationError,
     SingleStainControl,
@@ -23,17 +22,27 @@ from assaykit.cytometry.compensation import (
     estimate_spillover,
     match_channels,
 )
+from assaykit.cytometry.flow import (
+    FlowSample,
+    fail_or_raise,
+    figure_channels,
+    flag_low_events,
+    read_samples,
+    threshold_method_code,
+    threshold_source_code,
+)
+from assaykit.cytometry.params import FITC_FALLBACKS
 from assaykit.cytometry.prepare import (
     Prepared,
     auto_threshold,
     control_threshold,
-    fcs_samples,
-    flag_repairs,
     prepare_events,
     resolve_channel,
 )
 from assaykit.cytometry.thresholds import Threshold, fixed_threshold
 from numpy.typing import NDArray
+
+from assaykit_annexin.plugin import CONTROL_ROLES
 
 if TYPE_CHECKING:
     from assaykit.cytometry.fcs import FCSData
@@ -43,7 +52,7 @@ if TYPE_CHECKING:
 #: ``$PnS`` label patterns, most specific first (see ``resolve_channel``).
 ANNEXIN_PATTERNS = (re.compile(r"annexin|\bann\s*v\b", re.IGNORECASE), re.compile(r"fitc", re.I))
 PI_PATTERNS = (re.compile(r"\bPI\b", re.IGNORECASE), re.compile(r"propidium", re.IGNORECASE))
-ANNEXIN_FALLBACKS = ("FITC-A",)
+ANNEXIN_FALLBACKS = FITC_FALLBACKS
 PI_FALLBACKS = ("PE-A",)
 
 QUADRANTS = ("viable_pct", "early_apoptotic_pct", "late_apoptotic_pct", "necrotic_pct")
@@ -59,9 +68,8 @@ class Unit:
     annexin: str = ""
     pi: str = ""
     prep: Prepared | None = None
-    #: why the data set could not be prepared (too few events); None when it was
+    #: why the data set could not be prepared; None when it was
     skipped: str | None = None
-    flags: list[str] = field(default_factory=list)
 
     @property
     def role(self) -> str:
@@ -80,48 +88,30 @@ class Compensation:
 # --------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------
-def read_units(experiment: Experiment, params: AnnexinParams) -> list[Unit]:
-    """Every data set of every present input, with its channels resolved."""
-    units: list[Unit] = []
-    for inp in experiment.present:
-        datasets = experiment.read(inp)
-        if not isinstance(datasets, list):  # a reader returning one data set
-            datasets = [datasets]
-        for sid, ds in fcs_samples(inp, datasets, params.datasets, strict=params.strict):
-            u = Unit(inp, sid, ds)
-            u.annexin = resolve_channel(
-                ds,
-                params.annexin_channel,
-                ANNEXIN_PATTERNS,
-                ANNEXIN_FALLBACKS,
-                "Annexin V channel",
-                param="annexin_channel",
-            )
-            u.pi = resolve_channel(
-                ds, params.pi_channel, PI_PATTERNS, PI_FALLBACKS, "PI channel", param="pi_channel"
-            )
-            if u.annexin == u.pi:
-                raise AnalysisError(
-                    f"{ds.path}: the Annexin V and PI channels are both {u.annexin!r}; set "
-                    "annexin_channel and pi_channel to two different channels"
-                )
-            units.append(u)
-    if not units:
-        raise AnalysisError(f"experiment {experiment.name!r}: no readable input file")
-    return units
+def read_units(experiment: Experiment, params: AnnexinParams, res: AssayResult) -> list[Unit]:
+    """Every data set of every present input, with its channels resolved (the flow layer's
+    loop: a sample that cannot be read or lacks a channel fails alone, a control fails
+    the experiment)."""
 
+    def channels(s: FlowSample) -> Unit:
+        ds = s.fcs
+        u = Unit(s.inp, s.sample_id, ds)
+        u.annexin = resolve_channel(
+            ds, params.annexin_channel, ANNEXIN_PATTERNS, ANNEXIN_FALLBACKS,
+            "Annexin V channel", param="annexin_channel",
+        )
+        u.pi = resolve_channel(
+            ds, params.pi_channel, PI_PATTERNS, PI_FALLBACKS, "PI channel", param="pi_channel"
+        )
+        if u.annexin == u.pi:
+            raise AnalysisError(
+                f"{ds.path}: the Annexin V and PI channels are both {u.annexin!r}; set "
+                "annexin_channel and pi_channel to two different channels"
+            )
+        return u
 
-def cleanup_params(params: AnnexinParams) -> CleanupParams:
-    return CleanupParams(
-        fsc_area=params.fsc_area,
-        fsc_height=params.fsc_height,
-        ssc_area=params.ssc_area,
-        debris_method=params.debris,
-        debris_cutoff=params.debris_cutoff,
-        singlets=params.singlets,
-        n_mad_low=params.singlet_band_mad,
-        n_mad_high=params.singlet_band_mad,
-    )
+    read = read_samples(experiment, params, res, channels, fatal_roles=CONTROL_ROLES)
+    return read.prepared()
 
 
 def _prepare(
@@ -132,28 +122,26 @@ def _prepare(
     override: SpilloverMatrix | None,
     figures: bool,
 ) -> Prepared | None:
-    """Prepare one unit; a sample too small to gate is recorded as skipped, not fatal.
+    """Prepare one unit; a sample that cannot be prepared is recorded as skipped, not fatal.
 
     Why only samples: a control that cannot be gated would silently change
     every sample's threshold, so it fails the experiment instead.
     """
-    cp = cleanup_params(params)
-    extra = [params.ssc_area] if figures and params.ssc_area in u.fcs.channels else []
     try:
         return prepare_events(
             u.fcs,
             [u.annexin, u.pi],
             spillover_override=override,
             compensate=compensate,
-            cleanup=cp,
-            extra=extra,
+            cleanup=params.cleanup_params(),
+            extra=figure_channels(params, u.fcs, figures),
             fit_events=params.fit_events,
         )
     except AnalysisError as exc:
-        if u.role == "sample" and u.fcs.n_events < max(params.min_events, cp.min_events):
-            u.skipped = str(exc)
-            return None
-        raise
+        if u.role in CONTROL_ROLES:
+            raise
+        u.skipped = str(exc)
+        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -206,7 +194,7 @@ def estimate_matrix(units: list[Unit], params: AnnexinParams) -> tuple[Spillover
         files = ", ".join(sorted({u.inp.relpath for u in ann + pi + unst}))
         raise AnalysisError(
             f"cannot estimate a spillover matrix from the single-stain controls ({files}): "
-            f"{exc}; set compensation='none' or give files with a $SPILLOVER keyword"
+            f"{exc}; set compensate=false or give files with a $SPILLOVER keyword"
         ) from exc
     neg = f", unstained {_ids(unst)} as negative" if unst else ", dim events as negative"
     how = f"annexin_only {_ids(ann)}, pi_only {_ids(pi)}{neg}"
@@ -216,9 +204,9 @@ def estimate_matrix(units: list[Unit], params: AnnexinParams) -> tuple[Spillover
 
 
 def plan_compensation(units: list[Unit], params: AnnexinParams) -> Compensation:
-    mode = params.compensation
-    if mode == "none":
-        return Compensation("none", message="compensation='none' was asked for")
+    if not params.compensate:
+        return Compensation("none", message="compensate=false was asked for")
+    mode = params.spillover_source
     covered = [u for u in units if _covers(u)]
     lacking = [u for u in units if not _covers(u)]
     have_ss = any(u.role == "annexin_only" for u in units) and any(
@@ -228,7 +216,7 @@ def plan_compensation(units: list[Unit], params: AnnexinParams) -> Compensation:
         if lacking:
             files = ", ".join(sorted({u.inp.relpath for u in lacking}))
             raise AnalysisError(
-                f"compensation='file', but these files carry no spillover keyword covering "
+                f"spillover_source='file', but these files carry no spillover keyword covering "
                 f"their Annexin V and PI channels: {files}"
             )
         return Compensation("file")
@@ -242,7 +230,7 @@ def plan_compensation(units: list[Unit], params: AnnexinParams) -> Compensation:
         return Compensation("estimated", sm, f"spillover estimated from {how} ({why})")
     if mode == "estimate":
         raise AnalysisError(
-            "compensation='estimate' needs an annexin_only and a pi_only control; the "
+            "spillover_source='estimate' needs an annexin_only and a pi_only control; the "
             f"experiment has roles {sorted({u.role for u in units})}"
         )
     msg = (
@@ -315,7 +303,7 @@ def _auto(
             f"no data set has singlet cells to set an automatic threshold on "
             f"(files: {_files(units)})"
         )
-    source = f"samples:{_ids(pool)}"
+    source = threshold_source_code("samples", [u.sample_id for u in pool])
     try:
         th = auto_threshold(
             _pooled(pool, which, params.fit_events), channel=channel, source=source,
@@ -324,9 +312,9 @@ def _auto(
     except AnalysisError as exc:
         raise AnalysisError(
             f"{exc} (files: {_files(pool)}). Give an unstained or single-stain control, or set "
-            "threshold_method='fixed' with annexin_threshold and pi_threshold"
+            "threshold_method='fixed' with fixed_annexin_threshold and fixed_pi_threshold"
         ) from exc
-    return ChannelThreshold(th, "density_valley", source, reason)
+    return ChannelThreshold(th, threshold_method_code(th), source, reason)
 
 
 def channel_threshold(
@@ -335,11 +323,11 @@ def channel_threshold(
     """The Annexin (``which='annexin'``) or PI (``'pi'``) threshold of the experiment."""
     channel = ",".join(dict.fromkeys(getattr(u, which) for u in units))
     if params.threshold_method == "fixed":
-        value = params.annexin_threshold if which == "annexin" else params.pi_threshold
+        name = f"fixed_{which}_threshold"
+        value = getattr(params, name)
         assert value is not None  # the params model enforces it
-        return ChannelThreshold(
-            fixed_threshold(value, channel=channel, source="parameter"), "fixed", "parameter"
-        )
+        th = fixed_threshold(value, channel=channel, source=f"parameter:{name}")
+        return ChannelThreshold(th, threshold_method_code(th), f"parameter:{name}")
     if params.threshold_method == "auto":
         return _auto(units, which, channel, params, None)
     fmo = "pi_only" if which == "annexin" else "annexin_only"
@@ -353,11 +341,11 @@ def channel_threshold(
         assert all(u.prep is not None for u in ctrl)
         values = {u.sample_id: u.prep.kept(getattr(u, which)) for u in ctrl if u.prep}
         try:
-            th = control_threshold(values, params.threshold_percentile, channel=channel)
+            th = control_threshold(values, params.percentile, channel=channel)
         except AnalysisError as exc:
             raise AnalysisError(f"{exc} (files: {_files(ctrl)})") from exc
         return ChannelThreshold(
-            th, f"percentile:{params.threshold_percentile:g}", f"{role}:{_ids(ctrl)}"
+            th, threshold_method_code(th), threshold_source_code(role, values)
         )
     dye = "Annexin V" if which == "annexin" else "PI"
     reason = f"no {' or '.join(order)} control for the {dye} threshold"
@@ -402,9 +390,9 @@ def analyze_experiment(experiment: Experiment, params: AnnexinParams) -> AssayRe
     """Read, compensate, clean, threshold and count every data set of one experiment."""
     res = AssayResult()
     figures = experiment.figures
-    units = read_units(experiment, params)
-    for u in units:
-        flag_repairs(res, u.sample_id, u.fcs)
+    units = read_units(experiment, params, res)
+    if not units:  # every sample failed alone (error records); nothing to threshold
+        return res
     comp = plan_compensation(units, params)
     prepare_all(units, params, comp, figures)
     th_a = channel_threshold(units, "annexin", params)
@@ -432,20 +420,16 @@ def analyze_experiment(experiment: Experiment, params: AnnexinParams) -> AssayRe
         res.add(sid, "sample", sid, "event_count", int(u.fcs.n_events), source=src)
         if comp.mode == "mixed" and not unit_compensation(u).startswith("file:"):
             res.flag("no_compensation", sample_id=sid, message=comp.message)
-        if u.prep is None:  # cannot be gated: the host's one failure rule, an error record
-            why = f"{u.fcs.n_events} events, too few to gate: {u.skipped}"
-            res.flag("low_event_count", severity="fail", sample_id=sid, message=why)
-            res.fail_sample(sid, why, source=src)
+        if u.prep is None:  # cannot be prepared: the flow layer's failure rule
+            why = str(u.skipped)
+            if u.fcs.n_events < max(params.min_events, params.cleanup_params().min_events):
+                why = f"{u.fcs.n_events} events, too few to gate: {why}"
+                res.flag("low_event_count", severity="fail", sample_id=sid, message=why)
+            fail_or_raise(res, u.inp, sid, AnalysisError(why), CONTROL_ROLES)
             continue
         p = u.prep
         n = p.n_kept
-        if n < params.min_events:
-            res.flag(
-                "low_event_count",
-                severity="fail" if n == 0 else "warn",
-                sample_id=sid,
-                message=f"{n} singlet cells, fewer than min_events={params.min_events}",
-            )
+        flag_low_events(res, sid, n, params)
         counts = quadrant_counts(
             p.column(u.annexin), p.column(u.pi), th_a.threshold.value, th_p.threshold.value,
             p.keep,

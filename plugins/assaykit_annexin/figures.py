@@ -1,4 +1,5 @@
-"""QC figures of ``annexin_pi``: quadrants, cleanup gates, and the thresholds' controls.
+"""QC figures of ``annexin_pi``: quadrants and the thresholds' controls (the cleanup
+figure is the flow layer's, :func:`assaykit.cytometry.flow.add_cleanup_figure`).
 
 Drawn on :func:`assaykit.new_figure` canvases (never pyplot's global state),
 and only when ``experiment.figures`` is true. Density plots draw at most
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from assaykit import AssayResult, new_figure
-from assaykit.cytometry.cleanup import draw_cleanup_gates
+from assaykit.cytometry.flow import add_cleanup_figure
 from assaykit.cytometry.thresholds import (
     Threshold,
     auto_logicle,
@@ -136,57 +137,7 @@ def draw_unit(
             f"{th_p.value:.4g} (PI), compensated linear scale; percent of singlet cells."
         ),
     )
-    if p.cleanup is not None:
-        _draw_cleanup(res, u)
-
-
-def _draw_cleanup(res: AssayResult, u: Unit) -> None:
-    from matplotlib.colors import LogNorm
-
-    p = u.prep
-    assert p is not None and p.cleanup is not None
-    cp = p.cleanup.params
-    a = p.columns[cp.fsc_area]
-    fig = new_figure(9.0, 4.0)
-    ax1, ax2 = fig.subplots(1, 2)
-    panels: list[tuple[Any, str, str]] = [(ax1, cp.ssc_area, "debris")]
-    if cp.singlets:
-        panels.append((ax2, cp.fsc_height, "singlets"))
-    else:
-        ax2.set_axis_off()
-    for ax, yname, kind in panels:
-        if yname not in p.columns:
-            ax.set_title(f"{yname} not in the file", fontsize=9)
-            continue
-        yv = p.columns[yname]
-        mask = np.isfinite(a) & np.isfinite(yv)
-        if kind == "singlets":
-            mask &= p.cleanup.cells
-        xs, ys = _strided(a[mask]), _strided(yv[mask])
-        if xs.size > 1:
-            xr = [float(v) for v in np.percentile(xs, [0.1, 99.9])]
-            yr = [float(v) for v in np.percentile(ys, [0.1, 99.9])]
-            if xr[1] > xr[0] and yr[1] > yr[0]:
-                ax.hist2d(xs, ys, bins=160, range=[xr, yr], norm=LogNorm(), cmap="viridis",
-                          cmin=1)
-        ax.set_xlabel(cp.fsc_area)
-        ax.set_ylabel(yname)
-        ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
-        draw_cleanup_gates(ax, p.cleanup, "debris" if kind == "debris" else "singlets")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", fontsize=7)
-    s = p.cleanup.summary()
-    ax1.set_title(f"cells {s['n_cells']}/{s['n_events']} ({s['debris_method_used']})", fontsize=9)
-    if cp.singlets:
-        ax2.set_title(f"singlets {s['n_singlets']}/{s['n_cells']}", fontsize=9)
-    fig.suptitle(u.sample_id, fontsize=10)
-    fig.tight_layout()
-    res.add_figure(
-        "cleanup",
-        fig,
-        sample_id=u.sample_id,
-        caption="Cleanup gates: debris cutoff on FSC-A, singlet band on FSC-H/FSC-A.",
-    )
+    add_cleanup_figure(res, u.sample_id, p)
 
 
 def draw_thresholds(

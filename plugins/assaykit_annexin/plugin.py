@@ -7,14 +7,14 @@ cells, the percent that are viable (Annexin V−/PI−), early apoptotic
 
 How, per experiment (the unit of analysis, so controls sit beside samples):
 
-1. **Read** every file; a multi-data-set file gives one sample per data set
-   (:func:`assaykit.cytometry.prepare.fcs_samples`: ``sid``, ``sid#2`` …;
+1. **Read** every file with the flow layer (:func:`assaykit.cytometry.flow.read_samples`);
+   a multi-data-set file gives one sample per data set (``sid``, ``sid#2`` …;
    the FCS 2.0/3.0 copies of one acquisition in a Beckman ``.lmd`` count once).
 2. **Channels**: the ``annexin_channel``/``pi_channel`` parameters, else the
    ``$PnS`` labels (``annexin`` before ``FITC``; ``PI`` before
-   ``propidium``), else ``FITC-A`` and ``PE-A``. An ambiguous label is an
+   ``propidium``), else the flow layer's FITC detector names and ``PE-A``. An ambiguous label is an
    error naming the file and the candidates.
-3. **Compensation** (``compensation="auto"``): the files' own
+3. **Compensation** (``compensate=true``, ``spillover_source="auto"``): the files' own
    ``$SPILLOVER``/``$SPILL``/``SPILL`` when every file carries one covering
    both channels (applied to those channels only); otherwise a spillover
    matrix estimated from the ``annexin_only`` and ``pi_only`` controls
@@ -25,39 +25,48 @@ How, per experiment (the unit of analysis, so controls sit beside samples):
    band), :func:`assaykit.cytometry.cleanup.auto_cleanup` rules. The parent
    population of every percentage is the resulting singlet cells.
 5. **Thresholds**, on the compensated linear scale, one pair per experiment:
-   ``threshold_method="controls"``: the ``threshold_percentile`` (99.5) of
+   ``threshold_method="controls"``: the ``percentile`` (99.5) of
    the compensated singlets of the fluorescence-minus-one control — the
    Annexin threshold from ``pi_only``, the PI threshold from
    ``annexin_only`` — falling back to ``unstained`` (or the other way round
    with ``threshold_control="unstained"``); with no usable control, the
    automatic method (flag ``threshold_auto``). ``"auto"``: the density
    valley of the pooled samples on a logicle axis. ``"fixed"``: the
-   ``annexin_threshold``/``pi_threshold`` parameters.
+   ``fixed_annexin_threshold``/``fixed_pi_threshold`` parameters.
 6. **Quadrants**: an event with ``annexin >= annexin_threshold`` is Annexin
    V-positive, with ``pi >= pi_threshold`` PI-positive; so every singlet
    event lands in exactly one quadrant, and one equal to a threshold counts
    as positive (the Gating-ML half-open rule of
    :class:`assaykit.cytometry.gates.QuadrantGate`).
 
-QC flags: ``compensation_estimated``, ``no_compensation``,
-``low_event_count`` (fewer singlets than ``min_events``), ``threshold_auto``;
-the host adds ``no_controls`` when the experiment has no control at all. A
-tube with too few events to gate is an error record on its file
-(``AssayResult.fail_sample``).
+QC flags are declared in :attr:`AnnexinPI.flags`; the host adds
+``no_controls`` when the experiment has no control at all. A sample that
+cannot be analysed (unreadable, a missing channel, too few events to gate) is
+an error record on its file; a control that cannot be fails the experiment.
+
+Parameters renamed in 1.1.0 still work for one release, with a
+``ParamsDeprecationWarning`` naming the new name: ``threshold_percentile`` →
+``percentile``, ``debris`` → ``debris_gate``, ``singlets`` → ``singlet_gate``,
+``annexin_threshold``/``pi_threshold`` → ``fixed_annexin_threshold``/
+``fixed_pi_threshold``, and ``compensation`` → ``compensate`` (``"none"``)
+plus ``spillover_source`` (``"auto"``/``"file"``/``"estimate"``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from assaykit import Assay, AssayResult, Experiment, Metric, Params, hookimpl
-from assaykit.cytometry.params import strict_field
+from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
+from assaykit.assay import Flag, deprecated_parameter
+from assaykit.cytometry.params import FLOW_FLAGS, ControlThresholdParams
+from assaykit.vocabulary import THRESHOLD_METHOD_CODES, THRESHOLD_SOURCE_CODES, shared_metric
 from pydantic import Field, model_validator
 
 from assaykit_annexin import __version__
 
 CONTROL_ROLES = ("unstained", "annexin_only", "pi_only")
+SPILLOVER_SOURCES = ("auto", "file", "estimate")
 
 _PCT_OF = (
     "percent of singlet cells (debris and doublets excluded; events with a non-finite "
@@ -69,8 +78,19 @@ _RULE = (
 )
 
 
-class AnnexinParams(Params):
-    """Parameters of ``annexin_pi``. The JSON Schema of this model is its documentation."""
+class AnnexinParams(ControlThresholdParams):
+    """Parameters of ``annexin_pi`` (shared flow fields: see ControlThresholdParams).
+
+    The JSON Schema of this model is its documentation.
+    """
+
+    renamed: ClassVar[dict[str, str]] = {
+        "threshold_percentile": "percentile",
+        "debris": "debris_gate",
+        "singlets": "singlet_gate",
+        "annexin_threshold": "fixed_annexin_threshold",
+        "pi_threshold": "fixed_pi_threshold",
+    }
 
     annexin_channel: str | None = Field(
         None,
@@ -78,7 +98,8 @@ class AnnexinParams(Params):
         max_length=200,
         description=(
             "Annexin V (FITC) channel, by $PnN name or $PnS label. Unset: the channel whose "
-            "label matches 'annexin' (then 'FITC'), else FITC-A."
+            "label matches 'annexin' (then 'FITC'), else the usual FITC detector names "
+            "(FITC-A, FL1-A, ...)."
         ),
     )
     pi_channel: str | None = Field(
@@ -90,23 +111,23 @@ class AnnexinParams(Params):
             "label matches 'PI' (then 'propidium'), else PE-A."
         ),
     )
-    compensation: Literal["auto", "file", "estimate", "none"] = Field(
+    spillover_source: Literal["auto", "file", "estimate"] = Field(
         "auto",
         description=(
-            "'auto': the files' own spillover keyword ($SPILLOVER/$SPILL/SPILL) when every file "
-            "has one covering both channels; else one matrix estimated from the annexin_only and "
-            "pi_only controls, for every file; else each file's own where it has one and none "
-            "elsewhere. 'file': the files' own only (an error when a file has none covering both "
-            "channels). 'estimate': always estimate from the single-stain controls. 'none': no "
-            "compensation."
+            "Where the spillover matrix comes from when compensate=true. 'auto': the files' "
+            "own spillover keyword ($SPILLOVER/$SPILL/SPILL) when every file has one covering "
+            "both channels; else one matrix estimated from the annexin_only and pi_only "
+            "controls, for every file; else each file's own where it has one and none "
+            "elsewhere. 'file': the files' own only (an error when a file has none covering "
+            "both channels). 'estimate': always estimate from the single-stain controls."
         ),
     )
     threshold_method: Literal["controls", "auto", "fixed"] = Field(
         "controls",
         description=(
-            "'controls': a percentile of the compensated singlets of the negative controls "
+            "'controls': the percentile of the compensated singlets of the negative controls "
             "(automatic when there are none); 'auto': the density valley of the pooled samples "
-            "on a logicle axis; 'fixed': annexin_threshold and pi_threshold."
+            "on a logicle axis; 'fixed': fixed_annexin_threshold and fixed_pi_threshold."
         ),
     )
     threshold_control: Literal["single_stain", "unstained"] = Field(
@@ -117,100 +138,61 @@ class AnnexinParams(Params):
             "annexin_only), else unstained. 'unstained': unstained, else the single stain."
         ),
     )
-    threshold_percentile: float = Field(
-        99.5,
-        ge=50.0,
-        lt=100.0,
-        description=(
-            "Percentile (%) of the control's compensated singlet values used as the threshold; "
-            "100 minus it is the percent of the control called positive."
-        ),
-    )
-    annexin_threshold: float | None = Field(
+    fixed_annexin_threshold: float | None = Field(
         None,
         ge=-1e6,
         le=1e9,
-        description="Fixed Annexin V threshold, compensated linear scale (channel units).",
+        description=(
+            "Annexin V threshold with threshold_method='fixed', compensated linear scale "
+            "(channel units)."
+        ),
     )
-    pi_threshold: float | None = Field(
+    fixed_pi_threshold: float | None = Field(
         None,
         ge=-1e6,
         le=1e9,
-        description="Fixed PI threshold, compensated linear scale (channel units).",
-    )
-    min_events: int = Field(
-        1000,
-        ge=1,
-        le=1_000_000_000,
-        description="A sample with fewer singlet cells than this is flagged low_event_count.",
-    )
-    strict: bool = strict_field()
-    datasets: Literal["all", "first", "last"] = Field(
-        "all",
         description=(
-            "Files with several data sets: 'all' makes each its own sample (sid, sid#2, ...; "
-            "the FCS 2.0/3.0 copies of one .lmd acquisition count once, the last is used); "
-            "'first'/'last' analyse only that one."
-        ),
-    )
-    fsc_area: str = Field(
-        "FSC-A", min_length=1, max_length=200, description="Forward-scatter area channel."
-    )
-    fsc_height: str = Field(
-        "FSC-H",
-        min_length=1,
-        max_length=200,
-        description="Forward-scatter height channel (singlet gate).",
-    )
-    ssc_area: str = Field(
-        "SSC-A",
-        min_length=1,
-        max_length=200,
-        description="Side-scatter area channel (drawn on the cleanup figure only).",
-    )
-    debris: Literal["valley", "fixed", "none"] = Field(
-        "valley",
-        description=(
-            "Debris gate on FSC-A: 'valley' (leftmost density valley), 'fixed' (debris_cutoff) "
-            "or 'none'."
-        ),
-    )
-    debris_cutoff: float | None = Field(
-        None, ge=0.0, le=1e9, description="FSC-A cutoff (channel units) when debris='fixed'."
-    )
-    singlets: bool = Field(
-        True,
-        description=(
-            "Gate singlets on FSC-H/FSC-A. Off: the parent population is the debris-excluded "
-            "cells."
-        ),
-    )
-    singlet_band_mad: float = Field(
-        4.0,
-        gt=0.0,
-        le=50.0,
-        description="Half-width of the singlet FSC-H/FSC-A band, in robust SDs (1.4826 MAD).",
-    )
-    fit_events: int = Field(
-        10_000,
-        ge=1_000,
-        le=1_000_000_000,
-        description=(
-            "Gate boundaries (debris valley, singlet band, automatic thresholds) are fitted on "
-            "at most this many events, taken at an even stride, then applied to all events."
+            "PI threshold with threshold_method='fixed', compensated linear scale (channel "
+            "units)."
         ),
     )
 
+    @classmethod
+    def upgrade_settings(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The renamed fields, and the old ``compensation`` choice split in two fields."""
+        data = super().upgrade_settings(data)
+        if "compensation" not in data:
+            return data
+        old = data["compensation"]
+        if old not in (*SPILLOVER_SOURCES, "none"):
+            raise ValueError(
+                f"compensation={old!r} is not one of 'auto', 'file', 'estimate', 'none'; "
+                "compensation is deprecated: use compensate and spillover_source"
+            )
+        new = "compensate" if old == "none" else "spillover_source"
+        if new in data:
+            raise ValueError(f"parameter 'compensation' is the old name of {new!r}; give only "
+                             f"{new!r}")
+        del data["compensation"]
+        if old == "none":
+            deprecated_parameter(cls, "compensation", "compensate",
+                                 "compensation='none' is compensate=false")
+            data["compensate"] = False
+        else:
+            deprecated_parameter(cls, "compensation", "spillover_source",
+                                 f"compensation={old!r} is spillover_source={old!r}")
+            data["spillover_source"] = old
+        return data
+
     @model_validator(mode="after")
-    def _consistent(self) -> AnnexinParams:
+    def _fixed_needs_both(self) -> AnnexinParams:
         if self.threshold_method == "fixed" and (
-            self.annexin_threshold is None or self.pi_threshold is None
+            self.fixed_annexin_threshold is None or self.fixed_pi_threshold is None
         ):
             raise ValueError(
-                "threshold_method='fixed' needs both annexin_threshold and pi_threshold"
+                "threshold_method='fixed' needs both fixed_annexin_threshold and "
+                "fixed_pi_threshold"
             )
-        if self.debris == "fixed" and self.debris_cutoff is None:
-            raise ValueError("debris='fixed' needs debris_cutoff")
         return self
 
 
@@ -244,15 +226,12 @@ class AnnexinPI(Assay):
             "sample", "necrotic_pct", "%", "float",
             f"Annexin V-negative, PI-positive (necrotic) cells, {_PCT_OF}; {_RULE}.",
         ),
-        Metric(
-            "sample", "singlet_count", "events", "int",
-            "Number of singlet cells: events passing the debris and singlet gates with finite "
-            "Annexin V and PI values; the parent population of the four percentages.",
+        shared_metric(
+            "singlet_count", "sample",
+            "Here: finite Annexin V and PI values; the parent population of the four "
+            "percentages.",
         ),
-        Metric(
-            "sample", "event_count", "events", "int",
-            "Number of events in the data set, before any gate.",
-        ),
+        shared_metric("event_count", "sample"),
         Metric(
             "sample", "compensation", None, "str",
             "Compensation applied to this data set's Annexin V and PI channels: "
@@ -271,23 +250,19 @@ class AnnexinPI(Assay):
         ),
         Metric(
             "experiment", "annexin_threshold_method", None, "str",
-            "How annexin_threshold was set: 'percentile:<q>' of a control's compensated "
-            "singlets, 'density_valley' of the pooled samples, or 'fixed'.",
+            f"How annexin_threshold was set, as a code: {THRESHOLD_METHOD_CODES}.",
         ),
         Metric(
             "experiment", "pi_threshold_method", None, "str",
-            "How pi_threshold was set: 'percentile:<q>' of a control's compensated singlets, "
-            "'density_valley' of the pooled samples, or 'fixed'.",
+            f"How pi_threshold was set, as a code: {THRESHOLD_METHOD_CODES}.",
         ),
         Metric(
             "experiment", "annexin_threshold_source", None, "str",
-            "What set annexin_threshold: '<role>:<sample ids>' of the control(s), "
-            "'samples:<sample ids>' for an automatic threshold, or 'parameter'.",
+            f"What set annexin_threshold, as a code: {THRESHOLD_SOURCE_CODES}.",
         ),
         Metric(
             "experiment", "pi_threshold_source", None, "str",
-            "What set pi_threshold: '<role>:<sample ids>' of the control(s), "
-            "'samples:<sample ids>' for an automatic threshold, or 'parameter'.",
+            f"What set pi_threshold, as a code: {THRESHOLD_SOURCE_CODES}.",
         ),
         Metric(
             "experiment", "compensation", None, "str",
@@ -311,6 +286,29 @@ class AnnexinPI(Assay):
         Metric(
             "experiment", "pi_channel", None, "str",
             "The $PnN name(s) of the PI channel, comma-separated when files differ.",
+        ),
+    )
+
+    flags = (
+        *FLOW_FLAGS,
+        Flag(
+            "compensation_estimated",
+            "warn",
+            "The spillover matrix was estimated from the annexin_only and pi_only controls "
+            "(robust regression) because the files carry none (or spillover_source="
+            "'estimate'); the message says from which tubes and any uncertain term.",
+        ),
+        Flag(
+            "no_compensation",
+            "warn",
+            "No compensation was applied to the sample (compensate=false, or no spillover "
+            "keyword and no single-stain controls to estimate one).",
+        ),
+        Flag(
+            "threshold_auto",
+            "warn",
+            "A threshold was set automatically (density valley of the pooled samples) "
+            "because no usable control was present, or threshold_method='auto'.",
         ),
     )
 

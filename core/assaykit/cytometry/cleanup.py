@@ -230,41 +230,10 @@ def draw_cleanup_gates(
 
 def plot_cleanup(data: EventData, result: CleanupResult, title: str = "") -> Any:
     """A two-panel QC figure (FSC-A/SSC-A with the debris cutoff; FSC-A/FSC-H
-    with the singlet band). Returns a matplotlib Figure (Agg, never shown)."""
-    from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure
+    with the singlet band). Returns a matplotlib Figure (Agg, never shown).
 
-    p = result.params
-    src = as_event_source(data)
-    a = src.column(p.fsc_area)
-    fig = Figure(figsize=(9, 4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    panels: list[tuple[Any, str, str, Literal["debris", "singlets"]]] = [
-        (ax1, p.fsc_area, p.ssc_area, "debris"),
-        (ax2, p.fsc_area, p.fsc_height, "singlets"),
-    ]
-    for ax, xn, yn, kind in panels:
-        try:
-            y = src.column(yn)
-        except Exception:  # a missing SSC-A should not lose the whole figure
-            ax.set_title(f"{yn} not available")
-            continue
-        mask = np.isfinite(a) & np.isfinite(y)
-        if kind == "singlets":
-            mask &= result.cells
-        if mask.any():
-            xr = np.percentile(a[mask], [0.1, 99.9])
-            yr = np.percentile(y[mask], [0.1, 99.9])
-            ax.hist2d(a[mask], y[mask], bins=200, range=[xr, yr], norm=LogNorm(), cmap="viridis")
-        ax.set_xlabel(xn)
-        ax.set_ylabel(yn)
-        ax.ticklabel_format(style="sci", scilimits=(-3, 3), useMathText=True)
-        draw_cleanup_gates(ax, result, kind)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", fontsize=7)
-    s = result.summary()
-    ax1.set_title(f"cells {s['n_cells']}/{s['n_events']}", fontsize=9)
-    ax2.set_title(f"singlets {s['n_singlets']}/{s['n_cells']}", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    return fig
+    The same figure as every flow assay's: :func:`assaykit.cytometry.figures.cleanup_figure`.
+    """
+    from assaykit.cytometry.figures import cleanup_figure
+
+    return cleanup_figure(data, result, title)

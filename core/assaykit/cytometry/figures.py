@@ -13,18 +13,21 @@ so compensated negatives stay visible and bright events stay log-like.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from assaykit.cytometry.cleanup import CleanupResult, draw_cleanup_gates
+from assaykit.cytometry.events import EventData, as_event_source
 from assaykit.cytometry.thresholds import Threshold, auto_logicle, biexponential_ticks
 from assaykit.cytometry.transforms import Transform
 
 __all__ = [
     "SERIES_COLORS",
+    "cleanup_figure",
     "cleanup_panel",
     "common_logicle",
     "density_2d",
@@ -34,6 +37,9 @@ __all__ = [
 #: Colours of successive series (colour-blind safe, after Okabe & Ito).
 SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 _THRESHOLD_COLOR = "crimson"
+#: Scatter plots of the cleanup gates draw at most this many events (an even stride):
+#: a density image of 10^5 events looks the same as one of 10^6.
+PLOT_EVENTS = 100_000
 
 
 def _finite(values: ArrayLike) -> NDArray[np.float64]:
@@ -232,6 +238,83 @@ def density_2d(
     return ax
 
 
+def _strided(v: NDArray[np.float64], limit: int = PLOT_EVENTS) -> NDArray[np.float64]:
+    return v[:: max(1, math.ceil(v.size / limit))]
+
+
+def _gate_axes(
+    ax: Any,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    result: CleanupResult,
+    gates: Sequence[Literal["debris", "singlets"]],
+    xlabel: str,
+    ylabel: str,
+    bins: int,
+) -> None:
+    """One scatter density (linear axes, 0.1–99.9 % range) with the cleanup gates drawn."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    xs, ys = _strided(x[ok]), _strided(y[ok])
+    if xs.size > 1:
+        xr = tuple(float(q) for q in np.percentile(xs, [0.1, 99.9]))
+        yr = tuple(float(q) for q in np.percentile(ys, [0.1, 99.9]))
+        if xr[1] > xr[0] and yr[1] > yr[0]:
+            _image2d(ax, xs, ys, xr, yr, bins)  # type: ignore[arg-type]
+            ax.set_xlim(*xr)
+            ax.set_ylim(*yr)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    for g in gates:
+        draw_cleanup_gates(ax, result, g)
+    ax.ticklabel_format(style="sci", scilimits=(-3, 3))  # no mathtext: it dominates render time
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
+
+
+def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, bins: int = 160
+                   ) -> Any:
+    """The cleanup figure of every flow assay: FSC-A/SSC-A with the debris cutoff, and the
+    cells' FSC-A/FSC-H with the singlet band. Returns a matplotlib Figure (Agg canvas).
+
+    ``data`` holds the scatter columns (a ``{channel: values}`` mapping such as
+    :attr:`~assaykit.cytometry.prepare.Prepared.columns`, or an EventFrame); a
+    missing side-scatter channel leaves the debris panel as an FSC-A histogram.
+    """
+    from assaykit.assay import new_figure
+
+    p = result.params
+    src = as_event_source(data)
+    a = np.asarray(src.column(p.fsc_area), dtype=np.float64)
+    fig = new_figure(9.0, 4.0)
+    ax1, ax2 = fig.subplots(1, 2)
+    try:
+        ssc: NDArray[np.float64] | None = np.asarray(src.column(p.ssc_area), dtype=np.float64)
+    except Exception:  # a missing SSC-A must not lose the whole figure
+        ssc = None
+    if ssc is None:
+        overlay_histograms(ax1, [("events", _strided(a[np.isfinite(a)]))], None,
+                           normalize=False, xlabel=p.fsc_area)
+        draw_cleanup_gates(ax1, result, "debris")
+    else:
+        _gate_axes(ax1, a, ssc, result, ("debris",), p.fsc_area, p.ssc_area, bins)
+    s = result.summary()
+    ax1.set_title(f"cells {s['n_cells']}/{s['n_events']} ({s['debris_method_used']})",
+                  fontsize=9)
+    if p.singlets and result.ratio_low is not None:
+        h = np.asarray(src.column(p.fsc_height), dtype=np.float64)
+        cells = result.cells
+        _gate_axes(ax2, a[cells], h[cells], result, ("singlets",), p.fsc_area, p.fsc_height,
+                   bins)
+        ax2.set_title(f"singlets {s['n_singlets']}/{s['n_cells']}", fontsize=9)
+    else:
+        ax2.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    # fixed margins: tight_layout would cost more than drawing the figure (issue 12 bench)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.84, wspace=0.32)
+    return fig
+
+
 def cleanup_panel(
     ax: Any,
     fsc_area: ArrayLike,
@@ -241,28 +324,22 @@ def cleanup_panel(
     bins: int = 150,
 ) -> Any:
     """The cleanup gates on one axes: FSC-A against FSC-H with the singlet band and
-    the debris cutoff (FSC-A histogram when there is no height channel). Returns ``ax``."""
+    the debris cutoff (FSC-A histogram when there is no height channel). Returns ``ax``.
+
+    Drawn as the singlet panel of :func:`cleanup_figure`, for a figure that has
+    room for one panel only."""
     a = np.asarray(fsc_area, dtype=np.float64)
     p = result.params
     if fsc_height is None or result.ratio_low is None:
         histogram = [("events", a)]
         overlay_histograms(ax, histogram, None, normalize=False, xlabel=p.fsc_area)
+        draw_cleanup_gates(ax, result, "debris")
+        ax.ticklabel_format(style="sci", scilimits=(-3, 3))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper left")
     else:
         h = np.asarray(fsc_height, dtype=np.float64)
-        ok = np.isfinite(a) & np.isfinite(h)
-        if ok.any():
-            xr = tuple(float(q) for q in np.percentile(a[ok], [0.1, 99.9]))
-            yr = tuple(float(q) for q in np.percentile(h[ok], [0.1, 99.9]))
-            _image2d(ax, a[ok], h[ok], xr, yr, bins)  # type: ignore[arg-type]
-            ax.set_xlim(*xr)
-            ax.set_ylim(*yr)
-        ax.set_xlabel(p.fsc_area)
-        ax.set_ylabel(p.fsc_height)
-        draw_cleanup_gates(ax, result, "singlets")
-    draw_cleanup_gates(ax, result, "debris")
-    ax.ticklabel_format(style="sci", scilimits=(-3, 3))
+        _gate_axes(ax, a, h, result, ("singlets", "debris"), p.fsc_area, p.fsc_height, bins)
     n = int(result.cells.size)
     ax.set_title(f"singlets {int(result.singlets.sum())}/{n} events", fontsize=9)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left")
     return ax

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from assaykit.assay import AssayResult
 from assaykit.cytometry.cleanup import CleanupParams, CleanupResult, debris_cutoff, singlet_band
 from assaykit.cytometry.compensation import (
     CompensationError,
@@ -62,7 +61,6 @@ __all__ = [
     "auto_threshold",
     "control_threshold",
     "fcs_samples",
-    "flag_repairs",
     "prepare_events",
     "resolve_channel",
 ]
@@ -198,18 +196,6 @@ def resolve_channel(
 # --------------------------------------------------------------------------------------
 # data sets
 # --------------------------------------------------------------------------------------
-def flag_repairs(result: AssayResult, sample_id: str, fcs: FCSMetadata) -> None:
-    """Raise ``fcs_repaired`` (a warning) on a sample whose file the reader had to repair.
-
-    The FCS reader tolerates the known faults of real instruments (off-by-one
-    offsets, HEADER/TEXT disagreements, non-UTF-8 TEXT, masked bits) and says
-    so in ``fcs.warnings``. A repair must never be silent: this puts it on the
-    sample's records, with the reader's own words as the flag's message.
-    """
-    if fcs.warnings:
-        result.flag("fcs_repaired", sample_id=sample_id, message="; ".join(fcs.warnings))
-
-
 def fcs_samples(
     inp: Input, datasets: Sequence[FCSData], policy: DatasetPolicy = "all", *, strict: bool = False
 ) -> list[tuple[str, FCSData]]:

@@ -17,7 +17,7 @@ from assaykit.cytometry.gates import QuadrantGate
 from assaykit_annexin.analysis import quadrant_counts
 from helpers.annexin_data import QUADRANT_METRICS, Make, chain_fcs, roles
 
-PARENT_OFF = {"debris": "none", "singlets": False}
+PARENT_OFF = {"debris_gate": "none", "singlet_gate": False}
 
 
 def rewrite(
@@ -84,8 +84,8 @@ def test_event_on_a_threshold_counts_as_positive(tmp_path: Path, host: PluginHos
     fsc = np.full(n, 50_000.0)
     path = tmp_path / "grid.fcs"
     write_fcs(path, np.column_stack([fsc, fsc * 0.8, aa, pp]), ["FSC-A", "FSC-H", "FITC-A", "PE-A"])
-    params = {**PARENT_OFF, "threshold_method": "fixed", "annexin_threshold": 1000.0,
-              "pi_threshold": 500.0, "min_events": 1}  # fmt: skip
+    params = {**PARENT_OFF, "threshold_method": "fixed", "fixed_annexin_threshold": 1000.0,
+              "fixed_pi_threshold": 500.0, "min_events": 1}  # fmt: skip
     res = analyze("annexin_pi", [path], params, figures=False, host=host)
     a_pos, p_pos = aa >= 1000.0, pp >= 500.0
     truth = {
@@ -105,8 +105,8 @@ def test_non_finite_events_are_outside_the_parent(tmp_path: Path, host: PluginHo
     ev[100:150, 3] = np.inf  # +inf PI is finite-ness-excluded, not "very positive"
     path = tmp_path / "nan.fcs"
     write_fcs(path, ev, ["FSC-A", "FSC-H", "FITC-A", "PE-A"])
-    params = {**PARENT_OFF, "threshold_method": "fixed", "annexin_threshold": 100.0,
-              "pi_threshold": 100.0, "min_events": 1}  # fmt: skip
+    params = {**PARENT_OFF, "threshold_method": "fixed", "fixed_annexin_threshold": 100.0,
+              "fixed_pi_threshold": 100.0, "min_events": 1}  # fmt: skip
     res = analyze("annexin_pi", [path], params, figures=False, host=host)
     assert res.value("nan", "singlet_count") == 850
     assert res.value("nan", "viable_pct") == 100.0
@@ -132,7 +132,7 @@ def test_estimated_spillover_is_close_to_the_truth(make: Make, gen: ModuleType, 
 
 def test_estimate_can_be_asked_for_even_when_files_carry_one(make: Make, host: Any) -> None:
     folder, truths = make(spillover=True)
-    res = analyze("annexin_pi", roles(folder, truths), {"compensation": "estimate"},
+    res = analyze("annexin_pi", roles(folder, truths), {"spillover_source": "estimate"},
                   figures=False, host=host)  # fmt: skip
     assert res.value(res.experiment.name, "compensation") == "estimated"
     assert "compensation_estimated" in flags(res)
@@ -142,13 +142,13 @@ def test_file_mode_without_keyword_and_estimate_without_single_stains_fail(
     make: Make, gen: ModuleType, host: Any
 ) -> None:
     folder, truths = make(spillover=False)
-    with pytest.raises(AnalysisError, match=r"compensation='file'.*vehicle\.fcs"):
-        analyze("annexin_pi", roles(folder, truths), {"compensation": "file"},
+    with pytest.raises(AnalysisError, match=r"spillover_source='file'.*vehicle\.fcs"):
+        analyze("annexin_pi", roles(folder, truths), {"spillover_source": "file"},
                 figures=False, host=host)  # fmt: skip
     tubes = [t for t in gen.default_tubes() if t.role in ("sample", "unstained")]
     folder2, truths2 = make("two", spillover=True, tubes=tubes)
     with pytest.raises(AnalysisError, match="annexin_only and a pi_only"):
-        analyze("annexin_pi", roles(folder2, truths2), {"compensation": "estimate"},
+        analyze("annexin_pi", roles(folder2, truths2), {"spillover_source": "estimate"},
                 figures=False, host=host)  # fmt: skip
 
 
@@ -159,7 +159,7 @@ def test_no_compensation_is_flagged(make: Make, gen: ModuleType, host: Any) -> N
     assert res.value(res.experiment.name, "compensation") == "none"
     assert flags(res)["no_compensation"] == [None]
     assert {r.value for r in res.records if r.metric == "compensation"} == {"none"}
-    asked = analyze("annexin_pi", roles(folder, truths), {"compensation": "none"},
+    asked = analyze("annexin_pi", roles(folder, truths), {"compensate": False},
                     figures=False, host=host)  # fmt: skip
     assert "no_compensation" in flags(asked)
 
@@ -218,13 +218,15 @@ def test_missing_fmo_control_falls_back_to_unstained_then_auto(
 
 def test_fixed_thresholds(make: Make, host: Any) -> None:
     folder, truths = make()
-    params = {"threshold_method": "fixed", "annexin_threshold": 800.0, "pi_threshold": 600.0}
+    params = {"threshold_method": "fixed", "fixed_annexin_threshold": 800.0,
+              "fixed_pi_threshold": 600.0}  # fmt: skip
     res = analyze("annexin_pi", roles(folder, truths), params, figures=False, host=host)
     exp = res.experiment.name
     assert res.value(exp, "annexin_threshold") == 800.0
     assert res.value(exp, "pi_threshold") == 600.0
     assert res.value(exp, "annexin_threshold_method") == "fixed"
-    assert res.value(exp, "pi_threshold_source") == "parameter"
+    assert res.value(exp, "pi_threshold_source") == "parameter:fixed_pi_threshold"
+    assert res.value(exp, "annexin_threshold_source") == "parameter:fixed_annexin_threshold"
 
 
 def test_automatic_threshold_on_one_population_is_a_clear_error(
@@ -241,12 +243,12 @@ def test_automatic_threshold_on_one_population_is_a_clear_error(
 @pytest.mark.parametrize(
     ("bad", "field"),
     [
-        ({"threshold_percentile": 150}, "threshold_percentile"),
-        ({"threshold_method": "fixed", "annexin_threshold": 5.0}, "pi_threshold"),
-        ({"debris": "fixed"}, "debris_cutoff"),
+        ({"percentile": 150}, "percentile"),
+        ({"threshold_method": "fixed", "fixed_annexin_threshold": 5.0}, "pi_threshold"),
+        ({"debris_gate": "fixed"}, "debris_cutoff"),
         ({"min_events": 0}, "min_events"),
         ({"annexin_chanel": "FL1-A"}, "annexin_chanel"),
-        ({"compensation": "spill"}, "compensation"),
+        ({"spillover_source": "spill"}, "spillover_source"),
     ],
 )
 def test_bad_params_name_the_field(
@@ -261,8 +263,8 @@ def test_params_schema_documents_every_field(host: PluginHost) -> None:
     schema = host.get_assay("annexin_pi").Params.model_json_schema()
     for name, prop in schema["properties"].items():
         assert prop.get("description"), name
-    assert schema["properties"]["threshold_percentile"]["exclusiveMaximum"] == 100.0
-    assert schema["properties"]["threshold_percentile"]["minimum"] == 50.0
+    assert schema["properties"]["percentile"]["exclusiveMaximum"] == 100.0
+    assert schema["properties"]["percentile"]["minimum"] == 50.0
 
 
 # --------------------------------------------------------------------------------------
@@ -309,11 +311,17 @@ def test_ambiguous_or_identical_channels_are_errors(tmp_path: Path, host: Any) -
     ev = np.abs(rng.normal(1e4, 1e3, (3000, 5)))
     write_fcs(src, ev, ["FSC-A", "FSC-H", "FL1-A", "FL2-A", "FL3-A"],
               labels=["", "", "Annexin V", "Annexin V Pacific Blue", "PI"])  # fmt: skip
-    with pytest.raises(AnalysisError) as err:
-        analyze("annexin_pi", [src], figures=False, host=host)
-    assert "s.fcs" in str(err.value) and "FL1-A" in str(err.value) and "FL2-A" in str(err.value)
+    # a sample: the flow layer's failure rule, an error record naming the file and channels
+    res = analyze("annexin_pi", [src], figures=False, host=host)
+    err = [r.value_str or "" for r in res.records if r.metric == "error"]
+    assert len(err) == 1 and all(s in err[0] for s in ("s.fcs", "FL1-A", "FL2-A")), err
+    assert [r.metric for r in res.records] == ["error"]
+    res = analyze("annexin_pi", [src], {"annexin_channel": "PI"}, figures=False, host=host)
+    assert ["both 'FL3-A'" in (r.value_str or "") for r in res.records] == [True]
+    # a control: it would change every sample's threshold, so the experiment fails
     with pytest.raises(AnalysisError, match="both 'FL3-A'"):
-        analyze("annexin_pi", [src], {"annexin_channel": "PI"}, figures=False, host=host)
+        analyze("annexin_pi", {src: "pi_only"}, {"annexin_channel": "PI"}, figures=False,
+                host=host)  # fmt: skip
 
 
 def test_every_data_set_of_a_chained_file_is_a_sample(make: Make, host: Any) -> None:
@@ -346,6 +354,28 @@ def test_zero_event_sample_is_not_a_traceback(make: Make, host: Any, tmp_path: P
     # an empty control cannot set a threshold: the experiment fails, naming the file
     with pytest.raises(AnalysisError, match=r"empty\.fcs"):
         analyze("annexin_pi", {**roles(folder, truths), empty: "pi_only"}, figures=False,
+                host=host)  # fmt: skip
+
+
+def test_a_corrupt_sample_fails_alone_and_a_corrupt_control_fails_the_experiment(
+    make: Make, host: Any, tmp_path: Path
+) -> None:
+    """The flow layer's one failure rule, as in tunel and rh123_efflux."""
+    folder, truths = make()
+    corrupt = tmp_path / "corrupt.fcs"
+    corrupt.write_bytes(b"FCS3.1    garbage")
+    res = analyze("annexin_pi", {**roles(folder, truths), corrupt: "sample"}, figures=False,
+                  host=host)  # fmt: skip
+    err = [r for r in res.records if r.metric == "error"]
+    assert [(r.sample_id, r.entity, r.qc_status) for r in err] == [
+        ("corrupt", "corrupt.fcs", "fail")
+    ]
+    assert str(err[0].value_str).startswith("FCSError")
+    for t in truths:  # the others are measured as without it
+        for m in QUADRANT_METRICS:
+            assert abs(res.value(t.sample_id, m) - t.pct[m]) <= 1.5
+    with pytest.raises(assaykit.AssaykitError, match=r"corrupt\.fcs"):
+        analyze("annexin_pi", {**roles(folder, truths), corrupt: "pi_only"}, figures=False,
                 host=host)  # fmt: skip
 
 

@@ -38,7 +38,7 @@ def test_conformance_kit_passes(make: Make, host: PluginHost, tmp_path: Path) ->
             {**good, no_scatter: "sample"},
             {only_one_fluor: "sample"},
         ],
-        bad_params={"threshold_percentile": 150},
+        bad_params={"percentile": 150},
     )
     assert report.ok
     metrics = {r.metric for r in report.records}

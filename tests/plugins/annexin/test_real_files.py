@@ -27,22 +27,22 @@ from assaykit import PluginHost
 #: relative path -> annexin_pi parameters
 FILES: dict[str, dict[str, Any]] = {
     "Cytek_xP5/Cytek_xP5.fcs": {
-        "annexin_channel": "FL1", "pi_channel": "FL2", "fsc_area": "FSC", "singlets": False,
+        "annexin_channel": "FL1", "pi_channel": "FL2", "fsc_area": "FSC", "singlet_gate": False,
         "ssc_area": "SSC",
     },
     "FACSCaliburHTS/Sample_Well_A02.fcs": {
         "annexin_channel": "FL1-H", "pi_channel": "FL2-H", "fsc_area": "FSC-H",
-        "singlets": False, "ssc_area": "SSC-H",
+        "singlet_gate": False, "ssc_area": "SSC-H",
     },
     "FACS_Diva/facs_diva_test.fcs": {
-        "annexin_channel": "FITC-A", "pi_channel": "PE-A", "singlets": False,
+        "annexin_channel": "FITC-A", "pi_channel": "PE-A", "singlet_gate": False,
     },
     "Fortessa/FCS_3.0_Fortessa_PBS_Specimen_001_A1_A01.fcs": {
         "annexin_channel": "FITC-A", "pi_channel": "PE-Texas Red-A",
     },
     "GuavaMuse/Guava Muse.fcs": {
         "annexin_channel": "YEL-HLin", "pi_channel": "RED-HLin", "fsc_area": "FSC-HLin",
-        "singlets": False,
+        "singlet_gate": False,
     },
     "HTS_BD_LSR-II/HTS_BD_LSR_II_Mixed_Specimen_001_D6_D06.fcs": {
         "annexin_channel": "FITC-A", "pi_channel": "PE-TxRed YG-A",
@@ -66,12 +66,12 @@ FILES: dict[str, dict[str, Any]] = {
         "annexin_channel": "FL7-A", "pi_channel": "FL7-H",
     },
     "cyflow_cube_8/cyflow_cube_8.fcs": {
-        "annexin_channel": "FL1", "pi_channel": "FL2", "fsc_area": "FSC", "singlets": False,
+        "annexin_channel": "FL1", "pi_channel": "FL2", "fsc_area": "FSC", "singlet_gate": False,
         "ssc_area": "SSC", "min_events": 100,
     },
     "fake_bitmask_error/fcs1_cleaned.lmd": {
         "annexin_channel": "FL1 INT LOG", "pi_channel": "FL2 INT LOG",
-        "fsc_area": "FS INT LIN", "singlets": False, "ssc_area": "SS INT LIN",
+        "fsc_area": "FS INT LIN", "singlet_gate": False, "ssc_area": "SS INT LIN",
     },
     "fake_large_fcs/fake_large_fcs.fcs": {
         "annexin_channel": "FITC-A", "pi_channel": "PE-Texas Red-A",
@@ -82,7 +82,8 @@ FILES: dict[str, dict[str, Any]] = {
 #: files the FCS reader refuses (a 10-byte file; a HEADER+TEXT without its DATA)
 UNREADABLE = {"corrupted/corrupted.fcs", "cytek-nl-2000/sample_header.fcs"}
 #: thresholds pinned so that every readable file goes through the whole gating path
-FIXED = {"threshold_method": "fixed", "annexin_threshold": 1000.0, "pi_threshold": 1000.0}
+FIXED = {"threshold_method": "fixed", "fixed_annexin_threshold": 1000.0,
+         "fixed_pi_threshold": 1000.0}  # fmt: skip
 
 #: error types that are clear, typed errors (assaykit.AssaykitError subclasses)
 TYPED = {
@@ -154,7 +155,8 @@ def _independent_quadrants(path: Path, a_name: str, p_name: str) -> list[dict[st
 
 READABLE = sorted(set(FILES) - UNREADABLE)
 #: cleanup gates and compensation off, so that the parent population is every event
-PLAIN = {"debris": "none", "singlets": False, "compensation": "none", "threshold_method": "fixed"}
+PLAIN = {"debris_gate": "none", "singlet_gate": False, "compensate": False,
+         "threshold_method": "fixed"}  # fmt: skip
 
 
 @pytest.mark.parametrize("rel", READABLE)
@@ -169,7 +171,7 @@ def test_real_file_quadrants_equal_an_independent_numpy_gate(
     for k, t in enumerate(truth):
         res = assaykit.analyze(
             "annexin_pi", [src],
-            {**params, "annexin_threshold": t["ta"], "pi_threshold": t["tp"],
+            {**params, "fixed_annexin_threshold": t["ta"], "fixed_pi_threshold": t["tp"],
              "datasets": "all", "min_events": 1},
             figures=False, host=host,
         )  # fmt: skip
@@ -212,8 +214,8 @@ def test_quadrants_equal_the_gating_ml_truth_event_for_event(
     thresholds at Quadrant1's dividers: each percentage is the ISAC truth file's share."""
     g = shared_data / "gatingml2-set1"
     params = {"annexin_channel": "FL2-H", "pi_channel": "FL4-H", "fsc_area": "FSC-H",
-              "ssc_area": "SSC-H", **PLAIN, "annexin_threshold": 12.14748,
-              "pi_threshold": 14.22417}  # fmt: skip
+              "ssc_area": "SSC-H", **PLAIN, "fixed_annexin_threshold": 12.14748,
+              "fixed_pi_threshold": 14.22417}  # fmt: skip
     res = assaykit.analyze("annexin_pi", [g / "data1.fcs"], params, figures=False, host=host)
     got = {r.metric: r.value_num for r in res.records}
     assert got["singlet_count"] == 13_367

@@ -11,7 +11,7 @@ import assaykit
 import numpy as np
 import pytest
 from assaykit import PluginHost, Record
-from assaykit.cytometry.fcs import write_fcs
+from assaykit.cytometry.fcs import read_fcs, write_fcs
 from assaykit.testing import assert_conforms, check_bad_params
 from helpers import fixturegen
 
@@ -65,6 +65,7 @@ def test_example_folder_matches_expected(tmp_path: Path, host: PluginHost) -> No
     figures = sorted(p.name for p in (tmp_path / "out" / "figures").rglob("*.png"))
     assert sum("overlay" in n for n in figures) == 3
     assert sum("gates" in n for n in figures) == 8
+    assert sum("cleanup" in n for n in figures) == 8  # the flow layer's cleanup figure
 
 
 def test_example_folder_is_what_the_generator_makes(tmp_path: Path, gen: ModuleType) -> None:
@@ -306,7 +307,28 @@ def test_low_event_count_flags_only_that_tube(
                                       S("v", "R", 12_000, "verapamil")]}, seed=9)
     records = _run(folder, tmp_path / "out", host, figures=False).records
     flagged = {(r.sample_id, r.metric) for r in records if "low_event_count" in r.qc_flags}
-    assert flagged == {("n", "mfi"), ("n", "event_count")}
+    # the flow layer's rule: the flag is on every record of that tube, and only of it
+    assert flagged == {(r.sample_id, r.metric) for r in records if r.sample_id == "n"}
+    assert ("n", "mfi") in flagged
+
+
+def test_event_count_is_every_event_and_live_singlets_have_their_own_name(
+    tmp_path: Path, host: PluginHost, gen: ModuleType
+) -> None:
+    """event_count means one thing in every flow assay: the data set's events, before any
+    gate; the live singlet cells the MFI is taken on are live_singlet_count."""
+    S = gen.Rh123Spec
+    folder = tmp_path / "in"
+    gen.write_folder(folder, {"exp": [S("n", "R", 2_000, n_events=5_000, dead_fraction=0.2),
+                                      S("v", "R", 12_000, "verapamil")]}, seed=9)
+    got = _index(_run(folder, tmp_path / "out", host, figures=False).records)
+    read = read_fcs(folder / "exp" / "n.fcs")
+    assert got[("n", "n", "event_count")].value_num == read.n_events
+    live = got[("n", "n", "live_singlet_count")].value_num
+    singlets = got[("n", "n", "singlet_count")].value_num
+    assert live is not None and singlets is not None
+    assert live < singlets < read.n_events
+    assert got[("n", "n", "live_pct")].value_num == pytest.approx(100.0 * live / singlets)
 
 
 # --------------------------------------------------------------------------------------
@@ -393,8 +415,8 @@ def test_conforms(tmp_path: Path, host: PluginHost, gen: ModuleType) -> None:
         host=host,
     )
     assert {r.metric for r in report.records} == {
-        "mfi", "event_count", "live_pct", "live_gate", "mfi_minus_autofluorescence",
-        "mfi_ratio", "maf", "pairing",
+        "mfi", "event_count", "singlet_count", "live_singlet_count", "live_pct", "live_gate",
+        "mfi_minus_autofluorescence", "mfi_ratio", "maf", "pairing",
     }
     assay = host.get_assay("rh123_efflux")
     assert assay.required_columns == ("cell_line",)

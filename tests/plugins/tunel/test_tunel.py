@@ -70,10 +70,12 @@ def test_example_folder_is_what_the_generator_makes(tmp_path: Path, gen: ModuleT
 def test_example_folder_flags_and_threshold_sources(tmp_path: Path, host: PluginHost) -> None:
     records = _run(EXAMPLE, tmp_path / "out", host).records
     method = _by(records, "threshold_method")
-    assert method[("tunel_controls", "tunel_controls")].value == (
-        "percentile 99.5 of negative control(s) no_tdt"
-    )
-    assert str(method[("tunel_no_control", "tunel_no_control")].value).startswith("automatic")
+    source = _by(records, "threshold_source")
+    assert method[("tunel_controls", "tunel_controls")].value == "percentile:99.5"
+    assert source[("tunel_controls", "tunel_controls")].value == "negative_control:no_tdt"
+    auto = method[("tunel_no_control", "tunel_no_control")].value
+    assert auto == "density_valley" or str(auto).startswith("mad:"), auto
+    assert str(source[("tunel_no_control", "tunel_no_control")].value).startswith("samples:")
     for r in records:
         if r.experiment == "tunel_no_control":
             assert "no_negative_control" in r.qc_flags and r.qc_status == "warn"
@@ -161,7 +163,8 @@ def test_without_negative_control_threshold_is_automatic_and_flagged(
         if row["metric"] == "tunel_positive_pct":
             assert fixturegen.within(row, got[("exp", row["sample_id"])].value_num)
     assert all("no_negative_control" in r.qc_flags for r in records)
-    assert "density valley" in str(_by(records, "threshold_method")[("exp", "exp")].value)
+    assert _by(records, "threshold_method")[("exp", "exp")].value == "density_valley"
+    assert _by(records, "threshold_source")[("exp", "exp")].value == "samples:s0,s1,s2"
 
 
 def test_unimodal_samples_without_control_use_the_upper_edge_of_the_negatives(
@@ -171,7 +174,7 @@ def test_unimodal_samples_without_control_use_the_upper_edge_of_the_negatives(
     folder = tmp_path / "in"
     gen.write_folder(folder, {"exp": specs}, seed=8)
     records = _run(folder, tmp_path / "out", host, figures=False).records
-    assert "robust SD" in str(_by(records, "threshold_method")[("exp", "exp")].value)
+    assert _by(records, "threshold_method")[("exp", "exp")].value == "mad:4"
     for sid in ("a", "b"):  # truth: no labelled cell at all
         assert _by(records, "tunel_positive_pct")[("exp", sid)].value_num <= 1.5
 
@@ -246,7 +249,7 @@ def test_low_event_count_flags_only_that_sample(
     records = _run(folder, tmp_path / "out", host, figures=False).records
     for r in records:
         low = "low_event_count" in r.qc_flags
-        assert low == (r.sample_id == "small" and r.metric != "event_count"), r
+        assert low == (r.sample_id == "small"), r  # the flow layer's rule: the whole sample
 
 
 # --------------------------------------------------------------------------------------
@@ -353,8 +356,11 @@ def test_dna_channel_adds_the_fitc_against_dna_panel(
 
     def widths(params: dict[str, object]) -> list[int]:
         res = assaykit.analyze("tunel", files, params, host=host)
-        assert [f.sample_id for f in res.figures] == ["s", "neg"]
-        return [struct.unpack(">I", f.png[16:20])[0] for f in res.figures]
+        tunel = [f for f in res.figures if f.name == "tunel"]
+        assert [f.sample_id for f in tunel] == ["s", "neg"]
+        cleanup = [f.sample_id for f in res.figures if f.name == "cleanup"]
+        assert cleanup == ["s", "neg"]  # the flow layer's one cleanup figure
+        return [struct.unpack(">I", f.png[16:20])[0] for f in tunel]
 
     two = widths({})
     three = widths({"dna_channel": "PI"})
@@ -396,7 +402,8 @@ def test_conforms(tmp_path: Path, host: PluginHost, gen: ModuleType) -> None:
         host=host,
     )
     assert {r.metric for r in report.records} == {
-        "tunel_positive_pct", "singlet_count", "event_count", "threshold", "threshold_method"
+        "tunel_positive_pct", "singlet_count", "event_count", "threshold", "threshold_method",
+        "threshold_source",
     }
     assay = host.get_assay("tunel")
     for bad in ({"positive_control_min_pct": 150}, {"debris_gate": "fixed"},

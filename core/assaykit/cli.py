@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,29 @@ def cli(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.captureWarnings(True)
+    _show_deprecations_plainly()
     if verbose == 0:  # the progress display already reports each experiment
         logging.getLogger("assaykit.batch").setLevel(logging.ERROR)
     ctx.obj = _Ctx(block, load, no_autoload, debug)
+
+
+def _show_deprecations_plainly() -> None:
+    """Print an old-parameter-name warning as one ``warning:`` line a lab can act on.
+
+    Why: the default rendering names our source line, not the lab's
+    ``assaykit.toml``; the message itself names the file, the assay and the new name.
+    """
+    from assaykit.assay import ParamsDeprecationWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if isinstance(category, type) and issubclass(category, ParamsDeprecationWarning):
+            click.echo(f"warning: {message}", err=True)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 @cli.command()

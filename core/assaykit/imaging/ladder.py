@@ -125,10 +125,6 @@ class LadderFit:
     def sizes_at(self, positions: Sequence[float] | NDArray[Any]) -> NDArray[np.float64]:
         return np.asarray(10.0 ** self.log10_size(np.asarray(positions, dtype=np.float64)))
 
-    @property
-    def position_range(self) -> tuple[float, float]:
-        return float(self.positions.min()), float(self.positions.max())
-
 
 def match_ladder(
     positions: Sequence[float],

@@ -411,3 +411,18 @@ def with_structure(
         "structure_au": background_structure(prepared, strip, band, params, others),
     }
     return dataclasses.replace(band, background=info)
+
+
+def measure_volume(
+    prepared: PreparedImage,
+    strip: Strip,
+    band: Band,
+    others: Sequence[Band],
+    params: ImagingParams,
+) -> Band:
+    """``band`` with its volume over its own rows from :func:`integration_baseline`
+    (``params.volume_baseline``), recorded in ``background["volume"]``; no detection
+    limit is applied (that is :func:`remeasure`)."""
+    _, sig, base = integration_baseline(prepared, strip, band, params, others)
+    info = {**band.background, "volume": volume_spec(params)}
+    return dataclasses.replace(band, volume=float(np.sum(sig - base)), background=info)

@@ -84,15 +84,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from assaykit import AnalysisError, Input, InputError, QCFlag
-from assaykit.imaging.assay import band_candidates, select_band, sheet_lane_count
+from assaykit.imaging.assay import band_candidates, select_band, sheet_lane_count, whole_number
 from assaykit.imaging.bands import Band, find_bands
 from assaykit.imaging.geometry import Lane, find_strips
 from assaykit.imaging.given import geometry_for
 from assaykit.imaging.io import LoadedImage
 from assaykit.imaging.ladder import LadderFit, MultiLaneCalibration, fit_ladder
+from assaykit.imaging.membrane import (
+    band_box_flags,
+    band_extent,
+    bands_along_row,
+    consensus_row,
+    geometry_flags,
+    lane_grid_agreement,
+    rival_row,
+    row_curve,
+    scattered_rows,
+)
 from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
 from assaykit.imaging.volume import background_text, integrate_rows, remeasure, volume_spec
-from numpy.typing import NDArray
 
 from assaykit_western.plugin import MEASURED_ROLES
 
@@ -146,29 +156,13 @@ def _row_prefix(inp: Input) -> str:
     return f"sample sheet row {inp.row}, " if inp.row else ""
 
 
-def _whole_number(inp: Input, column: str, value: str) -> int | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        f = float(value)
-    except ValueError:
-        f = float("nan")
-    if not (np.isfinite(f) and f.is_integer() and f >= 1):
-        raise InputError(
-            inp.relpath,
-            f"{_row_prefix(inp)}column {column!r}: {value!r} is not a whole number from 1",
-        )
-    return int(f)
-
-
 def read_rows(inputs: Sequence[Input], params: WesternParams, *, has_sheet: bool) -> list[SheetRow]:
     """Validate the rows of one experiment (errors name the file, row and column)."""
     loading = params.loading_target.strip().casefold()
     rows: list[SheetRow] = []
     for inp in inputs:
         target = inp.condition("target").strip()
-        strip = _whole_number(inp, "strip", inp.condition("strip"))
+        strip = whole_number(inp, "strip", inp.condition("strip"))
         n_lanes = sheet_lane_count(inp)
         auto = False
         if inp.role in MEASURED_ROLES and not target:
@@ -336,19 +330,6 @@ def _lane_for(row: SheetRow, strip: Strip) -> Lane:
             row.inp.relpath, f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} out of range"
         )
     return lanes[row.lane - 1]
-
-
-def _row_curve(lanes: Sequence[Lane], found: Sequence[tuple[int, Band]]) -> NDArray[np.float64]:
-    """Polynomial (in the lane centre) through the chosen bands' rows: the target's row in
-    every lane, following a smile or a skew. Quadratic from 4 bands, a line from 2,
-    constant from 1. Why from the bands themselves: a smile estimated by correlating
-    whole lanes fails when lanes hold different bands (a ladder beside samples)."""
-    x = np.array([lanes[li].center for li, _b in found], dtype=np.float64)
-    y = np.array([b.row for _li, b in found], dtype=np.float64)
-    deg = 2 if x.size >= 4 else (1 if x.size >= 2 else 0)
-    if deg and np.ptp(x) <= 0:
-        deg = 0
-    return np.asarray(np.polyfit(x, y, deg), dtype=np.float64)
 
 
 def _window_for(
@@ -584,56 +565,22 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
         if id(r) in by_row:
             results.append(by_row[id(r)])
     strip_flags = geometry_flags(prepared, relpath, flags)
-    for k, fl in lane_grid_agreement(prepared, relpath, placed).items():
+    for k, fl in lane_grid_agreement(prepared, relpath, _shared_lanes(placed)).items():
         strip_flags.setdefault(k, []).extend(fl)
     for res in results:
-        res.qc.extend(band_geometry_flags(res, prepared))
+        if res.band is not None and not res.below_detection:
+            where = f"{relpath}, strip {res.strip.index + 1}, lane {res.lane.index + 1}"
+            res.qc.extend(
+                band_box_flags(
+                    res.band, res.strip, prepared, where, res.row.sample_id, res.row.entity
+                )
+            )
     return FileResult(relpath, prepared, strip_results, results, flags, bg_text, strip_flags)
 
 
-def geometry_flags(
-    prepared: PreparedImage, relpath: str, image_flags: list[QCFlag]
-) -> dict[int, list[QCFlag]]:
-    """The geometry findings of :func:`~assaykit.imaging.pipeline.prepare_image` as QC
-    flags with their own severity: those naming a strip (``strip N (rows a-b)``, as
-    lane placement writes them) go on that strip's records (returned per strip index),
-    the others (``strip_not_found``) are appended to ``image_flags`` (every record of the
-    image). Why: a lane grid that explains nothing, or lanes that overlap, make every
-    volume of the strip meaningless however clean each band looks."""
-    out: dict[int, list[QCFlag]] = {}
-    for flag, severity, message in prepared.findings:
-        sev = severity if severity in ("warn", "fail") else "fail"
-        msg = message.replace(prepared.path, relpath) if prepared.path else message
-        if relpath not in msg:
-            msg = f"{relpath}: {msg}"
-        hit = [
-            s.index for s in prepared.strips
-            if f"strip {s.index + 1} (rows {s.start}-{s.stop})" in message
-        ]  # fmt: skip
-        if hit:
-            out.setdefault(hit[0], []).append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
-        else:
-            image_flags.append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
-    return out
-
-
-#: Largest relative difference of the lane pitch between two strips holding the same lanes.
-MAX_PITCH_DISAGREEMENT = 0.10
-
-
-def lane_grid_agreement(
-    prepared: PreparedImage, relpath: str, placed: Sequence[tuple[SheetRow, StripResult, Lane]]
-) -> dict[int, list[QCFlag]]:
-    """``lane_grids_disagree`` (fail) on two strips of one image that hold the same samples
-    in the same lanes (the sheet says so: one sample's target and loading rows name the
-    same lane on both, and both strips have as many lanes) but whose lane pitches differ
-    by more than :data:`MAX_PITCH_DISAGREEMENT`.
-
-    Why: the two pieces of one membrane (target above, loading control below) were cut
-    from one gel, so their lanes share the comb's pitch; a pitch 20 % off on one strip
-    means its lanes were placed on something else (a membrane edge, marks, a false strip
-    cut), and every ratio then pairs the wrong pixels. Which strip is wrong cannot be
-    told from the pitch alone, so both fail."""
+def _shared_lanes(placed: Sequence[tuple[SheetRow, StripResult, Lane]]) -> set[tuple[int, int]]:
+    """Pairs of strips that hold the same samples in the same lanes, as the sheet says: one
+    sample's rows (its target and its loading control) name the same lane on both."""
     lanes_of: dict[tuple[str, int], int] = {}
     pairs: set[tuple[int, int]] = set()
     for r, sr, ln in placed:
@@ -645,78 +592,7 @@ def lane_grid_agreement(
         if other is not None and other != k:
             pairs.add((min(k, other), max(k, other)))
         lanes_of.setdefault(key, k)
-    out: dict[int, list[QCFlag]] = {}
-    for a, b in sorted(pairs):
-        sa, sb = prepared.strips[a], prepared.strips[b]
-        if len(sa.lane_list) != len(sb.lane_list) or len(sa.lane_list) < 2:
-            continue
-        pa, pb = float(sa.lanes.pitch), float(sb.lanes.pitch)
-        if not (pa > 0 and pb > 0):
-            continue
-        diff = abs(pa - pb) / min(pa, pb)
-        if diff <= MAX_PITCH_DISAGREEMENT:
-            continue
-        msg = (
-            f"{relpath}: strips {a + 1} (rows {sa.start}-{sa.stop}) and {b + 1} (rows "
-            f"{sb.start}-{sb.stop}) hold the same samples in the same {len(sa.lane_list)} lanes "
-            f"but their lane pitches differ by {diff:.0%} ({pa:.1f} and {pb:.1f} px): the lanes "
-            "of one of them are misplaced; give the strips' rows or the lane span in geometry"
-        )
-        for k in (a, b):
-            out.setdefault(k, []).append(QCFlag("lane_grids_disagree", "fail", message=msg))
-    return out
-
-
-#: ``band_cut_by_lane``: one edge column of the band box holds at least this share of the
-#: band's column peak while the other holds at most ``CUT_OTHER``.
-CUT_EDGE = 0.5
-CUT_OTHER = 0.2
-
-
-def band_geometry_flags(res: RowResult, prepared: PreparedImage) -> list[QCFlag]:
-    """Fail flags on a band whose box cannot hold it.
-
-    ``band_at_strip_edge``: the band's rows reach the first or last row of its strip; the
-    band may go on past the strip's edge (a strip cut through it), and its baseline is
-    fitted on one side only.
-
-    ``band_cut_by_lane``: across the box, the band's column profile (background-subtracted,
-    summed over its rows) is still high at one edge column (``CUT_EDGE`` of its peak) and
-    low at the other (``CUT_OTHER``): the lane sits off the band, which goes on past the
-    box on one side, so part of it is left out (a lane pulled aside by handwriting: 13 %
-    low on ``handwriting``). Bands touching their neighbours on both sides (a GAPDH row)
-    are high at both edges and not flagged: their box stops at the lane edges, midway to
-    the neighbours, which share the spill evenly.
-    """
-    b, s = res.band, res.strip
-    if b is None or res.below_detection:
-        return []
-    where = f"{res.row.inp.relpath}, strip {s.index + 1}, lane {res.lane.index + 1}"
-    sid, ent = res.row.sample_id, res.row.entity
-    out: list[QCFlag] = []
-    if b.top <= s.start or b.bottom >= s.stop:
-        out.append(
-            QCFlag(
-                "band_at_strip_edge", "fail", sid, ent,
-                f"{where}: the band (rows {b.top}-{b.bottom}) reaches the edge of its strip "
-                f"(rows {s.start}-{s.stop}); it may be cut off and its baseline is one-sided",
-            )
-        )  # fmt: skip
-    cols = prepared.detect[b.top : b.bottom, b.left : b.right].astype(np.float64).sum(axis=0)
-    if cols.size >= 9:
-        peak = float(np.percentile(cols, 90))
-        lo_e, hi_e = float(np.mean(cols[:3])), float(np.mean(cols[-3:]))
-        if peak > 0 and max(lo_e, hi_e) >= CUT_EDGE * peak and min(lo_e, hi_e) <= CUT_OTHER * peak:
-            side = "right" if hi_e > lo_e else "left"
-            out.append(
-                QCFlag(
-                    "band_cut_by_lane", "fail", sid, ent,
-                    f"{where}: the band goes on past the {side} edge of its box (columns "
-                    f"{b.left}-{b.right}: {max(lo_e, hi_e) / peak:.0%} of its peak at that edge, "
-                    f"{min(lo_e, hi_e) / peak:.0%} at the other); the lane is off the band",
-                )
-            )  # fmt: skip
-    return out
+    return pairs
 
 
 def _choose(
@@ -766,44 +642,19 @@ def _choose(
             chosen[li] = select_band(c, "strongest")
     else:
         tol = max(4.0, params.row_tolerance * strip.height)
-        pool = [(li, b.row, b) for li, c in cands.items() for b in c]
-        best: tuple[int, float, float] | None = None
-        scores: list[tuple[int, float, float]] = []
-        for _li, y, _b in pool:
-            # each lane votes with its band nearest this row (within the tolerance)
-            nearest: dict[int, tuple[float, float]] = {}
-            for lj, yj, bj in pool:
-                d = abs(yj - y)
-                if d <= tol and (lj not in nearest or d < nearest[lj][0]):
-                    nearest[lj] = (d, bj.volume)
-            score = (len(nearest), sum(v for _d, v in nearest.values()), -y)
-            scores.append(score)
-            if best is None or score > best:
-                best = score
-        if best is not None:
-            ambiguous = _rival_row(best, scores, tol, strip, target, items[0][0].inp.relpath)
-            if ambiguous is not None:
-                row_flags.append(ambiguous)
+        best, scores = consensus_row(cands, tol)
         if best is None:
             chosen = {li: None for li in cands}
         else:
-            centre = -best[2]
-            for li, c in cands.items():
-                chosen[li] = select_band(c, "nearest", target_row=centre, max_distance=tol)
-            # second pass along the rows the chosen bands follow (a smile or skew)
-            picked = [(li, b) for li, b in chosen.items() if b is not None]
-            curve = _row_curve(lanes, picked)
-            for li, c in cands.items():
-                expect = float(np.polyval(curve, lanes[li].center))
-                chosen[li] = select_band(c, "nearest", target_row=expect, max_distance=tol)
+            ambiguous = rival_row(best, scores, tol, strip, target, items[0][0].inp.relpath)
+            if ambiguous is not None:
+                row_flags.append(ambiguous)
+            chosen = bands_along_row(lanes, cands, -best[2], tol)
     found = [(li, b) for li, b in chosen.items() if b is not None]
     extent = None
     if found:
-        extent = (
-            float(np.median([b.row - b.top for _li, b in found])),
-            float(np.median([b.bottom - 1 - b.row for _li, b in found])),
-        )
-        scattered = _scattered_rows(lanes, found, strip, target, items[0][0].inp.relpath)
+        extent = band_extent(found)
+        scattered = scattered_rows(lanes, found, strip, target, items[0][0].inp.relpath)
         if scattered is not None:
             row_flags.append(scattered)
     out: list[RowResult] = []
@@ -824,7 +675,7 @@ def _choose(
             )
             continue
         assert extent is not None
-        centre_row = float(np.polyval(_row_curve(lanes, found), ln.center))
+        centre_row = float(np.polyval(row_curve(lanes, found), ln.center))
         top = centre_row - extent[0]
         bottom = centre_row + extent[1] + 1
         info = {**found[0][1].background, "volume": volume_spec(params)}
@@ -838,83 +689,3 @@ def _choose(
             )
         )  # fmt: skip
     return out
-
-
-#: Chosen band rows whose RMS scatter about their smooth curve exceeds this many px, or
-#: this share of the bands' median height, are not one band row.
-MAX_ROW_SCATTER_PX = 2.0
-MAX_ROW_SCATTER_HEIGHT = 0.1
-
-
-def _scattered_rows(
-    lanes: Sequence[Lane],
-    found: Sequence[tuple[int, Band]],
-    strip: Strip,
-    target: str,
-    relpath: str,
-) -> QCFlag | None:
-    """``band_rows_scattered`` (fail): the chosen bands do not lie on one smooth row.
-
-    Why: the bands of one protein run together, so across lanes their rows follow a
-    smooth curve (a smile, a skew: :func:`_row_curve`); on the generated blots they lie
-    within 0.15 px RMS of it. Rows scattered by several px (8-30 px up and down a strip)
-    are not a band row but marks (lane numbers, handwriting) or lanes placed off the
-    bands, and their volumes mean nothing. Needs 4 bands."""
-    if len(found) < 4:
-        return None
-    curve = _row_curve(lanes, found)
-    res = np.array([b.row - float(np.polyval(curve, lanes[li].center)) for li, b in found])
-    rms = float(np.sqrt(np.mean(res**2)))
-    height = float(np.median([b.bottom - b.top for _li, b in found]))
-    limit = max(MAX_ROW_SCATTER_PX, MAX_ROW_SCATTER_HEIGHT * height)
-    if rms <= limit:
-        return None
-    return QCFlag(
-        "band_rows_scattered",
-        "fail",
-        message=f"{relpath}, strip {strip.index + 1}: the {target} bands chosen in "
-        f"{len(found)} lanes scatter by {rms:.1f} px RMS (up to {np.max(np.abs(res)):.0f} px) "
-        f"about one smooth row (limit {limit:.1f} px for bands {height:.0f} px tall): they "
-        "are not one band row (marks? misplaced lanes?); check the geometry figure",
-    )
-
-
-#: A second band row is a rival of the chosen one when it holds a band in at least this
-#: share of the chosen row's lanes and at least this share of its volume.
-RIVAL_LANES = 0.8
-RIVAL_VOLUME = 0.5
-
-
-def _rival_row(
-    best: tuple[int, float, float],
-    scores: Sequence[tuple[int, float, float]],
-    tol: float,
-    strip: Strip,
-    target: str,
-    relpath: str,
-) -> QCFlag | None:
-    """``band_row_ambiguous`` (fail) when another row, clear of the chosen one, has a band in
-    nearly as many lanes (:data:`RIVAL_LANES`) with comparable volume
-    (:data:`RIVAL_VOLUME`).
-
-    Why: consensus picks the row most lanes share, ties by volume; when two rows are both
-    in (nearly) every lane and of similar strength (a non-specific band, a row of lane
-    numbers the mark finder missed), that choice is a guess the tool cannot check, and a
-    wrong guess gives every lane a wrong volume that looks clean. The lab says which row
-    with ``row_window``, ``mw_window_kda`` or ``geometry`` ``band_rows``."""
-    n, vol, y = best
-    rivals = [
-        sc for sc in scores
-        if abs(-sc[2] - -y) > 2.0 * tol and sc[0] >= RIVAL_LANES * n and sc[1] >= RIVAL_VOLUME * vol
-    ]  # fmt: skip
-    if not rivals:
-        return None
-    rv = max(rivals)
-    return QCFlag(
-        "band_row_ambiguous",
-        "fail",
-        message=f"{relpath}, strip {strip.index + 1}: two rows could be the {target} band: row "
-        f"{-y:.0f} ({n} lanes, {vol:.4g} AU; chosen) and row {-rv[2]:.0f} ({rv[0]} lanes, "
-        f"{rv[1]:.4g} AU); say which with row_window (fractions of the strip), mw_window_kda "
-        "or geometry band_rows",
-    )

@@ -103,7 +103,13 @@ from assaykit import (
     hookimpl,
 )
 from assaykit.assay import Flag
-from assaykit.imaging.assay import GEOMETRY_FLAGS, IMAGING_FLAGS, LANE_COUNT_COLUMNS, ImagingParams
+from assaykit.imaging.assay import (
+    BAND_ROW_FLAGS,
+    GEOMETRY_FLAGS,
+    IMAGING_FLAGS,
+    LANE_COUNT_COLUMNS,
+    ImagingParams,
+)
 from assaykit.imaging.io import LoadedImage
 from assaykit.vocabulary import shared_metric
 from pydantic import ConfigDict, Field, field_validator
@@ -350,6 +356,7 @@ class WesternBlot(Assay):
     flags = (
         *IMAGING_FLAGS,
         *GEOMETRY_FLAGS,
+        *BAND_ROW_FLAGS,
         Flag(
             "weak_band",
             "warn",
@@ -379,37 +386,6 @@ class WesternBlot(Assay):
             "warn",
             "The image looks like several stacked strips but the sample sheet has no 'strip' "
             "column; it was analysed as one membrane.",
-        ),
-        Flag(
-            "lane_grids_disagree",
-            "fail",
-            "Two strips holding the same samples in the same lanes have lane pitches more "
-            "than 10 % apart: one strip's lanes are misplaced (both strips fail).",
-        ),
-        Flag(
-            "band_row_ambiguous",
-            "fail",
-            "Another band row, clear of the chosen one, is in nearly as many lanes with at "
-            "least half its volume: which one is the target is a guess (give row_window, "
-            "mw_window_kda or geometry band_rows).",
-        ),
-        Flag(
-            "band_rows_scattered",
-            "fail",
-            "The chosen bands' rows scatter by more than 2 px (or 10 % of their height) RMS "
-            "about one smooth row: they are not one band row (marks, misplaced lanes).",
-        ),
-        Flag(
-            "band_at_strip_edge",
-            "fail",
-            "The band's rows reach the first or last row of its strip: it may be cut off and "
-            "its baseline is one-sided.",
-        ),
-        Flag(
-            "band_cut_by_lane",
-            "fail",
-            "The band goes on past one side of its box and not the other: the lane is off the "
-            "band.",
         ),
         Flag(
             "baseline_uncertain",

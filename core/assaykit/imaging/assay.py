@@ -28,6 +28,7 @@ from assaykit.experiment import Input
 from assaykit.imaging.given import ImageGeometry
 
 __all__ = [
+    "BAND_ROW_FLAGS",
     "GEOMETRY_FLAGS",
     "IMAGING_FLAGS",
     "LANE_COUNT_COLUMNS",
@@ -37,6 +38,7 @@ __all__ = [
     "band_candidates",
     "select_band",
     "sheet_lane_count",
+    "whole_number",
 ]
 
 #: The volume baselines (:func:`assaykit.imaging.volume.integration_baseline`).
@@ -135,7 +137,8 @@ class ImagingParams(Params):
         return data
 
 
-def _whole_number(inp: Input, column: str, value: str) -> int | None:
+def whole_number(inp: Input, column: str, value: str) -> int | None:
+    """A sample-sheet cell as a whole number from 1 (None when empty); InputError otherwise."""
     value = value.strip()
     if not value:
         return None
@@ -154,7 +157,7 @@ def _whole_number(inp: Input, column: str, value: str) -> int | None:
 def sheet_lane_count(inp: Input) -> int | None:
     """The lane count a sample-sheet row gives (column ``n_lanes`` or an alias), or None."""
     for col in LANE_COUNT_COLUMNS:
-        n = _whole_number(inp, col, inp.condition(col))
+        n = whole_number(inp, col, inp.condition(col))
         if n is not None:
             return n
     return None
@@ -223,6 +226,41 @@ GEOMETRY_FLAGS: tuple[Flag, ...] = (
         "lanes_overlap",
         "fail",
         "The lanes break the grid's invariants (order, overlap, width, on the membrane).",
+    ),
+    Flag(
+        "lane_grids_disagree",
+        "fail",
+        "Two strips holding the same samples in the same lanes have lane pitches more than "
+        "10 % apart: one strip's lanes are misplaced (both strips fail).",
+    ),
+)
+
+#: Findings on a band row across lanes and on a band's box
+#: (:mod:`assaykit.imaging.membrane`), all fail: the box integrated may not hold the band.
+BAND_ROW_FLAGS: tuple[Flag, ...] = (
+    Flag(
+        "band_row_ambiguous",
+        "fail",
+        "Another band row, clear of the chosen one, is in nearly as many lanes with at least "
+        "half its volume: which one is the target is a guess (give row_window, mw_window_kda "
+        "or geometry band_rows).",
+    ),
+    Flag(
+        "band_rows_scattered",
+        "fail",
+        "The chosen bands' rows scatter by more than 2 px (or 10 % of their height) RMS about "
+        "one smooth row: they are not one band row (marks, misplaced lanes).",
+    ),
+    Flag(
+        "band_at_strip_edge",
+        "fail",
+        "The band's rows reach the first or last row of its strip: it may be cut off and its "
+        "baseline is one-sided.",
+    ),
+    Flag(
+        "band_cut_by_lane",
+        "fail",
+        "The band goes on past one side of its box and not the other: the lane is off the band.",
     ),
 )
 

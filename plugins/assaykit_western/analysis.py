@@ -15,11 +15,12 @@ Rows
     ``ladder`` rows are measured for a molecular-weight calibration only;
     ``blank`` rows, and lanes without a row, are found and drawn but not
     reported. Without a ``strip`` column an image is one membrane (a warning
-    ``strips_not_assigned`` says when it looks like several). An optional
-    ``n_lanes`` column (aliases ``lanes``, ``lane_count``) gives a file's
-    (strip's) lane count; otherwise the highest lane named is taken as a
-    minimum. Without a sample sheet, every lane of every strip is reported
-    (its strongest band, sample id ``<file stem>_lane<N>``), without ratios.
+    ``strips_not_assigned`` says when it looks like several). The parameter
+    ``n_lanes`` gives every image's lane count; an ``n_lanes`` column
+    (aliases ``lanes``, ``lane_count``) overrides it for a file (strip);
+    without either the highest lane named is taken as a minimum. Without a
+    sample sheet, every lane of every strip is reported (its strongest band,
+    sample id ``<file stem>_lane<N>``), without ratios.
 Images
     :func:`assaykit.imaging.pipeline.prepare_image`: polarity (auto or
     given), deskew up to ``max_rotation_deg``, strips, lanes per strip, and
@@ -27,19 +28,12 @@ Images
 Bands
     :func:`assaykit.imaging.bands.find_bands` in every lane finds the bands
     and their rows. The volume is measured on the straightened image
-    *without* the 2-D background: the sum over the band rectangle of pixel
-    values minus a baseline under the band's lane profile. The default
-    baseline (``edges_quadratic``) is a least-squares parabola through the
-    profile rows on both sides of the band (as many rows on each side as the
-    band is tall, ``baseline_rows`` times; never into a neighbouring band).
-    Why: a rolling ball sits too high on a sloping background, a straight
-    line between the band edges (``edges``, what ``find_bands`` reports) cuts
-    a curved one (uneven illumination), and the wider windows average the
-    noise. With fewer clean rows on a side than ``edge_rows`` or half the
-    window, a straight line through up to ``edge_rows`` clean rows on each
-    side is used (touching bands: the row just past the valley). A band's
-    rows are widened to at least the median extent of its target's bands in
-    the other lanes, so a faint band's tails are not left out.
+    *without* the 2-D background, over the ``volume_baseline`` (default
+    ``edges_quadratic``; the rules and why are in
+    :mod:`assaykit.imaging.volume`, shared with ``msp_gel``). A band's rows
+    are widened to at least the median extent of its target's bands in the
+    other lanes, so a faint band's tails are not left out
+    (:func:`assaykit.imaging.volume.remeasure`).
 Band of interest (``band_selection``)
     Only bands inside the target's row window (fractions of the strip
     height) or molecular-weight window (kDa, from a ladder lane of the same
@@ -49,15 +43,18 @@ Band of interest (``band_selection``)
     its band nearest that row; ties: the most volume); each lane takes its
     band nearest that row, then, in a second pass, nearest the curve (a
     polynomial in the lane centre) through the chosen rows, which follows a
-    mild smile or skew. ``"strongest"``: every lane takes its own strongest
-    candidate. A lane with no band there is integrated over the rows where
-    the curve puts the band (with the median extent of the others) and is
-    flagged ``weak_band``, or reported as 0 when below detection (next).
+    mild smile or skew (:mod:`assaykit.imaging.membrane`; the row and box
+    checks there raise ``band_row_ambiguous``, ``band_rows_scattered``,
+    ``band_at_strip_edge``, ``band_cut_by_lane``). ``"strongest"``: every lane
+    takes its own strongest candidate (:func:`assaykit.imaging.assay.select_band`).
+    A lane with no band there is integrated over the rows where the curve
+    puts the band (with the median extent of the others) and is flagged
+    ``weak_band``, or reported as 0 when below detection (next).
 Detection limit
     Every reported volume is compared with ``3 x noise x sqrt(rows x (1 +
     g))``: the noise of the lane profile (row sums over the band's columns),
     the band's rows, and ``g`` the share of the baseline fitted beside it
-    (:func:`detection_limit`). A volume not above it, or not
+    (:func:`assaykit.imaging.volume.detection_limit`). A volume not above it, or not
     above 0, and a lane with no band at all, is an absent band: volume 0,
     QC flag ``below_detection``. Never a negative volume.
 Ratios
@@ -384,11 +381,7 @@ def _size_of(
         return None
     lanes = sr.strip.lane_list
     cal = MultiLaneCalibration({lanes[j].center: f for j, f in fits.items()})
-    try:
-        return cal.size_at(lanes[lane_index].center, row)
-    except AnalysisError:
-        nearest = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
-        return fits[nearest].size_at(row)
+    return cal.size_or_nearest(lanes[lane_index].center, row)
 
 
 def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParams) -> FileResult:

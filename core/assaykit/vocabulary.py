@@ -107,6 +107,29 @@ _SHARED: tuple[SharedMetric, ...] = (
         "decided.",
     ),
     SharedMetric(
+        "band_snr",
+        None,
+        "float",
+        "Signal-to-noise ratio of a band: its peak above the lane-profile baseline (on the "
+        "image after the 2-D background) divided by the lane-profile noise (1.4826 MAD of "
+        "row-to-row differences / sqrt 2).",
+    ),
+    SharedMetric(
+        "lane_count",
+        "lanes",
+        "int",
+        "Lanes placed on the membrane strip or gel row, whose bands were measured: the count "
+        "n_lanes gives (the parameter, or the sample sheet's column), else what lane finding "
+        "placed (at least the highest lane the sheet names).",
+    ),
+    SharedMetric(
+        "background",
+        None,
+        "str",
+        "The background methods with all their parameters: the 2-D background subtracted for "
+        "band detection, and the volume baseline under each band (parameter volume_baseline).",
+    ),
+    SharedMetric(
         "rotation_deg",
         "deg",
         "float",

@@ -13,23 +13,28 @@ from typing import Any
 
 import numpy as np
 from assaykit import AnalysisError, InputError
+from assaykit.imaging.assay import select_band
 from assaykit.imaging.bands import Band, find_bands
-from assaykit.imaging.geometry import Lane, SmileModel, estimate_lane_tilt, register_lanes
+from assaykit.imaging.geometry import (
+    Lane,
+    SmileModel,
+    _xcorr_shift,
+    estimate_lane_tilt,
+    register_lanes,
+)
 from assaykit.imaging.given import geometry_for
 from assaykit.imaging.io import LoadedImage, normalize_polarity
 from assaykit.imaging.ladder import LadderFit, fit_ladder, reference_masses
 from assaykit.imaging.pipeline import PreparedImage, prepare_image
 from assaykit.imaging.sizing import GelSizer, LadderQuality, fit_track_smile, ladder_quality
+from assaykit.imaging.volume import measure_volume
 
 from assaykit_msp.layout import GelLayout, LaneSpec, SampleSpec
-from assaykit_msp.params import MSPParams
+from assaykit_msp.params import CALLS, DIMER, LADDER, OTHER, PRODUCT, WEAK, MSPParams
 
 log = logging.getLogger(__name__)
 
-CALLS = ("methylated", "unmethylated", "partially_methylated", "failed")
-
-#: Band kinds, for records and the figure.
-PRODUCT, WEAK, DIMER, OTHER, LADDER = "product", "weak", "primer_dimer", "other", "ladder"
+__all__ = ["CALLS", "DIMER", "LADDER", "OTHER", "PRODUCT", "WEAK", "GelAnalysis", "analyze_gel"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,14 @@ class SizedBand:
     bp: float
     kind: str
     nominal_bp: float | None = None
+
+    @property
+    def row(self) -> float:
+        return self.band.row
+
+    @property
+    def volume(self) -> float:
+        return self.band.volume
 
 
 @dataclass
@@ -129,9 +142,15 @@ class GelAnalysis:
 
 
 def _detect(
-    prep: PreparedImage, lane: Lane, lanes: list[Lane], min_snr: float, rows: tuple[int, int]
+    prep: PreparedImage,
+    lane: Lane,
+    lanes: list[Lane],
+    min_snr: float,
+    rows: tuple[int, int],
+    params: MSPParams,
 ) -> list[Band]:
-    return find_bands(
+    """The lane's bands, their volumes over the ``volume_baseline`` of ``params``."""
+    bands = find_bands(
         prep.data,
         lane,
         rows=rows,
@@ -140,7 +159,12 @@ def _detect(
         background=prep.background,
         neighbours=lanes,
         min_snr=min_snr,
+        margin=params.lane_margin,
+        volume_baseline="edges",  # re-measured below, as western_blot's are
+        edge_rows=params.edge_rows,
     )
+    strip = prep.strips[0]
+    return [measure_volume(prep, strip, b, [o for o in bands if o is not b], params) for b in bands]
 
 
 def _fit_ladder(
@@ -175,17 +199,8 @@ def _profile_corr(prep: PreparedImage, a: Lane, b: Lane, rows: tuple[int, int]) 
     pb = prep.detect[r0:r1, b.columns(0.5, prep.shape[1])].mean(axis=1).astype(np.float64)
     if pa.std() <= 0 or pb.std() <= 0:
         return 0.0
-    pa = (pa - pa.mean()) / pa.std()
-    pb = (pb - pb.mean()) / pb.std()
-    n = pa.size
-    best = -1.0
-    for s in range(-25, 26):
-        if s >= 0:
-            c = float(np.dot(pa[: n - s], pb[s:]) / max(n - s, 1))
-        else:
-            c = float(np.dot(pa[-s:], pb[: n + s]) / max(n + s, 1))
-        best = max(best, c)
-    return best
+    found = _xcorr_shift(pa, pb, min(25, pa.size - 1), min_corr=-np.inf, return_corr=True)
+    return float(found[1]) if found is not None else 0.0
 
 
 def _unlisted_lanes(prep: PreparedImage) -> int:
@@ -211,8 +226,11 @@ def _product_candidate(
     bands: list[SizedBand], expected: float, window: float, min_bp: float
 ) -> SizedBand | None:
     """The strongest band within ``window`` (fraction) of ``expected`` and above ``min_bp``."""
-    pool = [b for b in bands if b.bp > min_bp and abs(b.bp / expected - 1.0) <= window]
-    return max(pool, key=lambda b: b.band.volume) if pool else None
+    return select_band(
+        [b for b in bands if b.bp > min_bp],
+        size_window=(expected * (1.0 - window), expected * (1.0 + window)),
+        size_of=lambda b: b.bp,
+    )
 
 
 def analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> GelAnalysis:
@@ -258,7 +276,7 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
         strips=rows,
         expected_lanes=layout.n_lanes,
         background="rolling_ball",
-        background_radius=params.background_radius,
+        background_radius=params.rolling_ball_radius,
         smile=False,
         wells=True,
         lane_centers=given.lanes[:1] if given is not None and given.lanes else None,
@@ -276,7 +294,7 @@ def _analyze_gel(loaded: LoadedImage, layout: GelLayout, params: MSPParams) -> G
     raw_bands: dict[int, list[Band]] = {}
     for n, spec in layout.lanes.items():
         floor = params.min_snr if spec.role == "ladder" else detect_floor
-        raw_bands[n] = _detect(prep, lanes[n - 1], lanes, floor, strip.band_rows)
+        raw_bands[n] = _detect(prep, lanes[n - 1], lanes, floor, strip.band_rows, params)
 
     # -- ladder lanes: match and fit on raw rows
     fits: dict[int, LadderFit] = {}
@@ -417,8 +435,7 @@ def _call(
     """
 
     def pick(n: int) -> SizedBand | None:
-        products = [b for b in lanes[n].bands if b.kind == PRODUCT]
-        return max(products, key=lambda b: b.band.volume) if products else None
+        return select_band([b for b in lanes[n].bands if b.kind == PRODUCT])
 
     m, u = pick(sample.m_lane), pick(sample.u_lane)
     if m is not None and u is not None:

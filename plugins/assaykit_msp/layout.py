@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assaykit import Experiment, Input, InputError
+from assaykit.imaging.assay import sheet_lane_count
 
 ROLES = ("M", "U", "ladder", "blank")
 CONTROLS = ("methylated", "unmethylated", "water")
@@ -226,9 +227,19 @@ def parse_layout(
             )
         )
     top = max(lanes)
+    # the sheet's n_lanes column (one value per gel) overrides the parameter
+    counts = {c: i for i in inputs if (c := sheet_lane_count(i)) is not None}
+    if len(counts) > 1:
+        raise InputError(
+            path,
+            "sample sheet, column 'n_lanes': the gel's rows give different lane counts ("
+            + ", ".join(f"{c} on sheet row {i.row}" for c, i in sorted(counts.items()))
+            + "); give one",
+        )
+    where = "parameter n_lanes"
+    if counts:
+        n_lanes, where = next(iter(counts)), "the sample sheet's n_lanes"
     total = n_lanes if n_lanes is not None else top
     if total < top:
-        raise InputError(
-            path, f"parameter n_lanes is {total}, but the sample sheet lists lane {top}"
-        )
+        raise InputError(path, f"{where} is {total}, but the sample sheet lists lane {top}")
     return GelLayout(image, lanes, samples, total)

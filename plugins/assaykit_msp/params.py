@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
-from assaykit import Params
+from assaykit.imaging.assay import ImagingParams
 from assaykit.imaging.given import ImageGeometry
 from pydantic import Field, field_validator, model_validator
+
+CALLS = ("methylated", "unmethylated", "partially_methylated", "failed")
+
+#: Band kinds, for records and the figure.
+PRODUCT, WEAK, DIMER, OTHER, LADDER = "product", "weak", "primer_dimer", "other", "ladder"
 
 #: A 100 bp ladder, 100-1000 bp (e.g. GeneRuler 100 bp, NEB N3231 without its top bands).
 DEFAULT_LADDER_BP: tuple[float, ...] = tuple(float(s) for s in range(1000, 0, -100))
@@ -20,8 +25,25 @@ def _check_sizes(values: tuple[float, ...], name: str) -> tuple[float, ...]:
     return values
 
 
-class MSPParams(Params):
-    """Parameters of ``msp_gel`` (see :mod:`assaykit_msp.plugin` for the method)."""
+class MSPParams(ImagingParams):
+    """Parameters of ``msp_gel`` (see :mod:`assaykit_msp.plugin` for the method).
+
+    The image pipeline's parameters (polarity, rolling_ball_radius, min_snr, n_lanes,
+    lane_margin, volume_baseline, baseline_rows, edge_rows, geometry) are
+    :class:`assaykit.imaging.assay.ImagingParams`, the same in ``western_blot``.
+    """
+
+    #: msp_gel 0.1 names (assaykit 12): the shared imaging names replace them.
+    renamed: ClassVar[dict[str, str]] = {"background_radius": "rolling_ball_radius"}
+
+    geometry: dict[str, ImageGeometry] = Field(
+        default_factory=dict,
+        description="What the lab says about a gel image, in the file's pixels, keyed by the "
+        "file's path relative to the folder (or its name): 'strips' (the gel row's rows "
+        "[top, bottom], one entry), 'lane_span' (first and last lane centre x; the count is "
+        "n_lanes or the sheet's), 'lanes' (every lane centre x). What is given wins over "
+        "detection; see assaykit.imaging.given.",
+    )
 
     ladder_bp: tuple[float, ...] = Field(
         DEFAULT_LADDER_BP,
@@ -69,52 +91,11 @@ class MSPParams(Params):
             "size (0.10 = +/-10 %)."
         ),
     )
-    min_snr: float = Field(
-        8.0,
-        ge=2.0,
-        le=1000.0,
-        description=(
-            "A band counts as present when its peak height above the lane baseline is at least "
-            "this many times the lane profile's noise (robust sigma of first differences)."
-        ),
-    )
     primer_dimer_max_bp: float = Field(
         60.0,
         ge=0.0,
         le=1000.0,
         description=("Bands of this size (bp) or smaller are primer-dimer haze, never a product."),
-    )
-    n_lanes: int | None = Field(
-        None,
-        ge=1,
-        le=200,
-        description=(
-            "Number of lanes on the gel. Default: the highest lane number in the sample sheet "
-            "(give it when lanes at the right edge are loaded but not listed)."
-        ),
-    )
-    polarity: Literal["auto", "light_bands_on_dark", "dark_bands_on_light"] = Field(
-        "auto",
-        description=(
-            "The image's polarity: 'auto' detects it; 'dark_bands_on_light' for inverted scans."
-        ),
-    )
-    background_radius: float = Field(
-        50.0,
-        ge=3.0,
-        le=2000.0,
-        description=(
-            "Rolling-ball radius (px) of the 2-D background subtracted before band detection; "
-            "larger than half a band's height and half a lane's width."
-        ),
-    )
-    geometry: dict[str, ImageGeometry] = Field(
-        default_factory=dict,
-        description="What the lab says about a gel image, in the file's pixels, keyed by the "
-        "file's path relative to the folder (or its name): 'strips' (the gel row's rows "
-        "[top, bottom], one entry), 'lane_span' (first and last lane centre x; the count is "
-        "the sheet's), 'lanes' (every lane centre x). What is given wins over detection; see "
-        "assaykit.imaging.given.",
     )
     ladder_model: Literal["piecewise", "cubic", "linear"] = Field(
         "piecewise",

@@ -15,10 +15,14 @@ How, per gel (one image is one experiment; one sheet row per lane):
 2. **Image** (:func:`assaykit.imaging.pipeline.prepare_image`): polarity
    (inverted scans are turned bright-on-dark), deskew, lanes (the sheet's lane
    count is used, so empty lanes are still placed), and a rolling-ball
-   background for detection (``background_radius``).
+   background for detection (``rolling_ball_radius``).
 3. **Bands** in every lane (:func:`assaykit.imaging.bands.find_bands`):
    found on the background-subtracted image, volumes measured on the
-   straightened image with a straight baseline between each band's edges.
+   straightened image without the 2-D background, over the ``volume_baseline``
+   (:mod:`assaykit.imaging.volume`; default ``edges_quadratic``, a parabola
+   through the lane-profile rows on both sides of the band, as in western_blot;
+   ``edges_linear``, the straight line between the band's edges of msp_gel 0.1,
+   gave faint product volumes up to 17 % off where the parabola gives 14 %).
 4. **Ladder**: each ladder lane's bands are matched to its sizes, allowing
    missing and extra bands and using the brighter reference bands, then
    migration is fitted against log10(bp) (``ladder_model``). Quality:
@@ -40,11 +44,11 @@ How, per gel (one image is one experiment; one sheet row per lane):
    control U, water nothing. Any failure adds ``control_failed`` (severity
    fail) to every call on the gel.
 
-QC flags: ``control_failed``, ``ladder_fit_poor``, ``no_controls``,
-``control_missing``, ``lossy_source`` (JPEG), ``low_bit_depth`` (8-bit),
-``saturated_pixels`` (a product band touches the detector maximum, so its
-volume is a lower bound), ``unexpected_band`` (a clear band of another size
-in a sample's lanes), ``blank_lane_not_empty``, ``lane_count_mismatch``
+QC flags (declared in ``MSPGel.flags``): ``control_failed``, ``ladder_fit_poor``,
+``no_controls``, ``control_missing``, ``lossy_source`` (JPEG), ``low_bit_depth``
+(8-bit), ``saturated`` (warn here; ``saturated_pixels`` before 0.2: a band touches
+the detector maximum, so its volume is a lower bound), ``unexpected_band`` (a
+clear band of another size in a sample's lanes), ``blank_lane_not_empty``, ``lane_count_mismatch``
 (lane-like signal beyond the lanes placed: lanes the sheet does not list?),
 ``outside_ladder`` (a product sized by extrapolation beyond the ladder),
 ``below_detection`` (warn: a band whose baseline-subtracted volume is not
@@ -56,14 +60,20 @@ fails with an error instead (a bug, never a result).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from assaykit import Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
+from assaykit.assay import Flag
+from assaykit.imaging.assay import IMAGING_FLAGS
 from assaykit.imaging.io import LoadedImage
+from assaykit.vocabulary import shared_metric
 
 from assaykit_msp import __version__
-from assaykit_msp.analysis import CALLS, DIMER, PRODUCT, WEAK, GelAnalysis, analyze_gel
 from assaykit_msp.layout import CONTROLS, ROLES, parse_layout
-from assaykit_msp.params import MSPParams
+from assaykit_msp.params import CALLS, DIMER, PRODUCT, WEAK, MSPParams
+
+if TYPE_CHECKING:  # the analysis (scipy, OpenCV) is imported by analyze() only
+    from assaykit_msp.analysis import GelAnalysis
 
 _CALL_DOC = (
     f"one of {', '.join(CALLS)}: M product only, U product only, both, neither "
@@ -85,8 +95,9 @@ class MSPGel(Assay):
             "m_band_volume",
             "AU",
             "float",
-            "volume of the M product band (sum of pixels above a straight baseline between the "
-            "band's edges, straightened image); 0 when no M product is present, or (flag "
+            "volume of the M product band (sum of its rectangle's pixels above the baseline "
+            "under the lane profile, parameter volume_baseline, on the straightened image; "
+            "the gel record 'background' names it); 0 when no M product is present, or (flag "
             "below_detection) when that sum is not above 0",
         ),
         Metric(
@@ -120,15 +131,13 @@ class MSPGel(Assay):
             "peak height of the U product band over the lane profile noise, when present",
         ),
         Metric("band", "band_bp", "bp", "float", "size of a band in an M, U or blank lane"),
-        Metric(
-            "band",
+        shared_metric(
             "band_volume",
-            "AU",
-            "float",
-            "volume of that band (as m_band_volume); 0 with flag below_detection when the "
-            "baseline-subtracted sum is not above 0, never negative",
+            "band",
+            "A band in an M, U or blank lane (as m_band_volume); below_detection when the "
+            "baseline-subtracted sum is not above 0.",
         ),
-        Metric("band", "band_snr", None, "float", "peak height over lane profile noise"),
+        shared_metric("band_snr", "band", "A band in an M, U or blank lane."),
         Metric(
             "band",
             "band_kind",
@@ -160,14 +169,8 @@ class MSPGel(Assay):
             "float",
             "largest ladder_max_residual_bp over the gel's ladder lanes",
         ),
-        Metric(
-            "gel",
-            "polarity",
-            None,
-            "str",
-            "the file's polarity (light_bands_on_dark or dark_bands_on_light) and why",
-        ),
-        Metric("gel", "rotation_deg", "deg", "float", "deskew rotation applied (OpenCV sign)"),
+        shared_metric("polarity", "gel"),
+        shared_metric("rotation_deg", "gel"),
         Metric(
             "gel",
             "smile_range_px",
@@ -183,13 +186,8 @@ class MSPGel(Assay):
             "the comb's well row found (rows of its holes, and the rows of wells and glow "
             "left out of band search), or none",
         ),
-        Metric(
-            "gel",
-            "background_method",
-            None,
-            "str",
-            "2-D background for detection and baseline for volumes, with their parameters",
-        ),
+        shared_metric("background", "gel", "Was 'background_method' before msp_gel 0.2."),
+        shared_metric("lane_count", "gel"),
         Metric(
             "gel",
             "controls",
@@ -199,7 +197,46 @@ class MSPGel(Assay):
         ),
     )
 
+    flags = (
+        *IMAGING_FLAGS,
+        Flag(
+            "control_failed",
+            "fail",
+            "A control misbehaved (the methylated control shows no M product, the "
+            "unmethylated control no U product, or water a product): every call on the gel "
+            "fails.",
+        ),
+        Flag(
+            "ladder_fit_poor",
+            "warn",
+            "A ladder lane's fit (log10 bp against migration) has R² below min_ladder_r2 or a "
+            "band residual above max_ladder_residual: sizes are uncertain.",
+        ),
+        Flag(
+            "control_missing",
+            "warn",
+            "The gel has some controls but not all of methylated, unmethylated and water.",
+        ),
+        Flag(
+            "unexpected_band",
+            "warn",
+            "A clear band of another size (within the ladder's range) in a sample's M or U lane.",
+        ),
+        Flag(
+            "blank_lane_not_empty",
+            "warn",
+            "A blank lane shows a clear band (not primer dimer): contamination or a lane mix-up.",
+        ),
+        Flag(
+            "outside_ladder",
+            "warn",
+            "A product was sized by extrapolation beyond the ladder's range (more than 5 %).",
+        ),
+    )
+
     def analyze(self, experiment: Experiment, params: MSPParams) -> AssayResult:
+        from assaykit_msp.analysis import analyze_gel
+
         layout = parse_layout(
             experiment,
             ladder_bp=params.ladder_bp,
@@ -301,16 +338,10 @@ def _records(
         well.describe() if well is not None else "none found: every row searched for bands",
         source=src,
     )
-    bg = prep.background
-    bg_params = ", ".join(f"{k}={v}" for k, v in sorted(bg.params.items()))
-    res.add(
-        exp,
-        "gel",
-        exp,
-        "background_method",
-        f"detection: {bg.method}({bg_params}); volumes: band_edges_linear(edge_rows=3)",
-        source=src,
-    )
+    from assaykit.imaging.volume import background_text
+
+    res.add(exp, "gel", exp, "background", background_text(prep, params), source=src)
+    res.add(exp, "gel", exp, "lane_count", len(prep.strips[0].lane_list), source=src)
     res.add(
         exp,
         "gel",
@@ -357,7 +388,7 @@ def _records(
                 )
         for k, b in enumerate(visible, start=1):
             ent = f"lane_{n:02d}/band_{k:02d}"
-            bfl: list[QCFlag | str] = ["saturated_pixels"] if b.band.saturated else []
+            bfl: list[QCFlag | str] = ["saturated"] if b.band.saturated else []
             if not b.band.volume > 0:
                 bfl.append(_below(f"{src}, lane {n}, band {k} ({b.bp:.0f} bp)", b.band.volume))
             res.add(sid, "band", ent, "band_bp", b.bp, unit="bp", source=src)
@@ -387,13 +418,13 @@ def _records(
             call_flags.append(
                 QCFlag("outside_ladder", message="a product was sized beyond the ladder's range")
             )
-        sat = ["saturated_pixels"] if any(b.band.saturated for b in chosen) else []
+        sat = ["saturated"] if any(b.band.saturated for b in chosen) else []
         res.add(sid, "sample", sid, "call", s.call, source=src, flags=call_flags)
         m_sat: list[QCFlag | str] = (
-            ["saturated_pixels"] if s.m_band is not None and s.m_band.band.saturated else []
+            ["saturated"] if s.m_band is not None and s.m_band.band.saturated else []
         )
         u_sat: list[QCFlag | str] = (
-            ["saturated_pixels"] if s.u_band is not None and s.u_band.band.saturated else []
+            ["saturated"] if s.u_band is not None and s.u_band.band.saturated else []
         )
         if s.m_band is not None and not s.m_volume > 0:
             m_sat.append(_below(f"{src}, sample {sid}: the M product band", s.m_volume))
@@ -425,7 +456,6 @@ def _below(what: str, volume: float) -> QCFlag:
 
 #: Metrics that are never negative (a negative one is a bug and fails the gel).
 _NON_NEGATIVE = frozenset({"band_volume", "m_band_volume", "u_band_volume", "methylation_index"})
-
 
 
 @hookimpl

@@ -9,4 +9,4 @@ of interest, and turns volumes into records and QC flags.
 
 from __future__ import annotations
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"

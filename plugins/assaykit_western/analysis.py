@@ -15,11 +15,12 @@ Rows
     ``ladder`` rows are measured for a molecular-weight calibration only;
     ``blank`` rows, and lanes without a row, are found and drawn but not
     reported. Without a ``strip`` column an image is one membrane (a warning
-    ``strips_not_assigned`` says when it looks like several). An optional
-    ``n_lanes`` column (aliases ``lanes``, ``lane_count``) gives a file's
-    (strip's) lane count; otherwise the highest lane named is taken as a
-    minimum. Without a sample sheet, every lane of every strip is reported
-    (its strongest band, sample id ``<file stem>_lane<N>``), without ratios.
+    ``strips_not_assigned`` says when it looks like several). The parameter
+    ``n_lanes`` gives every image's lane count; an ``n_lanes`` column
+    (aliases ``lanes``, ``lane_count``) overrides it for a file (strip);
+    without either the highest lane named is taken as a minimum. Without a
+    sample sheet, every lane of every strip is reported (its strongest band,
+    sample id ``<file stem>_lane<N>``), without ratios.
 Images
     :func:`assaykit.imaging.pipeline.prepare_image`: polarity (auto or
     given), deskew up to ``max_rotation_deg``, strips, lanes per strip, and
@@ -27,19 +28,12 @@ Images
 Bands
     :func:`assaykit.imaging.bands.find_bands` in every lane finds the bands
     and their rows. The volume is measured on the straightened image
-    *without* the 2-D background: the sum over the band rectangle of pixel
-    values minus a baseline under the band's lane profile. The default
-    baseline (``edges_quadratic``) is a least-squares parabola through the
-    profile rows on both sides of the band (as many rows on each side as the
-    band is tall, ``baseline_rows`` times; never into a neighbouring band).
-    Why: a rolling ball sits too high on a sloping background, a straight
-    line between the band edges (``edges``, what ``find_bands`` reports) cuts
-    a curved one (uneven illumination), and the wider windows average the
-    noise. With fewer clean rows on a side than ``edge_rows`` or half the
-    window, a straight line through up to ``edge_rows`` clean rows on each
-    side is used (touching bands: the row just past the valley). A band's
-    rows are widened to at least the median extent of its target's bands in
-    the other lanes, so a faint band's tails are not left out.
+    *without* the 2-D background, over the ``volume_baseline`` (default
+    ``edges_quadratic``; the rules and why are in
+    :mod:`assaykit.imaging.volume`, shared with ``msp_gel``). A band's rows
+    are widened to at least the median extent of its target's bands in the
+    other lanes, so a faint band's tails are not left out
+    (:func:`assaykit.imaging.volume.remeasure`).
 Band of interest (``band_selection``)
     Only bands inside the target's row window (fractions of the strip
     height) or molecular-weight window (kDa, from a ladder lane of the same
@@ -49,15 +43,18 @@ Band of interest (``band_selection``)
     its band nearest that row; ties: the most volume); each lane takes its
     band nearest that row, then, in a second pass, nearest the curve (a
     polynomial in the lane centre) through the chosen rows, which follows a
-    mild smile or skew. ``"strongest"``: every lane takes its own strongest
-    candidate. A lane with no band there is integrated over the rows where
-    the curve puts the band (with the median extent of the others) and is
-    flagged ``weak_band``, or reported as 0 when below detection (next).
+    mild smile or skew (:mod:`assaykit.imaging.membrane`; the row and box
+    checks there raise ``band_row_ambiguous``, ``band_rows_scattered``,
+    ``band_at_strip_edge``, ``band_cut_by_lane``). ``"strongest"``: every lane
+    takes its own strongest candidate (:func:`assaykit.imaging.assay.select_band`).
+    A lane with no band there is integrated over the rows where the curve
+    puts the band (with the median extent of the others) and is flagged
+    ``weak_band``, or reported as 0 when below detection (next).
 Detection limit
     Every reported volume is compared with ``3 x noise x sqrt(rows x (1 +
     g))``: the noise of the lane profile (row sums over the band's columns),
     the band's rows, and ``g`` the share of the baseline fitted beside it
-    (:func:`detection_limit`). A volume not above it, or not
+    (:func:`assaykit.imaging.volume.detection_limit`). A volume not above it, or not
     above 0, and a lane with no band at all, is an absent band: volume 0,
     QC flag ``below_detection``. Never a negative volume.
 Ratios
@@ -80,28 +77,41 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from assaykit import AnalysisError, Input, InputError, QCFlag
-from assaykit.imaging.background import profile_baseline
-from assaykit.imaging.bands import Band, find_bands, lane_profile, robust_noise
+from assaykit.imaging.assay import band_candidates, select_band, sheet_lane_count, whole_number
+from assaykit.imaging.bands import Band, find_bands
 from assaykit.imaging.geometry import Lane, find_strips
 from assaykit.imaging.given import geometry_for
 from assaykit.imaging.io import LoadedImage
 from assaykit.imaging.ladder import LadderFit, MultiLaneCalibration, fit_ladder
+from assaykit.imaging.membrane import (
+    band_box_flags,
+    band_extent,
+    bands_along_row,
+    consensus_row,
+    geometry_flags,
+    lane_grid_agreement,
+    rival_row,
+    row_curve,
+    scattered_rows,
+)
 from assaykit.imaging.pipeline import PreparedImage, Strip, prepare_image
-from numpy.typing import NDArray
+from assaykit.imaging.volume import background_text, integrate_rows, remeasure, volume_spec
+
+from assaykit_western.plugin import MEASURED_ROLES
 
 if TYPE_CHECKING:
     from assaykit_western.plugin import WesternParams
 
 log = logging.getLogger(__name__)
 
-MEASURED_ROLES = ("sample", "reference")
-LANE_COUNT_COLUMNS = ("n_lanes", "lanes", "lane_count")
 #: px: a lane narrower than this is not a lane (refuses absurd lane numbers in a sheet)
 MIN_LANE_PITCH = 8
+#: Strips the parameter n_lanes is applied to (more than any membrane holds).
+MAX_STRIPS = 64
 #: Target name given to lanes analysed without a sample sheet.
 AUTO_TARGET = "band"
 
@@ -143,34 +153,14 @@ def _row_prefix(inp: Input) -> str:
     return f"sample sheet row {inp.row}, " if inp.row else ""
 
 
-def _whole_number(inp: Input, column: str, value: str) -> int | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        f = float(value)
-    except ValueError:
-        f = float("nan")
-    if not (np.isfinite(f) and f.is_integer() and f >= 1):
-        raise InputError(
-            inp.relpath,
-            f"{_row_prefix(inp)}column {column!r}: {value!r} is not a whole number from 1",
-        )
-    return int(f)
-
-
 def read_rows(inputs: Sequence[Input], params: WesternParams, *, has_sheet: bool) -> list[SheetRow]:
     """Validate the rows of one experiment (errors name the file, row and column)."""
     loading = params.loading_target.strip().casefold()
     rows: list[SheetRow] = []
     for inp in inputs:
         target = inp.condition("target").strip()
-        strip = _whole_number(inp, "strip", inp.condition("strip"))
-        n_lanes: int | None = None
-        for col in LANE_COUNT_COLUMNS:
-            n_lanes = _whole_number(inp, col, inp.condition(col))
-            if n_lanes is not None:
-                break
+        strip = whole_number(inp, "strip", inp.condition("strip"))
+        n_lanes = sheet_lane_count(inp)
         auto = False
         if inp.role in MEASURED_ROLES and not target:
             if has_sheet or inp.lane is not None:
@@ -301,26 +291,6 @@ class FileResult:
     strip_flags: dict[int, list[QCFlag]] = field(default_factory=dict)
 
 
-def background_text(prepared: PreparedImage, params: WesternParams) -> str:
-    """One line naming the 2-D background and the volume baseline, with every parameter."""
-    p = prepared.background.params
-    bg = ", ".join(f"{k}={v}" for k, v in p.items())
-    if params.volume_baseline == "edges_quadratic":
-        vol = (
-            f"band_edges_quadratic(rows each side={params.baseline_rows:g} x band height, "
-            f"stopping at neighbouring bands; band_edges_linear(edge_rows={params.edge_rows}) "
-            f"when fewer than {params.edge_rows} rows)"
-        )
-    elif params.volume_baseline == "edges":
-        vol = f"band_edges_linear(edge_rows={params.edge_rows})"
-    else:
-        vol = f"profile_{params.volume_baseline}(window=3% of strip height, at least 8 rows)"
-    return (
-        f"volume baseline: {vol} on the image without 2-D background; "
-        f"band detection on: {prepared.background.method}({bg})"
-    )
-
-
 def _strip_for(row: SheetRow, prepared: PreparedImage) -> Strip:
     number = row.strip or 1
     if number > len(prepared.strips):
@@ -357,372 +327,6 @@ def _lane_for(row: SheetRow, strip: Strip) -> Lane:
             row.inp.relpath, f"{_row_prefix(row.inp)}column 'lane': lane {row.lane} out of range"
         )
     return lanes[row.lane - 1]
-
-
-def _row_curve(lanes: Sequence[Lane], found: Sequence[tuple[int, Band]]) -> NDArray[np.float64]:
-    """Polynomial (in the lane centre) through the chosen bands' rows: the target's row in
-    every lane, following a smile or a skew. Quadratic from 4 bands, a line from 2,
-    constant from 1. Why from the bands themselves: a smile estimated by correlating
-    whole lanes fails when lanes hold different bands (a ladder beside samples)."""
-    x = np.array([lanes[li].center for li, _b in found], dtype=np.float64)
-    y = np.array([b.row for _li, b in found], dtype=np.float64)
-    deg = 2 if x.size >= 4 else (1 if x.size >= 2 else 0)
-    if deg and np.ptp(x) <= 0:
-        deg = 0
-    return np.asarray(np.polyfit(x, y, deg), dtype=np.float64)
-
-
-def _edge_line(signal: NDArray[np.float64], top: int, bottom: int, k: int) -> NDArray[np.float64]:
-    """Straight line under profile rows ``top..bottom`` (inclusive) through the mean of ``k``
-    rows outside each end: the same rule as the band volumes of ``find_bands``."""
-    n = signal.size
-    above = signal[max(0, top - k) : top]
-    below = signal[bottom + 1 : min(n, bottom + 1 + k)]
-    ys = np.arange(top, bottom + 1, dtype=np.float64)
-    if above.size and below.size:
-        y0, v0 = top - (above.size + 1) / 2.0, float(above.mean())
-        y1, v1 = bottom + (below.size + 1) / 2.0, float(below.mean())
-        return np.asarray(v0 + (v1 - v0) * (ys - y0) / (y1 - y0), dtype=np.float64)
-    if above.size or below.size:
-        return np.full(ys.size, float((above if above.size else below).mean()))
-    return np.zeros(ys.size)
-
-
-def _quadratic(
-    signal: NDArray[np.float64], top: int, bottom: int, above: int, below: int, k: int
-) -> NDArray[np.float64] | None:
-    """Parabola fitted to rows ``above..top-1`` and ``bottom+1..below-1``, evaluated under
-    the band; None when a side has fewer than ``k`` rows."""
-    idx = np.r_[above:top, bottom + 1 : below]
-    if top - above < k or below - bottom - 1 < k:
-        return None
-    centre = 0.5 * (top + bottom)
-    coef = np.polyfit(idx - centre, signal[idx], 2)
-    return np.asarray(np.polyval(coef, np.arange(top, bottom + 1) - centre), dtype=np.float64)
-
-
-#: A neighbouring band in the lane limits a band's baseline rows only when its volume is at
-#: least this share of the band's (as find_bands measured both).
-BARRIER_SHARE = 0.1
-
-
-def barriers(band: Band, others: Sequence[Band]) -> list[Band]:
-    """The other bands of the lane that a band's baseline rows must stop at.
-
-    Why not all of them: on a mottled membrane band detection also finds bumps of the
-    background (2-4 % of a target band) right beside it; stopping the baseline there left
-    one clean row on a side and a straight-line baseline 7.6 % off
-    (tests/helpers/messy_blots.py ``ladder_left``). A bump that small, inside the fitted
-    rows, moves the quadratic baseline by about 1 % of the band. A band without a
-    volume of its own (integrated where the others sit) stops at every neighbour.
-    """
-    if not band.volume > 0:
-        return list(others)
-    return [o for o in others if o.volume >= BARRIER_SHARE * band.volume]
-
-
-def integration_baseline(
-    prepared: PreparedImage,
-    strip: Strip,
-    band: Band,
-    params: WesternParams,
-    others: Sequence[Band] = (),
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Rows, lane profile and the baseline under one band, exactly as integrated.
-
-    ``others`` are the other bands of the lane: the quadratic baseline's rows
-    stop at their edges. Why one function: the volume and the QC figure's
-    shaded area both come from here, so that what a person sees is the number
-    reported.
-    """
-    r0, r1 = strip.rows
-    cols = slice(band.left, band.right)
-    signal = prepared.data[r0:r1, cols].astype(np.float64).sum(axis=1)
-    t, b = band.top - r0, band.bottom - r0 - 1
-    base: NDArray[np.float64] | None = None
-    if params.volume_baseline in ("edges_quadratic", "edges"):
-        k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
-        above, below = max(0, t - k), min(signal.size, b + 1 + k)
-        for o in barriers(band, others):  # clean rows only: stop at neighbouring bands
-            if o.bottom <= band.top:
-                above = max(above, o.bottom - r0)
-            elif o.top >= band.bottom:
-                below = min(below, o.top - r0)
-        n_above, n_below = t - above, below - b - 1
-        if params.volume_baseline == "edges_quadratic":
-            need = max(params.edge_rows, k // 2)
-            if n_above >= need and n_below >= need:
-                base = _quadratic(signal, t, b, above, below, 1)
-        if base is None:
-            # a straight line through up to edge_rows clean rows on each side; touching
-            # bands (valley to valley) get the row just past the valley
-            have = [n for n, edge in ((n_above, t), (n_below, signal.size - 1 - b)) if edge > 0]
-            kk = max(1, min([params.edge_rows, *have]))
-            base = _edge_line(signal, t, b, kk)
-    else:
-        win = max(8, int(0.03 * signal.size))
-        method: Literal["minima", "hull"] = (
-            "minima" if params.volume_baseline == "minima" else "hull"
-        )
-        full, _ = profile_baseline(signal, method, window=win)
-        base = full[t : b + 1]
-    rows = np.arange(band.top, band.bottom, dtype=np.float64)
-    return rows, signal[t : b + 1], base
-
-
-def volume_spec(params: WesternParams) -> dict[str, Any]:
-    """The volume baseline as recorded on every band (``Band.background["volume"]``)."""
-    method = {
-        "edges_quadratic": "band_edges_quadratic",
-        "edges": "band_edges_linear",
-        "minima": "profile_minima",
-        "hull": "profile_hull",
-    }[params.volume_baseline]
-    p: dict[str, Any] = {"edge_rows": params.edge_rows}
-    if params.volume_baseline == "edges_quadratic":
-        p["baseline_rows"] = params.baseline_rows
-    return {"method": method, "params": p}
-
-
-def remeasure(
-    prepared: PreparedImage,
-    strip: Strip,
-    band: Band,
-    others: Sequence[Band],
-    params: WesternParams,
-    extent: tuple[float, float] | None = None,
-) -> Band:
-    """The band with its volume from :func:`integration_baseline` (the plugin's baseline).
-
-    ``extent`` ``(above, below)``: rows the band reaches above and below its
-    peak in the other lanes of its target. The band's rows are widened to at
-    least that (never into a neighbouring band or out of the strip). Why: in a
-    weak band the edge walk stops early, in the noise, and the tails it leaves
-    out (several % of a faint band) are then also fitted as baseline.
-    """
-    top, bottom = band.top, band.bottom
-    if extent is not None:
-        lo, hi = strip.start, strip.stop
-        for o in barriers(band, others):
-            if o.bottom <= band.top:
-                lo = max(lo, o.bottom)
-            elif o.top >= band.bottom:
-                hi = min(hi, o.top)
-        top = max(lo, min(top, int(np.floor(band.row - extent[0]))))
-        bottom = min(hi, max(bottom, int(np.ceil(band.row + extent[1])) + 1))
-    box = prepared.saturated[top:bottom, band.left : band.right]
-    n_sat = int(np.count_nonzero(box))
-    widened = dataclasses.replace(
-        band,
-        top=top,
-        bottom=bottom,
-        saturated=n_sat > 0,
-        saturated_fraction=n_sat / box.size if box.size else 0.0,
-    )
-    _, sig, base = integration_baseline(prepared, strip, widened, params, others)
-    info = dict(band.background)
-    info["volume"] = volume_spec(params)
-    band = dataclasses.replace(widened, background=info)
-    return _with_structure(
-        _judged(prepared, strip, band, sig - base, params), prepared, strip, others, params
-    )
-
-
-#: Multiple of the noise of a band's integrated volume that a volume must exceed to count
-#: as a band (a 3-sigma limit of detection, as in IUPAC's LOD).
-DETECTION_SIGMAS = 3.0
-
-
-def baseline_share(rows: int, params: WesternParams) -> float:
-    """``g``: the white-noise variance of the baseline summed under a band of ``rows`` rows,
-    as a multiple of that of the band rows themselves (``rows x noise**2``).
-
-    The baseline is fitted to profile rows beside the band, so their noise
-    enters the volume too: for the default quadratic through as many rows as
-    the band on each side ``g`` is about 2 (the volume's noise is then
-    ``sqrt(3)`` times that of the band rows alone), for a straight line through
-    the means of ``edge_rows`` rows ``rows / (2 x edge_rows)``. Computed for
-    the baseline's nominal rows (not cut short by neighbouring bands).
-    """
-    n = max(1, rows)
-    if params.volume_baseline == "edges_quadratic":
-        k, deg = max(params.edge_rows, round(params.baseline_rows * n)), 2
-    else:  # 'edges'; 'minima' and 'hull' are approximated by it
-        k, deg = params.edge_rows, 1
-    centre = 0.5 * (n - 1)
-    fit_rows = np.r_[-k:0, n : n + k].astype(np.float64) - centre
-    under = np.arange(n, dtype=np.float64) - centre
-    weights = (np.vander(under, deg + 1) @ np.linalg.pinv(np.vander(fit_rows, deg + 1))).sum(0)
-    return float(np.sum(weights**2) / n)
-
-
-def detection_limit(
-    prepared: PreparedImage, strip: Strip, band: Band, params: WesternParams
-) -> tuple[float, float, float]:
-    """``(limit, noise, g)``: the detection limit (AU) of a volume over ``band``'s rectangle.
-
-    ``limit = 3 x noise x sqrt(rows x (1 + g))``. ``noise`` is that of the
-    lane profile through the band's columns (each row the sum of its pixels;
-    1.4826 MAD of row-to-row differences / sqrt 2, over the whole strip, so
-    the bands themselves hardly count); ``rows`` the band's height; ``g``
-    the baseline's share (:func:`baseline_share`). A volume is the sum of
-    ``rows`` profile values minus the baseline under them, so its noise is
-    ``noise x sqrt(rows x (1 + g))``. Without the baseline term (the same as
-    3 x the column-mean noise x sqrt(rows) x cols) empty generated lanes
-    measured up to 1.5 limits. Why from the profile and not a fixed number:
-    the limit follows the exposure, the bit depth and the band's size.
-    """
-    r0, r1 = strip.rows
-    prof = prepared.data[r0:r1, band.left : band.right].astype(np.float64).sum(axis=1)
-    noise = robust_noise(prof)
-    rows = max(1, band.bottom - band.top)
-    g = baseline_share(rows, params)
-    return DETECTION_SIGMAS * noise * float(np.sqrt(rows * (1.0 + g))), noise, g
-
-
-def _judged(
-    prepared: PreparedImage,
-    strip: Strip,
-    band: Band,
-    net: NDArray[np.float64],
-    params: WesternParams,
-) -> Band:
-    """``band`` with its volume from the baseline-subtracted profile ``net``, or 0 when that
-    is not above the detection limit (recorded in ``background["detection"]``)."""
-    measured = float(np.sum(net))
-    limit, noise, g = detection_limit(prepared, strip, band, params)
-    below = not (measured > limit and measured > 0)
-    info = dict(band.background)
-    info["detection"] = {
-        "limit_au": limit,
-        "noise_au": noise,
-        "rows": band.bottom - band.top,
-        "baseline_share": g,
-        "sigmas": DETECTION_SIGMAS,
-        "measured_au": measured,
-        "below": below,
-    }
-    return dataclasses.replace(band, volume=0.0 if below else measured, background=info)
-
-
-def _integrate(
-    prepared: PreparedImage,
-    strip: Strip,
-    lane: Lane,
-    top: int,
-    bottom: int,
-    params: WesternParams,
-    bg_info: dict[str, Any],
-    others: Sequence[Band],
-) -> Band:
-    """A 'band' over given rows (no peak was found there): volume, SNR and saturation.
-
-    Its volume is 0 unless it is above the detection limit (:func:`detection_limit`)."""
-    r0, r1 = strip.rows
-    det = lane_profile(
-        prepared.detect,
-        lane,
-        rows=(r0, r1),
-        margin=params.lane_margin,
-        baseline="minima",
-        neighbours=strip.lane_list,
-    )
-    n = det.signal.size
-    t = int(np.clip(top - r0, 0, n - 2))
-    b = int(np.clip(bottom - r0 - 1, t + 1, n - 1))
-    probe = Band(
-        lane=lane.index, row=0.0, centroid=0.0, top=r0 + t, bottom=r0 + b + 1,
-        left=det.col_start, right=det.col_stop, volume=0.0, peak_height=0.0, prominence=0.0,
-        snr=0.0, saturated=False, saturated_fraction=0.0, background=bg_info,
-    )  # fmt: skip
-    _, sig, base = integration_baseline(prepared, strip, probe, params, others)
-    corr = det.corrected[t : b + 1]
-    k = int(np.argmax(corr))
-    peak = float(corr[k])
-    noise = max(det.noise, 1e-12)
-    box = prepared.saturated[r0 + t : r0 + b + 1, det.col_start : det.col_stop]
-    n_sat = int(np.count_nonzero(box))
-    band = Band(
-        lane=lane.index,
-        row=float(r0 + t + k),
-        centroid=float(r0 + 0.5 * (t + b)),
-        top=r0 + t,
-        bottom=r0 + b + 1,
-        left=det.col_start,
-        right=det.col_stop,
-        volume=0.0,
-        peak_height=peak,
-        prominence=0.0,
-        snr=peak / noise,
-        saturated=n_sat > 0,
-        saturated_fraction=n_sat / box.size if box.size else 0.0,
-        background=bg_info,
-    )
-    return _with_structure(
-        _judged(prepared, strip, band, sig - base, params), prepared, strip, others, params
-    )
-
-
-#: The baseline under a band can be off by this many times the background structure
-#: measured beside it (:func:`background_structure`); the worst seen on the messy
-#: generated blots (tests/helpers/messy_blots.py) was 6.6 times, at 1.2 % of the volume.
-STRUCTURE_MARGIN = 5.0
-#: Volumes whose ``STRUCTURE_MARGIN x`` structure exceeds this share of them fail QC.
-STRUCTURE_TOLERANCE = 0.05
-
-
-def background_structure(
-    prepared: PreparedImage,
-    strip: Strip,
-    band: Band,
-    params: WesternParams,
-    others: Sequence[Band] = (),
-) -> float | None:
-    """AU: how far the background beside a band departs from the volume baseline's model,
-    summed over the band's rows (None when too few rows are fitted to tell).
-
-    The quadratic baseline is fitted to the lane-profile rows above and below the band
-    (:func:`integration_baseline`); its residual there beyond the profile's white noise,
-    ``sqrt(max(0, rms**2 - noise**2))`` per row, times the band's rows, is background
-    the model does not follow (membrane mottle, a glow, a stain at the band's scale).
-    Why: such structure shifts the baseline under the band by the same order or more,
-    while the white-noise detection limit and SNR do not see it; on the messy generated
-    blots bands 0.6-1.4 million AU came out 6-14 % off with an SNR of 130-500.
-    """
-    r0, r1 = strip.rows
-    signal = prepared.data[r0:r1, band.left : band.right].astype(np.float64).sum(axis=1)
-    t, b = band.top - r0, band.bottom - r0 - 1
-    k = max(params.edge_rows, round(params.baseline_rows * (b - t + 1)))
-    above, below = max(0, t - k), min(signal.size, b + 1 + k)
-    for o in barriers(band, others):
-        if o.bottom <= band.top:
-            above = max(above, o.bottom - r0)
-        elif o.top >= band.bottom:
-            below = min(below, o.top - r0)
-    idx = np.r_[above:t, b + 1 : below]
-    if idx.size < 8 or t - above < 3 or below - b - 1 < 3:
-        return None
-    centre = 0.5 * (t + b)
-    coef = np.polyfit(idx - centre, signal[idx], 2)
-    res = signal[idx] - np.polyval(coef, idx - centre)
-    rms2 = float(np.sum(res**2)) / (idx.size - 3)
-    noise = robust_noise(signal)
-    return float(np.sqrt(max(0.0, rms2 - noise**2))) * (b - t + 1)
-
-
-def _with_structure(
-    band: Band, prepared: PreparedImage, strip: Strip, others: Sequence[Band], params: WesternParams
-) -> Band:
-    """``band`` with :func:`background_structure` in ``background["detection"]``."""
-    d = band.background.get("detection")
-    if not isinstance(d, dict):
-        return band
-    info = dict(band.background)
-    info["detection"] = {
-        **d,
-        "structure_au": background_structure(prepared, strip, band, params, others),
-    }
-    return dataclasses.replace(band, background=info)
 
 
 def _window_for(
@@ -777,11 +381,7 @@ def _size_of(
         return None
     lanes = sr.strip.lane_list
     cal = MultiLaneCalibration({lanes[j].center: f for j, f in fits.items()})
-    try:
-        return cal.size_at(lanes[lane_index].center, row)
-    except AnalysisError:
-        nearest = min(fits, key=lambda j: abs(lanes[j].center - lanes[lane_index].center))
-        return fits[nearest].size_at(row)
+    return cal.size_or_nearest(lanes[lane_index].center, row)
 
 
 def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParams) -> FileResult:
@@ -789,8 +389,18 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     relpath = rows[0].inp.relpath
     strip_given = any(r.strip is not None for r in rows)
     n_strips_named = max((r.strip or 1) for r in rows)
-    expected: list[int | None] = [None] * max(n_strips_named, 1)
+    # the parameter n_lanes is every strip's count (strips beyond those named too); the
+    # sheet's column overrides it per image and strip
+    n_expected = max(n_strips_named, 1, MAX_STRIPS if params.n_lanes is not None else 1)
+    expected: list[int | None] = [params.n_lanes] * n_expected
     minimum: list[int | None] = [None] * max(n_strips_named, 1)
+    if params.n_lanes is not None and params.n_lanes > loaded.width // MIN_LANE_PITCH:
+        raise InputError(
+            relpath,
+            f"parameter n_lanes: {params.n_lanes} lanes is out of range; the image is "
+            f"{loaded.width} px wide, so it cannot hold {params.n_lanes} lanes of at least "
+            f"{MIN_LANE_PITCH} px",
+        )
     for r in rows:
         k = (r.strip or 1) - 1
         for number in (r.lane, r.n_lanes):
@@ -806,6 +416,21 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
             expected[k] = r.n_lanes
         if r.lane is not None:
             minimum[k] = max(minimum[k] or 0, r.lane)
+    for r in rows:
+        k = (r.strip or 1) - 1
+        if (
+            r.n_lanes is None
+            and r.lane is not None
+            and params.n_lanes is not None
+            and expected[k] == params.n_lanes
+            and r.lane > params.n_lanes
+        ):
+            raise InputError(
+                r.inp.relpath,
+                f"{_row_prefix(r.inp)}column 'lane': lane {r.lane} is out of range; the "
+                f"parameter n_lanes says every image has {params.n_lanes} lanes (give the "
+                "sheet's n_lanes column for an image with more)",
+            )
     given = geometry_for(params.geometry, relpath)
     strips_arg: Any = params.find_strips and (strip_given or all(r.auto for r in rows))
     if given is not None and given.strips:
@@ -817,7 +442,8 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
                 raise InputError(
                     relpath,
                     f"geometry lane_span for strip {k + 1}: the lane count is needed too; give "
-                    "the sheet's n_lanes column for this strip (or every lane centre, 'lanes')",
+                    "n_lanes (the parameter, or the sheet's column for this strip), or every "
+                    "lane centre ('lanes')",
                 )
     prepared = prepare_image(
         loaded,
@@ -857,7 +483,7 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
     if prepared.low_bit_depth:
         flags.append(
             QCFlag(
-                "8bit_source",
+                "low_bit_depth",
                 message=f"{relpath}: {prepared.significant_bits or prepared.bit_depth}-bit data "
                 "(few grey levels; saturation and weak bands are coarse)",
             )
@@ -901,7 +527,7 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
                 margin=params.lane_margin,
                 volume_baseline="edges",  # volumes are re-measured by remeasure()
                 edge_rows=params.edge_rows,
-                min_snr=params.detect_snr,
+                min_snr=params.min_snr,
                 background=prepared.background,
                 neighbours=s.lane_list,
             )
@@ -932,56 +558,22 @@ def measure_file(loaded: LoadedImage, rows: list[SheetRow], params: WesternParam
         if id(r) in by_row:
             results.append(by_row[id(r)])
     strip_flags = geometry_flags(prepared, relpath, flags)
-    for k, fl in lane_grid_agreement(prepared, relpath, placed).items():
+    for k, fl in lane_grid_agreement(prepared, relpath, _shared_lanes(placed)).items():
         strip_flags.setdefault(k, []).extend(fl)
     for res in results:
-        res.qc.extend(band_geometry_flags(res, prepared))
+        if res.band is not None and not res.below_detection:
+            where = f"{relpath}, strip {res.strip.index + 1}, lane {res.lane.index + 1}"
+            res.qc.extend(
+                band_box_flags(
+                    res.band, res.strip, prepared, where, res.row.sample_id, res.row.entity
+                )
+            )
     return FileResult(relpath, prepared, strip_results, results, flags, bg_text, strip_flags)
 
 
-def geometry_flags(
-    prepared: PreparedImage, relpath: str, image_flags: list[QCFlag]
-) -> dict[int, list[QCFlag]]:
-    """The geometry findings of :func:`~assaykit.imaging.pipeline.prepare_image` as QC
-    flags with their own severity: those naming a strip (``strip N (rows a-b)``, as
-    lane placement writes them) go on that strip's records (returned per strip index),
-    the others (``strip_not_found``) are appended to ``image_flags`` (every record of the
-    image). Why: a lane grid that explains nothing, or lanes that overlap, make every
-    volume of the strip meaningless however clean each band looks."""
-    out: dict[int, list[QCFlag]] = {}
-    for flag, severity, message in prepared.findings:
-        sev = severity if severity in ("warn", "fail") else "fail"
-        msg = message.replace(prepared.path, relpath) if prepared.path else message
-        if relpath not in msg:
-            msg = f"{relpath}: {msg}"
-        hit = [
-            s.index for s in prepared.strips
-            if f"strip {s.index + 1} (rows {s.start}-{s.stop})" in message
-        ]  # fmt: skip
-        if hit:
-            out.setdefault(hit[0], []).append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
-        else:
-            image_flags.append(QCFlag(flag, sev, message=msg))  # type: ignore[arg-type]
-    return out
-
-
-#: Largest relative difference of the lane pitch between two strips holding the same lanes.
-MAX_PITCH_DISAGREEMENT = 0.10
-
-
-def lane_grid_agreement(
-    prepared: PreparedImage, relpath: str, placed: Sequence[tuple[SheetRow, StripResult, Lane]]
-) -> dict[int, list[QCFlag]]:
-    """``lane_grids_disagree`` (fail) on two strips of one image that hold the same samples
-    in the same lanes (the sheet says so: one sample's target and loading rows name the
-    same lane on both, and both strips have as many lanes) but whose lane pitches differ
-    by more than :data:`MAX_PITCH_DISAGREEMENT`.
-
-    Why: the two pieces of one membrane (target above, loading control below) were cut
-    from one gel, so their lanes share the comb's pitch; a pitch 20 % off on one strip
-    means its lanes were placed on something else (a membrane edge, marks, a false strip
-    cut), and every ratio then pairs the wrong pixels. Which strip is wrong cannot be
-    told from the pitch alone, so both fail."""
+def _shared_lanes(placed: Sequence[tuple[SheetRow, StripResult, Lane]]) -> set[tuple[int, int]]:
+    """Pairs of strips that hold the same samples in the same lanes, as the sheet says: one
+    sample's rows (its target and its loading control) name the same lane on both."""
     lanes_of: dict[tuple[str, int], int] = {}
     pairs: set[tuple[int, int]] = set()
     for r, sr, ln in placed:
@@ -993,78 +585,7 @@ def lane_grid_agreement(
         if other is not None and other != k:
             pairs.add((min(k, other), max(k, other)))
         lanes_of.setdefault(key, k)
-    out: dict[int, list[QCFlag]] = {}
-    for a, b in sorted(pairs):
-        sa, sb = prepared.strips[a], prepared.strips[b]
-        if len(sa.lane_list) != len(sb.lane_list) or len(sa.lane_list) < 2:
-            continue
-        pa, pb = float(sa.lanes.pitch), float(sb.lanes.pitch)
-        if not (pa > 0 and pb > 0):
-            continue
-        diff = abs(pa - pb) / min(pa, pb)
-        if diff <= MAX_PITCH_DISAGREEMENT:
-            continue
-        msg = (
-            f"{relpath}: strips {a + 1} (rows {sa.start}-{sa.stop}) and {b + 1} (rows "
-            f"{sb.start}-{sb.stop}) hold the same samples in the same {len(sa.lane_list)} lanes "
-            f"but their lane pitches differ by {diff:.0%} ({pa:.1f} and {pb:.1f} px): the lanes "
-            "of one of them are misplaced; give the strips' rows or the lane span in geometry"
-        )
-        for k in (a, b):
-            out.setdefault(k, []).append(QCFlag("lane_grids_disagree", "fail", message=msg))
-    return out
-
-
-#: ``band_cut_by_lane``: one edge column of the band box holds at least this share of the
-#: band's column peak while the other holds at most ``CUT_OTHER``.
-CUT_EDGE = 0.5
-CUT_OTHER = 0.2
-
-
-def band_geometry_flags(res: RowResult, prepared: PreparedImage) -> list[QCFlag]:
-    """Fail flags on a band whose box cannot hold it.
-
-    ``band_at_strip_edge``: the band's rows reach the first or last row of its strip; the
-    band may go on past the strip's edge (a strip cut through it), and its baseline is
-    fitted on one side only.
-
-    ``band_cut_by_lane``: across the box, the band's column profile (background-subtracted,
-    summed over its rows) is still high at one edge column (``CUT_EDGE`` of its peak) and
-    low at the other (``CUT_OTHER``): the lane sits off the band, which goes on past the
-    box on one side, so part of it is left out (a lane pulled aside by handwriting: 13 %
-    low on ``handwriting``). Bands touching their neighbours on both sides (a GAPDH row)
-    are high at both edges and not flagged: their box stops at the lane edges, midway to
-    the neighbours, which share the spill evenly.
-    """
-    b, s = res.band, res.strip
-    if b is None or res.below_detection:
-        return []
-    where = f"{res.row.inp.relpath}, strip {s.index + 1}, lane {res.lane.index + 1}"
-    sid, ent = res.row.sample_id, res.row.entity
-    out: list[QCFlag] = []
-    if b.top <= s.start or b.bottom >= s.stop:
-        out.append(
-            QCFlag(
-                "band_at_strip_edge", "fail", sid, ent,
-                f"{where}: the band (rows {b.top}-{b.bottom}) reaches the edge of its strip "
-                f"(rows {s.start}-{s.stop}); it may be cut off and its baseline is one-sided",
-            )
-        )  # fmt: skip
-    cols = prepared.detect[b.top : b.bottom, b.left : b.right].astype(np.float64).sum(axis=0)
-    if cols.size >= 9:
-        peak = float(np.percentile(cols, 90))
-        lo_e, hi_e = float(np.mean(cols[:3])), float(np.mean(cols[-3:]))
-        if peak > 0 and max(lo_e, hi_e) >= CUT_EDGE * peak and min(lo_e, hi_e) <= CUT_OTHER * peak:
-            side = "right" if hi_e > lo_e else "left"
-            out.append(
-                QCFlag(
-                    "band_cut_by_lane", "fail", sid, ent,
-                    f"{where}: the band goes on past the {side} edge of its box (columns "
-                    f"{b.left}-{b.right}: {max(lo_e, hi_e) / peak:.0%} of its peak at that edge, "
-                    f"{min(lo_e, hi_e) / peak:.0%} at the other); the lane is off the band",
-                )
-            )  # fmt: skip
-    return out
+    return pairs
 
 
 def _choose(
@@ -1098,63 +619,35 @@ def _choose(
             )
         mw_win = None
 
-    def inside(lane: Lane, b: Band) -> bool:
-        if row_win is not None and not (row_win[0] <= b.row <= row_win[1]):
-            return False
-        if mw_win is not None:
-            kda = _size_of(sr, sr.calibration, lane.index, b.row)
-            if kda is None or not (min(mw_win) <= kda <= max(mw_win)):
-                return False
-        return True
+    def candidates(lane: Lane) -> list[Band]:
+        return band_candidates(
+            sr.bands[lane.index],
+            row_window=row_win,
+            size_window=mw_win,
+            size_of=lambda b: _size_of(sr, sr.calibration, lane.index, b.row),
+        )
 
-    cands = {ln.index: [b for b in sr.bands[ln.index] if inside(ln, b)] for _r, _s, ln in items}
+    cands = {ln.index: candidates(ln) for _r, _s, ln in items}
     chosen: dict[int, Band | None] = {}
     row_flags: list[QCFlag] = []  # on every row of this target and strip
     if params.band_selection == "strongest":
         for li, c in cands.items():
-            chosen[li] = max(c, key=lambda b: b.volume) if c else None
+            chosen[li] = select_band(c, "strongest")
     else:
         tol = max(4.0, params.row_tolerance * strip.height)
-        pool = [(li, b.row, b) for li, c in cands.items() for b in c]
-        best: tuple[int, float, float] | None = None
-        scores: list[tuple[int, float, float]] = []
-        for _li, y, _b in pool:
-            # each lane votes with its band nearest this row (within the tolerance)
-            nearest: dict[int, tuple[float, float]] = {}
-            for lj, yj, bj in pool:
-                d = abs(yj - y)
-                if d <= tol and (lj not in nearest or d < nearest[lj][0]):
-                    nearest[lj] = (d, bj.volume)
-            score = (len(nearest), sum(v for _d, v in nearest.values()), -y)
-            scores.append(score)
-            if best is None or score > best:
-                best = score
-        if best is not None:
-            ambiguous = _rival_row(best, scores, tol, strip, target, items[0][0].inp.relpath)
-            if ambiguous is not None:
-                row_flags.append(ambiguous)
+        best, scores = consensus_row(cands, tol)
         if best is None:
             chosen = {li: None for li in cands}
         else:
-            centre = -best[2]
-            for li, c in cands.items():
-                close = [b for b in c if abs(b.row - centre) <= tol]
-                chosen[li] = min(close, key=lambda b: abs(b.row - centre)) if close else None
-            # second pass along the rows the chosen bands follow (a smile or skew)
-            picked = [(li, b) for li, b in chosen.items() if b is not None]
-            curve = _row_curve(lanes, picked)
-            for li, c in cands.items():
-                expect = float(np.polyval(curve, lanes[li].center))
-                close = [b for b in c if abs(b.row - expect) <= tol]
-                chosen[li] = min(close, key=lambda b: abs(b.row - expect)) if close else None
+            ambiguous = rival_row(best, scores, tol, strip, target, items[0][0].inp.relpath)
+            if ambiguous is not None:
+                row_flags.append(ambiguous)
+            chosen = bands_along_row(lanes, cands, -best[2], tol)
     found = [(li, b) for li, b in chosen.items() if b is not None]
     extent = None
     if found:
-        extent = (
-            float(np.median([b.row - b.top for _li, b in found])),
-            float(np.median([b.bottom - 1 - b.row for _li, b in found])),
-        )
-        scattered = _scattered_rows(lanes, found, strip, target, items[0][0].inp.relpath)
+        extent = band_extent(found)
+        scattered = scattered_rows(lanes, found, strip, target, items[0][0].inp.relpath)
         if scattered is not None:
             row_flags.append(scattered)
     out: list[RowResult] = []
@@ -1175,12 +668,12 @@ def _choose(
             )
             continue
         assert extent is not None
-        centre_row = float(np.polyval(_row_curve(lanes, found), ln.center))
+        centre_row = float(np.polyval(row_curve(lanes, found), ln.center))
         top = centre_row - extent[0]
         bottom = centre_row + extent[1] + 1
         info = {**found[0][1].background, "volume": volume_spec(params)}
         others = [x for x in lane_bands if x.bottom <= round(top) or x.top >= round(bottom)]
-        band = _integrate(prepared, strip, ln, round(top), round(bottom), params, info, others)
+        band = integrate_rows(prepared, strip, ln, round(top), round(bottom), params, info, others)
         out.append(
             RowResult(
                 r, strip, ln, band, False,
@@ -1189,83 +682,3 @@ def _choose(
             )
         )  # fmt: skip
     return out
-
-
-#: Chosen band rows whose RMS scatter about their smooth curve exceeds this many px, or
-#: this share of the bands' median height, are not one band row.
-MAX_ROW_SCATTER_PX = 2.0
-MAX_ROW_SCATTER_HEIGHT = 0.1
-
-
-def _scattered_rows(
-    lanes: Sequence[Lane],
-    found: Sequence[tuple[int, Band]],
-    strip: Strip,
-    target: str,
-    relpath: str,
-) -> QCFlag | None:
-    """``band_rows_scattered`` (fail): the chosen bands do not lie on one smooth row.
-
-    Why: the bands of one protein run together, so across lanes their rows follow a
-    smooth curve (a smile, a skew: :func:`_row_curve`); on the generated blots they lie
-    within 0.15 px RMS of it. Rows scattered by several px (8-30 px up and down a strip)
-    are not a band row but marks (lane numbers, handwriting) or lanes placed off the
-    bands, and their volumes mean nothing. Needs 4 bands."""
-    if len(found) < 4:
-        return None
-    curve = _row_curve(lanes, found)
-    res = np.array([b.row - float(np.polyval(curve, lanes[li].center)) for li, b in found])
-    rms = float(np.sqrt(np.mean(res**2)))
-    height = float(np.median([b.bottom - b.top for _li, b in found]))
-    limit = max(MAX_ROW_SCATTER_PX, MAX_ROW_SCATTER_HEIGHT * height)
-    if rms <= limit:
-        return None
-    return QCFlag(
-        "band_rows_scattered",
-        "fail",
-        message=f"{relpath}, strip {strip.index + 1}: the {target} bands chosen in "
-        f"{len(found)} lanes scatter by {rms:.1f} px RMS (up to {np.max(np.abs(res)):.0f} px) "
-        f"about one smooth row (limit {limit:.1f} px for bands {height:.0f} px tall): they "
-        "are not one band row (marks? misplaced lanes?); check the geometry figure",
-    )
-
-
-#: A second band row is a rival of the chosen one when it holds a band in at least this
-#: share of the chosen row's lanes and at least this share of its volume.
-RIVAL_LANES = 0.8
-RIVAL_VOLUME = 0.5
-
-
-def _rival_row(
-    best: tuple[int, float, float],
-    scores: Sequence[tuple[int, float, float]],
-    tol: float,
-    strip: Strip,
-    target: str,
-    relpath: str,
-) -> QCFlag | None:
-    """``band_row_ambiguous`` (fail) when another row, clear of the chosen one, has a band in
-    nearly as many lanes (:data:`RIVAL_LANES`) with comparable volume
-    (:data:`RIVAL_VOLUME`).
-
-    Why: consensus picks the row most lanes share, ties by volume; when two rows are both
-    in (nearly) every lane and of similar strength (a non-specific band, a row of lane
-    numbers the mark finder missed), that choice is a guess the tool cannot check, and a
-    wrong guess gives every lane a wrong volume that looks clean. The lab says which row
-    with ``row_window``, ``mw_window_kda`` or ``geometry`` ``band_rows``."""
-    n, vol, y = best
-    rivals = [
-        sc for sc in scores
-        if abs(-sc[2] - -y) > 2.0 * tol and sc[0] >= RIVAL_LANES * n and sc[1] >= RIVAL_VOLUME * vol
-    ]  # fmt: skip
-    if not rivals:
-        return None
-    rv = max(rivals)
-    return QCFlag(
-        "band_row_ambiguous",
-        "fail",
-        message=f"{relpath}, strip {strip.index + 1}: two rows could be the {target} band: row "
-        f"{-y:.0f} ({n} lanes, {vol:.4g} AU; chosen) and row {-rv[2]:.0f} ({rv[0]} lanes, "
-        f"{rv[1]:.4g} AU); say which with row_window (fractions of the strip), mw_window_kda "
-        "or geometry band_rows",
-    )

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from assaykit import AssayResult, new_figure
 from assaykit.imaging.qc import plot_lanes_and_bands
+from assaykit.imaging.volume import integration_baseline
 
-from assaykit_western.analysis import FileResult, RowResult, integration_baseline
+from assaykit_western.analysis import FileResult, RowResult
 
 if TYPE_CHECKING:
     from assaykit_western.plugin import WesternParams

@@ -34,8 +34,8 @@ QC flags (``qc_flags`` of the records):
 ``mw_window_unavailable`` (fail)
     A molecular-weight window was asked for but no ladder could be fitted on
     the strip; the band was chosen without it.
-``lossy_source``, ``8bit_source`` (warn)
-    JPEG input, or 8-bit data.
+``lossy_source``, ``low_bit_depth`` (warn)
+    JPEG input, or 8-bit data (``low_bit_depth`` was ``8bit_source`` before 1.2).
 ``strips_not_assigned`` (warn)
     The image looks like several stacked strips but the sample sheet has no
     ``strip`` column; it was analysed as one membrane.
@@ -90,7 +90,7 @@ volume, ratio or fold change ever came out negative (a bug, never a result).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from assaykit import (
@@ -99,26 +99,27 @@ from assaykit import (
     AssayResult,
     Experiment,
     Metric,
-    Params,
     QCFlag,
     hookimpl,
 )
-from assaykit.imaging.given import ImageGeometry
+from assaykit.assay import Flag
+from assaykit.imaging.assay import (
+    BAND_ROW_FLAGS,
+    GEOMETRY_FLAGS,
+    IMAGING_FLAGS,
+    LANE_COUNT_COLUMNS,
+    ImagingParams,
+)
 from assaykit.imaging.io import LoadedImage
+from assaykit.vocabulary import shared_metric
 from pydantic import ConfigDict, Field, field_validator
 
 from assaykit_western import __version__
-from assaykit_western.analysis import (
-    LANE_COUNT_COLUMNS,
-    MEASURED_ROLES,
-    STRUCTURE_MARGIN,
-    STRUCTURE_TOLERANCE,
-    FileResult,
-    RowResult,
-    SheetRow,
-    measure_file,
-    read_rows,
-)
+
+if TYPE_CHECKING:  # the analysis (scipy, OpenCV) is imported by analyze() only
+    from assaykit_western.analysis import FileResult, RowResult, SheetRow
+
+MEASURED_ROLES = ("sample", "reference")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 KiloDalton = Annotated[float, Field(gt=0.0, le=5000.0)]
@@ -147,8 +148,9 @@ SHEET_COLUMNS: dict[str, dict[str, Any]] = {
     "n_lanes": {
         "required": False,
         "aliases": list(LANE_COUNT_COLUMNS[1:]),
-        "description": "Lane count of the image (of the strip, with a strip column); lanes are "
-        "then placed on a grid of that many. Without it the highest lane named is a minimum.",
+        "description": "Lane count of the image (of the strip, with a strip column); overrides "
+        "the parameter n_lanes there. Lanes are then placed on a grid of that many. Without "
+        "either, the highest lane named is a minimum.",
     },
     "role": {
         "required": False,
@@ -169,13 +171,19 @@ def _sheet_columns_schema(schema: dict[str, Any]) -> None:
     schema["x-sheet-columns"] = SHEET_COLUMNS
 
 
-class WesternParams(Params):
+class WesternParams(ImagingParams):
     """Parameters of ``western_blot`` (``[params.western_blot]`` in ``assaykit.toml``).
 
-    The sample-sheet columns the assay reads are listed under ``x-sheet-columns``.
+    The image pipeline's parameters (polarity, rolling_ball_radius, min_snr, n_lanes,
+    lane_margin, volume_baseline, baseline_rows, edge_rows, geometry) are
+    :class:`assaykit.imaging.assay.ImagingParams`, the same in ``msp_gel``. The
+    sample-sheet columns the assay reads are listed under ``x-sheet-columns``.
     """
 
     model_config = ConfigDict(json_schema_extra=_sheet_columns_schema)
+
+    #: western_blot 1.1 names (assaykit 12): the shared imaging names replace them.
+    renamed: ClassVar[dict[str, str]] = {"detect_snr": "min_snr"}
 
     loading_target: str = Field(
         "ACTB",
@@ -183,11 +191,6 @@ class WesternParams(Params):
         max_length=64,
         description="Target name of the loading control (case-insensitive). Its band "
         "normalises the target bands of the same sample_id.",
-    )
-    polarity: Literal["auto", "light_bands_on_dark", "dark_bands_on_light"] = Field(
-        "auto",
-        description="Polarity of the image files: 'auto' detects it (border and intensity "
-        "tails); film scans and many exports are 'dark_bands_on_light'.",
     )
     deskew: bool = Field(True, description="Straighten rotated images (up to max_rotation_deg).")
     max_rotation_deg: float = Field(
@@ -197,44 +200,6 @@ class WesternParams(Params):
         True,
         description="Look for membrane strips stacked one above another; false: every image "
         "is one membrane.",
-    )
-    rolling_ball_radius: float = Field(
-        50.0,
-        ge=1.0,
-        le=2000.0,
-        description="Radius (px) of ImageJ's rolling ball subtracted before band detection; "
-        "larger than the tallest band.",
-    )
-    volume_baseline: Literal["edges_quadratic", "edges", "minima", "hull"] = Field(
-        "edges_quadratic",
-        description="Baseline under a band's lane profile for its volume: 'edges_quadratic' a "
-        "parabola through the profile rows on both sides of the band (follows uneven "
-        "illumination); 'edges' a straight line through edge_rows rows just above and below "
-        "the band; 'minima' lines between local minima of the lane profile; 'hull' its lower "
-        "convex hull.",
-    )
-    baseline_rows: float = Field(
-        1.0,
-        ge=0.2,
-        le=5.0,
-        description="For 'edges_quadratic': rows used on each side of a band, as a multiple of "
-        "the band's height (never into a neighbouring band).",
-    )
-    edge_rows: int = Field(
-        3, ge=1, le=50, description="Rows averaged at each band edge for the 'edges' baseline."
-    )
-    lane_margin: float = Field(
-        0.15,
-        ge=-0.4,
-        le=0.5,
-        description="Widen each lane by this fraction of its width on each side for volumes "
-        "(never past the midpoint to the next lane).",
-    )
-    detect_snr: float = Field(
-        8.0,
-        ge=2.0,
-        le=1000.0,
-        description="A band is a lane-profile peak at least this many times the profile noise.",
     )
     weak_snr: float = Field(
         20.0,
@@ -265,15 +230,6 @@ class WesternParams(Params):
         default_factory=dict,
         description="Per target (or '*'), the molecular-weight window (kDa) of its band, "
         "e.g. {RARB = [45, 60], ABCB1 = [140, 200]}; needs a 'ladder' lane on the strip.",
-    )
-    geometry: dict[str, ImageGeometry] = Field(
-        default_factory=dict,
-        description="What the lab says about an image, in the file's pixels, keyed by the "
-        "file's path relative to the folder (or its name): 'strips' (rows [top, bottom] of "
-        "each membrane, top first), 'lane_span' (first and last lane centre x per strip; the "
-        "count from the sheet's n_lanes), 'lanes' (every lane centre x per strip), "
-        "'band_rows' (per target or '*', rows [top, bottom] of its band). What is given wins "
-        "over detection; see assaykit.imaging.given.",
     )
     ladder_kda: tuple[KiloDalton, ...] = Field(
         PAGERULER_PRESTAINED_KDA,
@@ -320,7 +276,7 @@ class WesternBlot(Assay):
     control_roles = ("reference",)
     Params = WesternParams
     metrics = (
-        Metric("band", "band_volume", "AU", "float", f"Target band: {_VOLUME}. {_DETECTION}."),
+        shared_metric("band_volume", "band", f"Target band: {_VOLUME}. {_DETECTION}."),
         Metric(
             "band",
             "loading_volume",
@@ -372,13 +328,11 @@ class WesternBlot(Assay):
             "float",
             "Fraction (0-1) of the band rectangle's pixels at the detector maximum.",
         ),
-        Metric(
+        shared_metric(
+            "band_snr",
             "band",
-            "snr",
-            None,
-            "float",
-            "Band peak above the lane-profile baseline (after the rolling ball) divided by the "
-            "profile noise (1.4826 MAD of row-to-row differences / sqrt 2).",
+            "Of the target or loading band (the rolling ball is the 2-D background); "
+            "weak_snr flags a weak band. Was 'snr' before western_blot 1.2.",
         ),
         Metric(
             "band",
@@ -387,23 +341,10 @@ class WesternBlot(Assay):
             "float",
             "Row of the band peak in the deskewed image (0 = top), as drawn in the QC figure.",
         ),
-        Metric(
-            "image",
-            "background",
-            None,
-            "str",
-            "Background methods and all their parameters: the volume baseline, and the 2-D "
-            "background subtracted for band detection.",
-        ),
-        Metric(
-            "image",
-            "rotation_deg",
-            "deg",
-            "float",
-            "Rotation applied to straighten the image (counter-clockwise positive).",
-        ),
-        Metric("image", "polarity", None, "str", "Polarity of the file and how it was decided."),
-        Metric("strip", "lane_count", "lanes", "int", "Lanes used in the strip."),
+        shared_metric("background", "image", "On the deskewed image, per file."),
+        shared_metric("rotation_deg", "image"),
+        shared_metric("polarity", "image"),
+        shared_metric("lane_count", "strip", "Per membrane strip of the image."),
         Metric(
             "strip",
             "lanes_detected",
@@ -412,8 +353,52 @@ class WesternBlot(Assay):
             "Lanes found by lane finding alone, before the sample sheet's count was applied.",
         ),
     )
+    flags = (
+        *IMAGING_FLAGS,
+        *GEOMETRY_FLAGS,
+        *BAND_ROW_FLAGS,
+        Flag(
+            "weak_band",
+            "warn",
+            "The band is above the detection limit but its SNR is below weak_snr, or no band "
+            "peak was found in the lane and the volume integrated where the other lanes' band "
+            "sits is above the detection limit.",
+        ),
+        Flag(
+            "no_loading_control",
+            "warn",
+            "No loading-control row for the sample, or its loading band is below detection "
+            "(or no sample sheet): no normalized ratio.",
+        ),
+        Flag(
+            "no_reference",
+            "warn",
+            "No reference row (or no measurable reference ratio) for the target: no fold change.",
+        ),
+        Flag(
+            "mw_window_unavailable",
+            "fail",
+            "A molecular-weight window was asked for but no ladder could be fitted on the "
+            "strip; the band was chosen without it.",
+        ),
+        Flag(
+            "strips_not_assigned",
+            "warn",
+            "The image looks like several stacked strips but the sample sheet has no 'strip' "
+            "column; it was analysed as one membrane.",
+        ),
+        Flag(
+            "baseline_uncertain",
+            "fail",
+            "The background beside the band departs from the volume baseline's quadratic "
+            "beyond the noise by more than 1 % of the volume over the band's rows; the "
+            "baseline under the band can be off by 5 times that.",
+        ),
+    )
 
     def analyze(self, experiment: Experiment, params: WesternParams) -> AssayResult:
+        from assaykit_western.analysis import measure_file, read_rows
+
         res = AssayResult()
         rows = read_rows(experiment.present, params, has_sheet=experiment.has_sheet)
         by_file: dict[str, list[SheetRow]] = {}
@@ -478,6 +463,8 @@ def _below_detection(rr: RowResult) -> QCFlag:
 
 def _band_flags(rr: RowResult, params: WesternParams) -> list[QCFlag]:
     """Flags describing one band itself (its volume, and everything built from it)."""
+    from assaykit.imaging.volume import STRUCTURE_MARGIN, STRUCTURE_TOLERANCE
+
     sid, ent = rr.row.sample_id, rr.row.entity
     out = [QCFlag(f.flag, f.severity, sid, ent, f.message) for f in rr.qc]
     b = rr.band
@@ -608,7 +595,7 @@ def _emit(
             sid, "band", ent, "saturated_fraction",
             float(b.saturated_fraction) if b else None, source=src,
         )  # fmt: skip
-        res.add(sid, "band", ent, "snr", float(b.snr) if b else None, source=src)
+        res.add(sid, "band", ent, "band_snr", float(b.snr) if b else None, source=src)
         res.add(sid, "band", ent, "band_row", float(b.row) if b else None, source=src)
         if row.loading or row.auto:
             continue
@@ -694,7 +681,6 @@ def _emit(
 _NON_NEGATIVE = frozenset(
     {"band_volume", "loading_volume", "detection_limit", "normalized_ratio", "fold_change"}
 )
-
 
 
 def _no_ratio_message(

@@ -37,7 +37,7 @@ Saturated
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,9 +53,9 @@ from assaykit.imaging.geometry import Lane
 __all__ = [
     "Band",
     "LaneProfile",
+    "edge_baseline",
     "find_bands",
     "lane_profile",
-    "select_band",
 ]
 
 log = logging.getLogger(__name__)
@@ -222,10 +222,11 @@ def _walk(
         i = j
 
 
-def _edge_baseline(
+def edge_baseline(
     profile: NDArray[np.float64], top: int, bottom: int, k: int
 ) -> NDArray[np.float64]:
-    """Straight line under rows ``top..bottom`` through the mean of ``k`` rows outside each end."""
+    """Straight line under profile rows ``top..bottom`` (inclusive) through the mean of ``k``
+    rows outside each end (the ``edges_linear`` volume baseline)."""
     n = profile.size
     above = profile[max(0, top - k) : top]
     below = profile[bottom + 1 : min(n, bottom + 1 + k)]
@@ -370,7 +371,7 @@ def find_bands(
                 )
                 continue
         if volume_baseline == "edges":
-            base = _edge_baseline(vol_signal, top, bottom, max(1, int(edge_rows)))
+            base = edge_baseline(vol_signal, top, bottom, max(1, int(edge_rows)))
         else:
             base = vol_base[top : bottom + 1]
         vals = vol_signal[top : bottom + 1] - base
@@ -459,39 +460,3 @@ def _profile_base(
         )
     win = window if window is not None else max(8, int(0.03 * signal.size))
     return profile_baseline(signal, method, window=win)  # type: ignore[arg-type]
-
-
-def select_band(
-    bands: Sequence[Band],
-    strategy: Literal["strongest", "nearest"] = "strongest",
-    *,
-    row_window: tuple[float, float] | None = None,
-    size_window: tuple[float, float] | None = None,
-    size_of: Callable[[float], float] | None = None,
-    target_row: float | None = None,
-) -> Band | None:
-    """Choose the band of interest, or None if no band qualifies.
-
-    ``row_window`` keeps bands whose peak row lies inside it; ``size_window``
-    (e.g. kDa or bp) keeps bands whose size, given by ``size_of(row)`` (a
-    ladder calibration), lies inside it. Among those, ``"strongest"`` takes the
-    largest volume and ``"nearest"`` the band closest to ``target_row``.
-    """
-    pool = list(bands)
-    if row_window is not None:
-        lo, hi = sorted(row_window)
-        pool = [b for b in pool if lo <= b.row <= hi]
-    if size_window is not None:
-        if size_of is None:
-            raise AnalysisError("size_window needs size_of (a calibration: row -> size)")
-        lo, hi = sorted(size_window)
-        pool = [b for b in pool if lo <= size_of(b.row) <= hi]
-    if not pool:
-        return None
-    if strategy == "strongest":
-        return max(pool, key=lambda b: b.volume)
-    if strategy == "nearest":
-        if target_row is None:
-            raise AnalysisError("strategy 'nearest' needs target_row")
-        return min(pool, key=lambda b: abs(b.row - target_row))
-    raise AnalysisError(f"unknown band selection {strategy!r}; expected 'strongest' or 'nearest'")

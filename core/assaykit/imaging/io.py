@@ -68,7 +68,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,27 +174,6 @@ class NormalizedImage:
     def saturated_fraction(self, mask: NDArray[np.bool_] | None = None) -> float:
         """Fraction of saturated pixels among the opaque ones (inside ``mask`` if given)."""
         return _sat_fraction(self.saturated_mask(), self.valid, mask)
-
-    def with_data(
-        self,
-        data: NDArray[np.float32],
-        valid: NDArray[np.bool_] | Literal["same"] | None = "same",
-    ) -> NormalizedImage:
-        """Same facts, new pixels (e.g. after rotation).
-
-        ``valid``: the transparency mask in the new pixels' frame (None: all
-        image); ``"same"`` keeps the current one, which must then fit ``data``.
-        """
-        if isinstance(valid, str):
-            if valid != "same":
-                raise ValueError(f"valid {valid!r}: expected a mask, None or 'same'")
-            valid = self.valid
-        if valid is not None and valid.shape != np.shape(data):
-            raise ValueError(
-                f"valid mask shape {valid.shape} does not match data shape {np.shape(data)}; "
-                "pass the mask transformed like the data"
-            )
-        return replace(self, data=data, valid=valid)
 
 
 #: A dark-end plateau: at least this many pixels at the minimum ...

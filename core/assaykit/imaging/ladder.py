@@ -125,10 +125,6 @@ class LadderFit:
     def sizes_at(self, positions: Sequence[float] | NDArray[Any]) -> NDArray[np.float64]:
         return np.asarray(10.0 ** self.log10_size(np.asarray(positions, dtype=np.float64)))
 
-    @property
-    def position_range(self) -> tuple[float, float]:
-        return float(self.positions.min()), float(self.positions.max())
-
 
 def match_ladder(
     positions: Sequence[float],
@@ -337,3 +333,14 @@ class MultiLaneCalibration:
     def size_at(self, x: float, position: float) -> float:
         """Size (bp) of a band at row ``position`` in the lane centred at ``x``."""
         return self.fit_for(x).size_at(position)
+
+    def size_or_nearest(self, x: float, position: float) -> float:
+        """:meth:`size_at`, or, when the ladders cannot be combined (they share fewer than
+        4 matched sizes), the size from the fit of the ladder lane nearest ``x``."""
+        try:
+            return self.size_at(x, position)
+        except AnalysisError:
+            if not self.ladders:
+                raise
+            nearest = min(self.ladders, key=lambda lx: abs(lx - x))
+            return self.ladders[nearest].size_at(position)

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from assaykit.imaging.assay import select_band
 from assaykit.imaging.background import rolling_ball_background
-from assaykit.imaging.bands import Band, find_bands, lane_profile, select_band
+from assaykit.imaging.bands import Band, find_bands, lane_profile
 from assaykit.imaging.geometry import estimate_rotation, find_lanes, find_strips, rotate_image
 from assaykit.imaging.io import normalize_polarity
 from assaykit.imaging.synthetic import SyntheticImage, make_blot
@@ -143,7 +144,7 @@ def test_select_band() -> None:
     assert strongest is not None and abs(strongest.row - rows[1]) < 1.5
     lower = select_band(bands, row_window=(rows[1] + 20, rows[2] + 20))
     assert lower is not None and abs(lower.row - rows[2]) < 1.5
-    sized = select_band(bands, size_window=(50, 70), size_of=lambda r: r / 4.0)
+    sized = select_band(bands, size_window=(50, 70), size_of=lambda b: b.row / 4.0)
     assert sized is not None and 50 <= sized.row / 4.0 <= 70
     assert select_band(bands, row_window=(0, 5)) is None
     nearest = select_band(bands, "nearest", target_row=rows[0] + 3)

@@ -359,7 +359,7 @@ def test_under_one_percent_opaque_is_refused_and_one_percent_is_not(tmp_path: Pa
 # ----------------------------------------------------------------------------- arrays
 
 
-def test_arrays_with_a_mask_and_with_data() -> None:
+def test_arrays_with_a_mask() -> None:
     g, inside = _tiny(40, 40)
     data = g.astype(np.float32)
     assert detect_polarity(data, valid=inside)[0] == "dark_bands_on_light"
@@ -367,10 +367,6 @@ def test_arrays_with_a_mask_and_with_data() -> None:
     assert n.polarity == "dark_bands_on_light" and not n.saturated_mask().any()
     # the fill is background (255 - 200), not the saturated 255 of the black corner
     np.testing.assert_allclose(n.data[~inside], 55.0, atol=1e-3)
-    assert n.with_data(n.data + 1).valid is n.valid
-    assert n.with_data(n.data, valid=None).valid is None
-    with pytest.raises(ValueError, match="does not match"):
-        n.with_data(n.data[:10])
     with pytest.raises(ImageError, match="valid mask shape"):
         normalize_polarity(data, valid=inside[:10])
 

@@ -128,3 +128,14 @@ def test_two_ladders_correct_a_skew() -> None:
     # with only the left ladder, the right-hand lanes are sized measurably worse
     far = find_bands(img, det.lanes[3], neighbours=det.lanes)[0]
     assert abs(single.size_at(far.row) / 1200 - 1) > 0.05
+
+
+def test_ladders_sharing_too_few_sizes_fall_back_to_the_nearest() -> None:
+    """Two ladders of different kits cannot be interpolated: the nearest one sizes a lane."""
+    left = fit_ladder([100.0, 150.0, 200.0, 250.0, 300.0], [1000, 800, 600, 400, 200])
+    right = fit_ladder([110.0, 160.0, 210.0, 260.0, 310.0], [900, 700, 500, 300, 100])
+    multi = MultiLaneCalibration({50.0: left, 450.0: right})
+    with pytest.raises(AnalysisError, match="share only"):
+        multi.size_at(100.0, 200.0)
+    assert multi.size_or_nearest(100.0, 200.0) == pytest.approx(left.size_at(200.0))
+    assert multi.size_or_nearest(400.0, 200.0) == pytest.approx(right.size_at(200.0))

@@ -215,9 +215,9 @@ def test_saturated_product_is_flagged_and_still_called(
     assert clipped == {(7, case.m_product_bp)}  # lane 8 (0-based 7): the overloaded M lane
     got, truth, _ = _run(case, tmp_path, host)
     assert got[("overloaded", "call")].value_str == truth["overloaded"]["call"] == "methylated"
-    assert "saturated_pixels" in got[("overloaded", "m_band_volume")].qc_flags
-    assert "saturated_pixels" in got[("overloaded", "methylation_index")].qc_flags
-    assert "saturated_pixels" not in got[("ctrl_methylated", "m_band_volume")].qc_flags
+    assert "saturated" in got[("overloaded", "m_band_volume")].qc_flags
+    assert "saturated" in got[("overloaded", "methylation_index")].qc_flags
+    assert "saturated" not in got[("ctrl_methylated", "m_band_volume")].qc_flags
     # clipped: the measured volume is a lower bound of the truth
     assert (got[("overloaded", "m_band_volume")].value_num or 0) < 90000.0
 
@@ -239,10 +239,10 @@ def test_saturated_control_in_an_inverted_8bit_gel_is_flagged(
     assert int(image.min()) == floor and int(np.count_nonzero(image == floor)) > 100
     got, truth, _ = _run(case, tmp_path, host)
     assert got[("ctrl_methylated", "call")].value_str == truth["ctrl_methylated"]["call"]
-    assert "saturated_pixels" in got[("ctrl_methylated", "m_band_volume")].qc_flags
+    assert "saturated" in got[("ctrl_methylated", "m_band_volume")].qc_flags
     for sid in ("ctrl_unmethylated", "parental", "resistant_iso5"):  # not clipped
         for key in ("m_band_volume", "u_band_volume"):
-            assert "saturated_pixels" not in got[(sid, key)].qc_flags, (sid, key)
+            assert "saturated" not in got[(sid, key)].qc_flags, (sid, key)
 
 
 def test_products_below_the_ladder_are_flagged_as_extrapolated(

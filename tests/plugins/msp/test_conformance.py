@@ -40,7 +40,7 @@ def test_conformance_kit_passes(tmp_path: Path, host: PluginHost) -> None:
         ("sample", "methylation_index"),
         ("sample", "m_band_bp"),
         ("gel", "ladder_r2"),
-        ("gel", "background_method"),
+        ("gel", "background"),
         ("band", "band_bp"),
         ("ladder", "ladder_r2"),
     } <= metrics

@@ -65,8 +65,8 @@ def test_example_runs_end_to_end_via_cli(tmp_path: Path) -> None:
     assert got[("ctrl_methylated", "call")]["control"] == "methylated"
     gel = {r["metric"]: r for r in rows if r["entity_type"] == "gel"}
     assert gel["controls"]["value_str"] == "pass"
-    assert "rolling_ball" in gel["background_method"]["value_str"]
-    assert "radius=50.0" in gel["background_method"]["value_str"]
+    assert "rolling_ball" in gel["background"]["value_str"]
+    assert "radius=50.0" in gel["background"]["value_str"]
     fig = out / "figures" / "msp_gel" / "msp_gel_example" / "gel.png"
     assert fig.is_file() and fig.stat().st_size > 10_000
     assert (out / "report.html").is_file()

@@ -37,7 +37,7 @@ def test_within_5_percent_of_truth(host: PluginHost, tmp_path: Path, name: str) 
                 assert "saturated" not in fl and "weak_band" not in fl, (name, sid, fl)
         expect_8bit = CASES[name].get("bit_depth") == 8
         assert all(
-            ("8bit_source" in fl) == expect_8bit for fl in flags(result, "band_volume").values()
+            ("low_bit_depth" in fl) == expect_8bit for fl in flags(result, "band_volume").values()
         )
     print(f"{name}: worst " + ", ".join(f"{m} {100 * v:.2f} %" for m, v in worst.items()))
     for metric, v in worst.items():

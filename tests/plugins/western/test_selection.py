@@ -101,7 +101,7 @@ def test_jpeg_and_8bit_sources_are_flagged(host: PluginHost, tmp_path: Path) -> 
     result = run_case(host, case)
     for metric in ("band_volume", "loading_volume", "normalized_ratio"):
         for fl in flags(result, metric).values():
-            assert "lossy_source" in fl and "8bit_source" in fl
+            assert "lossy_source" in fl and "low_bit_depth" in fl
     assert _worst(case, result) < 0.05  # quality 95 JPEG still measures well here
 
 

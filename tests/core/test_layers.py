@@ -337,11 +337,6 @@ def test_the_hosts_own_listing_loads_no_heavy_library() -> None:
     assert not heavy, f"`assaykit plugins --json` loaded {heavy}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until the bundled plugins' plugin.py import their analysis inside analyze() "
-    "(and declare shared metrics): remove this mark when those plugin changes are merged",
-)
 def test_listing_the_bundled_plugins_loads_no_heavy_library() -> None:
     code, modules, _, err = _list_plugins("plugins", "--json")
     assert code == 0, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -136,3 +137,51 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise(
     assert proc.returncode == 0
     assert "experiments" in tty and "3/3" in tty and "\x1b[" in tty
     assert "[3/3] done" not in tty
+
+
+def test_an_old_style_assaykit_toml_runs_and_each_old_name_is_one_warning_line(
+    tmp_path: Path,
+) -> None:
+    """A lab's assaykit.toml from before the names were harmonised still runs (issue 12).
+
+    Each old name is one plain ``warning:`` line on stderr that names the file,
+    the assay and the new name; the results equal those of the new-style file.
+    """
+    import shutil
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "annexin_pi"
+    styles = {
+        "old": 'threshold_percentile = 99.5\ndebris = "valley"\nsinglets = true\n',
+        "new": 'percentile = 99.5\ndebris_gate = "valley"\nsinglet_gate = true\n',
+    }
+    results = {}
+    for style, body in styles.items():
+        folder = tmp_path / style
+        shutil.copytree(fixtures, folder)
+        (folder / "assaykit.toml").write_text("[params.annexin_pi]\n" + body, encoding="utf-8")
+        r = cli("run", str(folder), "--out", str(tmp_path / f"out-{style}"), "--no-figures")
+        assert r.returncode == 0, r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+        if style == "old":
+            for old, new in (
+                ("threshold_percentile", "percentile"),
+                ("debris", "debris_gate"),
+                ("singlets", "singlet_gate"),
+            ):
+                assert any(
+                    "assaykit.toml" in ln
+                    and "annexin_pi" in ln
+                    and f"{old!r} is deprecated, use {new!r}" in ln
+                    for ln in lines
+                ), r.stderr
+            assert len(lines) == 3, r.stderr
+            assert "Traceback" not in r.stderr and "py.warnings" not in r.stderr
+        else:
+            assert lines == [], r.stderr
+        with (tmp_path / f"out-{style}" / "results.csv").open(encoding="utf-8") as fh:
+            # run ids and timestamps differ between runs; values, params hash and QC must not
+            keep = ("sample_id", "entity", "metric", "value_num", "value_str", "params_sha256",
+                    "qc_status", "qc_flags")  # fmt: skip
+            results[style] = sorted(tuple(row[k] for k in keep) for row in csv.DictReader(fh))
+    assert len(results["new"]) > 20
+    assert results["old"] == results["new"]

@@ -294,6 +294,11 @@ def plugins(obj: _Ctx, as_json: bool, brief: bool) -> None:
                         m["description"],
                     )
                 console.print(t)
+                if a.get("flags"):
+                    ft = Table("qc flag", "severity", "meaning", box=None, padding=(0, 2))
+                    for f in a["flags"]:
+                        ft.add_row(f["flag"], f["severity"], f["meaning"])
+                    console.print(ft)
             for r in p["readers"]:
                 console.print(f"  reader {r['kind']}: {', '.join(r['suffixes'])}")
             for e in p["exporters"]:

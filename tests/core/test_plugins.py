@@ -117,6 +117,11 @@ def test_third_party_plugin_is_discovered_and_listed(toy_env: Path) -> None:
         timeout=120,
     )
     assert "toy_threshold" in proc.stdout and "negative_control" in proc.stdout
+    # ... and the flags it declared, with their severity and meaning
+    declared = {"flag": "threshold_auto", "severity": "warn",
+                "meaning": "No negative control: threshold is median + 3 MAD."}  # fmt: skip
+    assert declared in assay["flags"]
+    assert "threshold_auto" in proc.stdout and "qc flag" in proc.stdout
 
 
 def test_autoload_can_be_turned_off_and_one_plugin_loaded(

@@ -184,6 +184,12 @@ class Measurement:
     ``source`` is the input's path relative to the batch folder when the value
     comes from one file; when omitted, the host uses the file of the sample
     when the sample has exactly one.
+
+    ``from_samples`` names the sample ids (sheet rows, e.g. the wells of one
+    cell line) that a value with no row of its own was computed from, such as
+    a per-cell-line IC50: its record then names their file when they share
+    one, and carries the condition columns they all share. Without it, such a
+    value in an experiment whose inputs are all wells is traced to every well.
     """
 
     sample_id: str
@@ -194,6 +200,7 @@ class Measurement:
     unit: str | None = None
     flags: tuple[QCFlag, ...] = ()
     source: str | None = None
+    from_samples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,10 +268,16 @@ class AssayResult:
         unit: str | None = None,
         flags: Iterable[QCFlag | str] = (),
         source: str | None = None,
+        from_samples: Iterable[str] = (),
     ) -> Measurement:
-        """Add one measured value; plain-string flags are warnings on this record."""
+        """Add one measured value; plain-string flags are warnings on this record.
+
+        ``from_samples``: for an aggregate (a per-cell-line value from many wells),
+        the sample ids it was computed from (see :class:`Measurement`).
+        """
         fl = tuple(f if isinstance(f, QCFlag) else QCFlag(f) for f in flags)
-        m = Measurement(sample_id, entity_type, entity, metric, value, unit, fl, source)
+        pooled = tuple(dict.fromkeys(from_samples))
+        m = Measurement(sample_id, entity_type, entity, metric, value, unit, fl, source, pooled)
         self.measurements.append(m)
         return m
 

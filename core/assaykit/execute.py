@@ -126,8 +126,15 @@ def run_analysis(
     return result
 
 
-def _conditions(exp: Experiment, records: Sequence[Record]) -> dict[str, dict[str, str]]:
-    return sample_conditions(exp, {r.sample_id for r in records})
+def _conditions(
+    exp: Experiment, records: Sequence[Record], result: AssayResult | None
+) -> dict[str, dict[str, str]]:
+    pools: dict[str, list[str]] = {}
+    for m in result.measurements if result is not None else ():
+        if m.from_samples:
+            pool = pools.setdefault(m.sample_id, [])
+            pool.extend(s for s in m.from_samples if s not in pool)
+    return sample_conditions(exp, {r.sample_id for r in records}, pools)
 
 
 def _context(host: PluginHost, task: ExperimentTask) -> RecordContext:
@@ -163,7 +170,7 @@ def _outcome(
         status,
         records,
         figures or [],
-        _conditions(exp, records),
+        _conditions(exp, records, result),
         time.perf_counter() - t0,
         error,
         tb,

@@ -2,14 +2,20 @@
 
 An experiment is not a file: it is a set of inputs (sample-sheet rows) that
 are analyzed together, so that controls sit beside the samples they set
-thresholds for. One row is one :class:`Input`: a file, optionally one lane of
-it, with a role, a sample id and free condition columns.
+thresholds for. One row is one :class:`Input`: a file, optionally one lane or
+one well of it, with a role, a sample id and free condition columns.
+
+Plates: one file may hold 96 or 384 samples, one per well. Wells are named
+``A1`` … ``H12`` (96) or ``A1`` … ``P24`` (384); :func:`normalize_well` turns
+``a1`` or ``A01`` into ``A1`` and :func:`well_position` into 0-based
+(row, column). :meth:`Experiment.wells` gives one file's wells and their inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +26,46 @@ if TYPE_CHECKING:
     from assaykit.readers import Reader
 
 _HASH_CHUNK = 1 << 20
+
+#: Plate formats: wells -> (rows, columns). 96 = A1..H12, 384 = A1..P24.
+PLATE_FORMATS: dict[int, tuple[int, int]] = {96: (8, 12), 384: (16, 24)}
+_WELL = re.compile(r"^\s*([A-Za-z])\s*0*([0-9]{1,3})\s*$")
+
+
+def normalize_well(text: str, plate: int | None = None) -> str:
+    """The canonical name of a well: ``a1``, ``A01`` and ``A 1`` are ``A1``.
+
+    Raises ValueError (with the reason) when ``text`` is not a well of a
+    ``plate``-well plate (96 or 384; None accepts any well of a 384-well plate).
+    """
+    if plate is not None and plate not in PLATE_FORMATS:
+        raise ValueError(f"plate format {plate!r}; expected 96 or 384")
+    m = _WELL.match(text)
+    size = plate or 384
+    nrows, ncols = PLATE_FORMATS[size]
+    last = f"{chr(ord('A') + nrows - 1)}{ncols}"
+    if m is None:
+        raise ValueError(
+            f"{text!r} is not a well name; expected a row letter and a column number, A1 to {last}"
+        )
+    row, col = m.group(1).upper(), int(m.group(2))
+    if ord(row) - ord("A") >= nrows or not 1 <= col <= ncols:
+        raise ValueError(f"{text!r} is not a well of a {size}-well plate (A1 to {last})")
+    return f"{row}{col}"
+
+
+def well_position(well: str) -> tuple[int, int]:
+    """0-based (row, column) of a well: ``A1`` is (0, 0), ``H12`` is (7, 11)."""
+    name = normalize_well(well)
+    return ord(name[0]) - ord("A"), int(name[1:]) - 1
+
+
+def plate_format_of(wells: Iterable[str]) -> int:
+    """The smallest plate format (96 or 384) that holds every one of ``wells``."""
+    for size, (nrows, ncols) in PLATE_FORMATS.items():
+        if all(r < nrows and c < ncols for r, c in map(well_position, wells)):
+            return size
+    raise ValueError("wells beyond P24; the largest plate format is 384")
 
 
 def sha256_file(path: Path) -> str:
@@ -33,11 +79,14 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Input:
-    """One sample-sheet row: a file (or one lane of it) with its role and conditions.
+    """One sample-sheet row: a file (or one lane or well of it) with its role and conditions.
 
     ``relpath`` is the path relative to the batch folder, with ``/`` separators;
     it is what records carry, so results do not depend on where the folder
     was mounted. ``sha256`` is ``None`` when the file is missing.
+    ``well`` is the row's well (``A1`` … ``P24``, normalised) when the file is
+    a plate, and ``plate_format`` that plate's size (96 or 384); both are
+    ``None`` for a row that is a whole file.
     """
 
     path: Path
@@ -50,10 +99,17 @@ class Input:
     conditions: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str | None] = field(default_factory=dict)
     row: int | None = None
+    well: str | None = None
+    plate_format: int | None = None
 
     @property
     def missing(self) -> bool:
         return self.sha256 is None
+
+    @property
+    def well_position(self) -> tuple[int, int] | None:
+        """0-based (row, column) of the well (``B3`` is (1, 2)); None without a well."""
+        return well_position(self.well) if self.well is not None else None
 
     def condition(self, name: str, default: str = "") -> str:
         """A condition cell of this row (case-insensitive column name)."""
@@ -76,8 +132,14 @@ class Input:
         lane: int | None = None,
         conditions: Mapping[str, str] | None = None,
         root: str | Path | None = None,
+        well: str | None = None,
+        plate_format: int | None = None,
     ) -> Input:
-        """Build an input for in-memory analysis (``assaykit.analyze``); hashes the file."""
+        """Build an input for in-memory analysis (``assaykit.analyze``); hashes the file.
+
+        ``well`` (normalised: ``a01`` is ``A1``) makes it one well of a plate file;
+        ``plate_format`` (96 or 384) is then checked, or is the smallest that holds it.
+        """
         p = Path(path)
         if not p.is_file():
             raise MissingInputError(p, "file does not exist")
@@ -87,7 +149,13 @@ class Input:
                 rel = p.resolve().relative_to(Path(root).resolve()).as_posix()
             except ValueError:
                 rel = p.name
-        sid = sample_id if sample_id else p.stem
+        if well is not None:
+            try:
+                well = normalize_well(well, plate_format)
+                plate_format = plate_format or plate_format_of([well])
+            except ValueError as exc:
+                raise InputError(p, str(exc)) from None
+        sid = sample_id if sample_id else (p.stem if well is None else f"{p.stem}_{well}")
         return cls(
             path=p.resolve(),
             relpath=rel,
@@ -97,6 +165,8 @@ class Input:
             lane=lane,
             sha256=sha256_file(p),
             conditions=dict(conditions or {}),
+            well=well,
+            plate_format=plate_format if well is not None else None,
         )
 
 
@@ -129,6 +199,37 @@ class Experiment:
     @property
     def present(self) -> list[Input]:
         return [i for i in self.inputs if not i.missing]
+
+    def by_file(self) -> dict[str, list[Input]]:
+        """Inputs grouped by file (relative path), files and inputs in sheet order.
+
+        A plate file has one input per well: read the file once per group,
+        then take each input's value at its :attr:`Input.well`.
+        """
+        out: dict[str, list[Input]] = {}
+        for i in self.inputs:
+            out.setdefault(i.relpath, []).append(i)
+        return out
+
+    def wells(self, file: Input | Path | str) -> dict[str, Input]:
+        """One plate file's inputs by well name (``{"A1": input, ...}``), in sheet order.
+
+        ``file`` is an input of that file, its path, or its relative path.
+        Inputs without a well are left out; a file that is not an input of this
+        experiment raises InputError.
+        """
+        if isinstance(file, Input):
+            rel = file.relpath
+        else:
+            text = str(file)
+            match = [i for i in self.inputs if text in (i.relpath, str(i.path))]
+            if not match and Path(text).exists():
+                res = Path(text).resolve()
+                match = [i for i in self.inputs if i.path == res]
+            if not match:
+                raise InputError(Path(text), "not an input of this experiment")
+            rel = match[0].relpath
+        return {i.well: i for i in self.inputs if i.relpath == rel and i.well is not None}
 
     @property
     def files(self) -> list[Path]:
@@ -174,9 +275,12 @@ class Experiment:
 
     def fingerprint_rows(self) -> list[list[Any]]:
         """Everything about the inputs that can change a result: content, role, ids, lane,
-        conditions. Used, with the params hash and assay version, to skip unchanged work."""
-        return [
-            [
+        well, conditions. Used, with the params hash and assay version, to skip unchanged
+        work. (The well is appended only when there is one, so that the fingerprints of
+        experiments without wells are those of earlier versions.)"""
+        rows: list[list[Any]] = []
+        for i in self.inputs:
+            row: list[Any] = [
                 i.relpath,
                 i.sha256,
                 i.kind,
@@ -185,5 +289,7 @@ class Experiment:
                 i.lane,
                 sorted(i.conditions.items()),
             ]
-            for i in self.inputs
-        ]
+            if i.well is not None:
+                row += [i.well, i.plate_format]
+            rows.append(row)
+        return rows

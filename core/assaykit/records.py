@@ -225,8 +225,30 @@ def _source_input(experiment: Experiment, m: Measurement) -> Input | None:
             f"assay {experiment.assay!r} gave source {m.source!r}, which is not an input "
             f"of experiment {experiment.name!r}"
         )
-    files = {i.relpath: i for i in experiment.inputs if i.sample_id == m.sample_id}
+    own = [i for i in experiment.inputs if i.sample_id == m.sample_id]
+    files = {i.relpath: i for i in own or pooled_inputs(experiment, m.from_samples)}
     return next(iter(files.values())) if len(files) == 1 else None
+
+
+def pooled_inputs(experiment: Experiment, from_samples: Iterable[str] = ()) -> list[Input]:
+    """The inputs a value with no sheet row of its own was computed from.
+
+    Those of ``from_samples`` (sample ids) when given; else, in a plate
+    experiment (every input a well), every input; else none.
+    Raises PluginError for a sample id that is not in the experiment.
+    """
+    ids = set(from_samples)
+    if ids:
+        unknown = sorted(ids - {i.sample_id for i in experiment.inputs})
+        if unknown:
+            raise PluginError(
+                f"assay {experiment.assay!r} gave from_samples {unknown}, which are not "
+                f"sample ids of experiment {experiment.name!r}"
+            )
+        return [i for i in experiment.inputs if i.sample_id in ids]
+    if experiment.inputs and all(i.well is not None for i in experiment.inputs):
+        return list(experiment.inputs)
+    return []
 
 
 def _value_fields(assay: Assay, m: Measurement) -> tuple[float | None, str | None, str | None]:
@@ -379,35 +401,59 @@ def error_records(
     return out
 
 
+def _joined_cells(i: Input) -> Mapping[str, str]:
+    """The columns of a row that are joined onto its records: conditions, and its well."""
+    if i.well is None:
+        return i.conditions
+    return {**i.conditions, "well": i.well}
+
+
+def _common(inputs: Sequence[Input]) -> dict[str, str]:
+    """The columns on which every one of ``inputs`` agrees, in first-seen order."""
+    cells = [_joined_cells(i) for i in inputs]
+    columns = list(dict.fromkeys(k for c in cells for k in c))
+    common: dict[str, str] = {}
+    for k in columns:
+        distinct = {c.get(k, "") for c in cells}
+        if len(distinct) == 1:
+            common[k] = distinct.pop()
+    return common
+
+
 def sample_conditions(
-    experiment: Experiment, extra_ids: Iterable[str] = ()
+    experiment: Experiment,
+    extra_ids: Iterable[str] = (),
+    pools: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Condition columns per sample id, to be joined onto that sample's records.
 
-    When rows of one sample disagree on a column (a western sample has a
-    target row and a loading-control row), the distinct values are joined
-    with ``;`` in sheet order. A sample id in ``extra_ids`` with no row of its
-    own (a per-experiment or per-cell-line value) gets the columns that every
-    row of the experiment shares.
+    A row with a well adds a ``well`` column. When rows of one sample disagree
+    on a column (a western sample has a target row and a loading-control row;
+    replicate wells share a sample id), the distinct values are joined with
+    ``;`` in sheet order. A sample id in ``extra_ids`` with no row of its own
+    (a per-experiment or per-cell-line value) gets the columns that the rows it
+    was computed from all share: those of its ``pools`` entry (sample ids, a
+    measurement's ``from_samples``), else every row of the experiment.
     """
     by_sample: dict[str, dict[str, list[str]]] = {}
-    columns: list[str] = []
     for i in experiment.inputs:
         d = by_sample.setdefault(i.sample_id, {})
-        for k, v in i.conditions.items():
-            if k not in columns:
-                columns.append(k)
+        for k, v in _joined_cells(i).items():
             vals = d.setdefault(k, [])
             if v not in vals:
                 vals.append(v)
     out = {sid: {k: ";".join(v) for k, v in d.items()} for sid, d in by_sample.items()}
-    common: dict[str, str] = {}
-    for k in columns:
-        distinct = {i.conditions.get(k, "") for i in experiment.inputs}
-        if len(distinct) == 1:
-            common[k] = distinct.pop()
+    everything: dict[str, str] | None = None
     for sid in extra_ids:
-        out.setdefault(sid, dict(common))
+        if sid in out:
+            continue
+        pool = (pools or {}).get(sid)
+        if pool:
+            out[sid] = _common(pooled_inputs(experiment, pool))
+        else:
+            if everything is None:
+                everything = _common(experiment.inputs)
+            out[sid] = dict(everything)
     return out
 
 

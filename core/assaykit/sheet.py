@@ -1,17 +1,27 @@
 """Sample sheets and planning: which files are inputs, and how they group into experiments.
 
 A sample sheet is a CSV a lab edits in Excel. Columns ``file``, ``assay``,
-``experiment``, ``sample_id``, ``role`` and ``lane`` have fixed meanings
-(case-insensitive); every other column is a free condition column that is
-joined onto every record of that row's sample.
+``experiment``, ``sample_id``, ``role``, ``lane``, ``well``, ``plate_format``
+and ``plate_map`` have fixed meanings (case-insensitive); every other column is
+a free condition column that is joined onto every record of that row's sample.
 
 Defaults: an empty ``experiment`` puts the row in one experiment per assay,
 named after the assay; an empty ``sample_id`` is the file stem (with
-``_lane<N>`` appended when a lane is given); an empty ``role`` is the
-assay's default role (``sample``).
+``_lane<N>`` appended when a lane is given, ``_<well>`` when a well is); an
+empty ``role`` is the assay's default role (``sample``).
 
-A file (with its lane, and its ``strip`` when that optional column is given)
-may appear only once per experiment.
+A file (with its lane, its ``strip`` when that optional column is given, and
+its well) may appear only once per experiment.
+
+Plates: one file may hold a plate's 96 or 384 samples, one row per well.
+``well`` is ``A1`` … ``H12`` or ``A1`` … ``P24`` (``a1`` and ``A01`` are read as
+``A1``); ``plate_format`` (96 or 384) checks the wells of that file, which
+otherwise are of the smallest plate that holds them. A plate file's rows all
+name a well (a file listed with and without wells is an error). A row whose
+``plate_map`` names a plate-map CSV in the folder (:mod:`assaykit.platemap`:
+grids of sample ids and conditions, drawn as the plate) stands for one row per
+used well of the map, its other cells applying to every well; a plate map may
+also be the sheet itself (``--sheet plate_map.csv``).
 
 Every problem found names the sheet file, the spreadsheet row (the header is
 row 1) and the column; all problems are reported at once.
@@ -30,12 +40,23 @@ from pathlib import Path, PurePosixPath
 
 from assaykit.config import CONFIG_NAME, did_you_mean
 from assaykit.errors import InputError, SampleSheetError, UsageError
-from assaykit.experiment import Input
+from assaykit.experiment import PLATE_FORMATS, Input, normalize_well, plate_format_of
+from assaykit.platemap import PlateMap, is_plate_map, parse_plate_map, read_text
 from assaykit.plugins import PluginHost
 from assaykit.readers import decode_text, header_delimiter
 
 SHEET_NAME = "samples.csv"
-RESERVED = ("file", "assay", "experiment", "sample_id", "role", "lane")
+RESERVED = (
+    "file",
+    "assay",
+    "experiment",
+    "sample_id",
+    "role",
+    "lane",
+    "well",
+    "plate_format",
+    "plate_map",
+)
 #: A free condition column that also locates a row in its file: one image may hold
 #: several membrane strips stacked one above another (1 = top), each with its own
 #: lanes, so the same file and lane may appear once per strip.
@@ -56,6 +77,10 @@ class SheetRow:
     role: str
     lane: int | None
     conditions: dict[str, str]
+    well: str | None = None
+    plate_format: int | None = None
+    #: the plate map (relative path) the row was drawn from, "" for a sheet row
+    plate_map: str = ""
 
 
 @dataclass
@@ -87,6 +112,10 @@ def _norm_header(h: str) -> str:
 
 def read_sheet_rows(sheet: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (row number, cells) of a CSV sheet, delimiter sniffed, Excel encodings."""
+    return _table(sheet, _sheet_text(sheet))
+
+
+def _sheet_text(sheet: Path) -> str:
     try:
         size = sheet.stat().st_size
         if size > _MAX_SHEET_BYTES:
@@ -95,9 +124,12 @@ def read_sheet_rows(sheet: Path) -> tuple[list[str], list[tuple[int, list[str]]]
     except OSError as exc:
         raise SampleSheetError([f"{sheet}: cannot read: {exc.strerror or exc}"]) from None
     try:
-        text = decode_text(raw, sheet)
+        return decode_text(raw, sheet)
     except InputError as exc:
         raise SampleSheetError([str(exc)]) from None
+
+
+def _table(sheet: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     delim = header_delimiter(text)
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delim))
@@ -160,19 +192,131 @@ def _misspelt_columns(header: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def parse_sheet(
+@dataclass
+class _RawRow:
+    """A sheet row, or one well of a plate map, before validation: its cells by column.
+
+    Fixed columns are keyed in lower case; condition columns as the sheet writes them.
+    ``locs`` says where a cell that came from a plate map is (its grid cell or setting
+    line); every other cell is at ``where``, in the column of its name.
+    """
+
+    n: int
+    where: str
+    desc: str
+    values: dict[str, str]
+    locs: dict[str, str] = field(default_factory=dict)
+    plate_format: int | None = None
+    plate_map: str = ""
+
+    def at(self, name: str) -> str:
+        return self.locs.get(name) or f"{self.where}, column {name!r}"
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+
+def _put(raw: _RawRow, key: str, value: str, where: str) -> None:
+    """Set a cell, matching an existing condition column whatever its case."""
+    same = next((k for k in raw.values if k.lower() == key.lower()), key)
+    raw.values[same] = value
+    raw.locs[same] = where
+
+
+def _expand_map(pm: PlateMap, base: _RawRow, problems: list[str]) -> list[_RawRow]:
+    """One row per used well of a plate map: a grid cell wins over the sheet row's cell,
+    which wins over the map's setting line."""
+    map_file = pm.settings.get("file")
+    if map_file is not None and base.get("file") and map_file.value != base.get("file"):
+        problems.append(
+            f"{map_file.where}: the plate map is for {map_file.value!r}, but "
+            f"{base.at('file')} names {base.get('file')!r}"
+        )
+        return []
+    out = []
+    for well, cells in pm.wells.items():
+        line = pm.lines[well]
+        if base.n:
+            where, desc = base.where, f"row {base.n} (plate map {pm.path}, well {well})"
+        else:  # the map is the sheet
+            where, desc = f"{pm.path}, row {line}", f"row {line} (well {well})"
+        raw = _RawRow(
+            base.n or line,
+            where,
+            desc,
+            dict(base.values),
+            dict(base.locs),
+            pm.plate_format,
+            pm.path,
+        )
+        for key, c in pm.settings.items():
+            if not any(k.lower() == key.lower() and v for k, v in raw.values.items()):
+                _put(raw, key, c.value, c.where)
+        for key, c in cells.items():
+            _put(raw, key, c.value, c.where)
+        _put(raw, "well", well, f"{pm.path}, row {line} (well {well})")
+        out.append(raw)
+    if not out:
+        problems.append(f"{pm.path}: no well has a value in any grid; expected one sample per well")
+    return out
+
+
+def _read_map(folder: Path, rel: str, where: str, problems: list[str]) -> PlateMap | None:
+    bad = check_relpath(folder, rel)
+    if bad:
+        problems.append(f"{where}: {bad}")
+        return None
+    path = folder / rel
+    if not path.is_file():
+        problems.append(f"{where}: plate map {rel!r} not found in {folder}")
+        return None
+    try:
+        return parse_plate_map(read_text(path, rel), rel)
+    except SampleSheetError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _map_sheet_rows(
+    sheet: Path, text: str, default_assay: str | None, problems: list[str]
+) -> list[_RawRow]:
+    """The rows of a plate map given as the sample sheet itself."""
+    pm = parse_plate_map(text, str(sheet))
+    names = [*pm.settings, *pm.grids]
+    misspelt = _misspelt_columns(names)
+    if misspelt:
+        raise SampleSheetError(
+            [
+                f"{sheet}: {h!r} is not a known column; did you mean {want!r}?"
+                for h, want in misspelt
+            ]
+        )
+    if "file" not in pm.settings:
+        raise SampleSheetError(
+            [
+                f"{sheet}: a plate map used as the sample sheet needs a 'file,<path>' line "
+                "naming the plate file, before the grids"
+            ]
+        )
+    if "assay" not in pm.settings and "assay" not in pm.grids and not default_assay:
+        raise SampleSheetError(
+            [
+                f"{sheet}: no 'assay,<name>' line, and no default assay was given "
+                f"(add the line, pass --assay, or set default_assay in {CONFIG_NAME})"
+            ]
+        )
+    return _expand_map(pm, _RawRow(0, str(sheet), "", {}), problems)
+
+
+def _table_rows(
     sheet: Path,
     folder: Path,
-    host: PluginHost,
-    *,
+    header: list[str],
+    body: list[tuple[int, list[str]]],
     default_assay: str | None,
-) -> list[SheetRow]:
-    """Parse and validate a sample sheet against the installed assays.
-
-    Raises SampleSheetError listing every bad cell (file, row, column).
-    """
-    header, body = read_sheet_rows(sheet)
-    problems: list[str] = []
+    problems: list[str],
+) -> list[_RawRow]:
+    """The rows of an ordinary sample sheet (header checks first), plate maps expanded."""
     lower = [h.lower() for h in header]
     dup = sorted({h for h in lower if h and lower.count(h) > 1})
     if dup:
@@ -189,103 +333,243 @@ def parse_sheet(
         )
     if "file" not in lower:
         raise SampleSheetError([f"{sheet}, row 1, column 'file': missing; the header is {header}"])
-    idx = {h: lower.index(h) for h in RESERVED if h in lower}
-    if "assay" not in idx and not default_assay:
+    if "assay" not in lower and not default_assay:
         raise SampleSheetError(
             [
                 f"{sheet}, row 1, column 'assay': missing, and no default assay was given "
                 f"(add an 'assay' column, pass --assay, or set default_assay in {CONFIG_NAME})"
             ]
         )
-    cond_cols = [(j, h) for j, h in enumerate(header) if h.lower() not in RESERVED and h]
-
-    def cell(cells: list[str], name: str) -> str:
-        j = idx.get(name)
-        return cells[j].strip() if j is not None and j < len(cells) else ""
-
-    out: list[SheetRow] = []
-    seen: dict[tuple[str, str, str, int | None, str], int] = {}
+    cols = [(j, h.lower() if h.lower() in RESERVED else h) for j, h in enumerate(header) if h]
+    out: list[_RawRow] = []
     for n, cells in body:
         where = f"{sheet}, row {n}"
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             problems.append(f"{where}: {len(cells)} cells but the header has {len(header)} columns")
-        rel = cell(cells, "file").replace("\\", "/")
-        bad = check_relpath(folder, rel)
-        if bad:
-            problems.append(f"{where}, column 'file': {bad}")
+        values = {h: (cells[j].strip() if j < len(cells) else "") for j, h in cols}
+        raw = _RawRow(n, where, f"row {n}", values)
+        map_rel = raw.get("plate_map").replace("\\", "/")
+        if not map_rel:
+            out.append(raw)
             continue
-        rel = PurePosixPath(rel).as_posix()
-        assay_name = cell(cells, "assay") or (default_assay or "")
-        if not assay_name:
+        if raw.get("well"):
             problems.append(
-                f"{where}, column 'assay': empty, and no default assay was given "
-                f"(use --assay or default_assay in {CONFIG_NAME})"
-            )
-            continue
-        assay = host.assays.get(assay_name)
-        if assay is None:
-            known = ", ".join(sorted(host.assays)) or "none installed"
-            guess = did_you_mean(assay_name, sorted(host.assays))
-            hint = f"did you mean {guess!r}? " if guess else ""
-            problems.append(
-                f"{where}, column 'assay': unknown assay {assay_name!r}; {hint}"
-                f"expected one of: {known}"
+                f"{raw.at('well')}: the row names a plate map; its wells come from the map "
+                "(leave 'well' empty, or drop the plate map)"
             )
             continue
-        reader = host.reader_for(rel)
-        if reader is None or reader.kind not in assay.input_kinds:
-            want = ", ".join(host.suffixes_for_kinds(assay.input_kinds)) or "none installed"
-            got = f"a {reader.kind!r} file" if reader is not None else "an unknown file type"
+        pm = _read_map(folder, map_rel, raw.at("plate_map"), problems)
+        if pm is not None:
+            del raw.values["plate_map"]
+            out.extend(_expand_map(pm, raw, problems))
+    return out
+
+
+def _plate_format_cell(raw: _RawRow, problems: list[str]) -> int | None:
+    """The row's plate format: its ``plate_format`` cell, or its plate map's grid size."""
+    text = raw.get("plate_format")
+    if not text:
+        return raw.plate_format
+    try:
+        v = float(text)
+        fmt = int(v) if v.is_integer() else 0
+    except ValueError:
+        fmt = 0
+    if fmt not in PLATE_FORMATS:
+        problems.append(
+            f"{raw.at('plate_format')}: {text!r} is not a plate format; expected 96 or 384"
+        )
+        return raw.plate_format
+    if raw.plate_format is not None and fmt != raw.plate_format:
+        problems.append(
+            f"{raw.at('plate_format')}: {fmt}, but the plate map's grids are "
+            f"{raw.plate_format}-well"
+        )
+        return raw.plate_format
+    return fmt
+
+
+def _row(
+    raw: _RawRow, folder: Path, host: PluginHost, default_assay: str | None, problems: list[str]
+) -> SheetRow | None:
+    """Validate one raw row into a SheetRow (None when it cannot be used at all)."""
+    rel = raw.get("file").replace("\\", "/")
+    bad = check_relpath(folder, rel)
+    if bad:
+        problems.append(f"{raw.at('file')}: {bad}")
+        return None
+    rel = PurePosixPath(rel).as_posix()
+    assay_name = raw.get("assay") or (default_assay or "")
+    if not assay_name:
+        problems.append(
+            f"{raw.at('assay')}: empty, and no default assay was given "
+            f"(use --assay or default_assay in {CONFIG_NAME})"
+        )
+        return None
+    assay = host.assays.get(assay_name)
+    if assay is None:
+        known = ", ".join(sorted(host.assays)) or "none installed"
+        guess = did_you_mean(assay_name, sorted(host.assays))
+        hint = f"did you mean {guess!r}? " if guess else ""
+        problems.append(
+            f"{raw.at('assay')}: unknown assay {assay_name!r}; {hint}expected one of: {known}"
+        )
+        return None
+    reader = host.reader_for(rel)
+    if reader is None or reader.kind not in assay.input_kinds:
+        want = ", ".join(host.suffixes_for_kinds(assay.input_kinds)) or "none installed"
+        got = f"a {reader.kind!r} file" if reader is not None else "an unknown file type"
+        problems.append(f"{raw.at('file')}: {rel!r} is {got}; assay {assay_name!r} reads {want}")
+    role = raw.get("role") or assay.default_role
+    if role not in assay.roles:
+        guess = did_you_mean(role, assay.roles)
+        hint = f"did you mean {guess!r}? " if guess else ""
+        problems.append(
+            f"{raw.at('role')}: unknown role {role!r} for assay {assay_name!r}; "
+            f"{hint}expected one of: {', '.join(assay.roles)}"
+        )
+    lane_s = raw.get("lane")
+    lane: int | None = None
+    if lane_s:
+        try:
+            lane = int(float(lane_s)) if float(lane_s).is_integer() else -1
+        except ValueError:
+            lane = -1
+        if lane < 1:
             problems.append(
-                f"{where}, column 'file': {rel!r} is {got}; assay {assay_name!r} reads {want}"
+                f"{raw.at('lane')}: {lane_s!r} is not a lane number; expected a whole number from 1"
             )
-        role = cell(cells, "role") or assay.default_role
-        if role not in assay.roles:
-            guess = did_you_mean(role, assay.roles)
-            hint = f"did you mean {guess!r}? " if guess else ""
+            lane = None
+    plate_format = _plate_format_cell(raw, problems)
+    well: str | None = None
+    well_s = raw.get("well")
+    if well_s:
+        try:
+            well = normalize_well(well_s, plate_format)
+        except ValueError as exc:
+            problems.append(f"{raw.at('well')}: {exc}")
+        if lane is not None:
             problems.append(
-                f"{where}, column 'role': unknown role {role!r} for assay {assay_name!r}; "
-                f"{hint}expected one of: {', '.join(assay.roles)}"
+                f"{raw.at('well')}: the row gives both lane {lane} and well {well_s!r}; a row "
+                "is one lane of a gel or one well of a plate"
             )
-        lane_s = cell(cells, "lane")
-        lane: int | None = None
-        if lane_s:
-            try:
-                lane = int(float(lane_s)) if float(lane_s).is_integer() else -1
-            except ValueError:
-                lane = -1
-            if lane < 1:
-                problems.append(
-                    f"{where}, column 'lane': {lane_s!r} is not a lane number; "
-                    "expected a whole number from 1"
-                )
-                lane = None
-        conditions = {h: (cells[j].strip() if j < len(cells) else "") for j, h in cond_cols}
-        for req in assay.required_columns:
-            if not conditions.get(req, "") and not any(
-                k.lower() == req.lower() and v for k, v in conditions.items()
-            ):
-                problems.append(
-                    f"{where}, column {req!r}: required by assay {assay_name!r} "
-                    "and empty or missing"
-                )
-        stem = PurePosixPath(rel).stem
-        sample_id = cell(cells, "sample_id") or (stem if lane is None else f"{stem}_lane{lane}")
-        experiment = cell(cells, "experiment") or assay_name
-        strip = next((v for k, v in conditions.items() if k.lower() == STRIP_COLUMN), "")
-        key = (assay_name, experiment, rel, lane, strip)
+    elif raw.get("plate_format"):
+        problems.append(
+            f"{raw.at('plate_format')}: given without a well; a plate format "
+            "says which wells a plate has (put each sample's well in 'well')"
+        )
+    conditions = {h: v for h, v in raw.values.items() if h.lower() not in RESERVED}
+    for req in assay.required_columns:
+        if not any(k.lower() == req.lower() and v for k, v in conditions.items()):
+            problems.append(f"{raw.at(req)}: required by assay {assay_name!r} and empty or missing")
+    stem = PurePosixPath(rel).stem
+    default_id = stem if lane is None else f"{stem}_lane{lane}"
+    sample_id = raw.get("sample_id") or (default_id if well is None else f"{stem}_{well}")
+    experiment = raw.get("experiment") or assay_name
+    return SheetRow(
+        raw.n,
+        rel,
+        assay_name,
+        experiment,
+        sample_id,
+        role,
+        lane,
+        conditions,
+        well,
+        plate_format if well is not None else None,
+        raw.plate_map,
+    )
+
+
+def _check_positions(pairs: list[tuple[_RawRow, SheetRow]], problems: list[str]) -> list[SheetRow]:
+    """Each (file, lane, strip, well) once per experiment; a plate file's rows all have a
+    well; one plate format per file. Returns the rows that are not duplicates."""
+    out: list[SheetRow] = []
+    seen: dict[tuple[str, str, str, int | None, str, str | None], str] = {}
+    with_well: dict[str, _RawRow] = {}
+    without: dict[str, _RawRow] = {}
+    for raw, r in pairs:
+        strip = next((v for k, v in r.conditions.items() if k.lower() == STRIP_COLUMN), "")
+        key = (r.assay, r.experiment, r.file, r.lane, strip, r.well)
         if key in seen:
             problems.append(
-                f"{where}, column 'file': {rel!r}"
-                + (f" lane {lane}" if lane is not None else "")
+                f"{raw.at('well' if r.well else 'file')}: {r.file!r}"
+                + (f" lane {r.lane}" if r.lane is not None else "")
                 + (f" strip {strip}" if strip else "")
-                + f" is already listed for experiment {experiment!r} on row {seen[key]}"
+                + (f" well {r.well}" if r.well else "")
+                + f" is already listed for experiment {r.experiment!r} on {seen[key]}"
             )
             continue
-        seen[key] = n
-        out.append(SheetRow(n, rel, assay_name, experiment, sample_id, role, lane, conditions))
+        seen[key] = raw.desc
+        (with_well if r.well is not None or raw.get("well") else without).setdefault(r.file, raw)
+        out.append(r)
+    for rel, raw in without.items():
+        if rel in with_well:
+            problems.append(
+                f"{raw.at('well')}: {rel!r} has no well here but has wells on "
+                f"{with_well[rel].desc}; give every row of a plate file a well, or list the "
+                "file without wells"
+            )
+    by_file: dict[str, list[tuple[_RawRow, SheetRow]]] = {}
+    kept = {id(r) for r in out}
+    for raw, r in pairs:
+        if r.well is not None and id(r) in kept:
+            by_file.setdefault(r.file, []).append((raw, r))
+    for rel, group in by_file.items():
+        explicit = {
+            r.plate_format: raw
+            for raw, r in group
+            if raw.get("plate_format") or raw.plate_format is not None
+        }
+        if len(explicit) > 1:
+            (a, ra), (b, rb) = list(explicit.items())[:2]
+            problems.append(
+                f"{rb.at('plate_format')}: {rel!r} is a {b}-well plate here but a "
+                f"{a}-well plate on {ra.desc}"
+            )
+            continue
+        fmt = (
+            next(iter(explicit))
+            if explicit
+            else plate_format_of(r.well for _, r in group if r.well)
+        )
+        for raw, r in group:
+            if r.well is None:
+                continue
+            try:
+                normalize_well(r.well, fmt)
+            except ValueError as exc:
+                problems.append(f"{raw.at('well')}: {exc} (the plate format of {rel!r})")
+            r.plate_format = fmt
+    return out
+
+
+def parse_sheet(
+    sheet: Path,
+    folder: Path,
+    host: PluginHost,
+    *,
+    default_assay: str | None,
+) -> list[SheetRow]:
+    """Parse and validate a sample sheet (or a plate map) against the installed assays.
+
+    Raises SampleSheetError listing every bad cell (file, row, column).
+    """
+    text = _sheet_text(sheet)
+    problems: list[str] = []
+    if is_plate_map(text):
+        raws = _map_sheet_rows(sheet, text, default_assay, problems)
+    else:
+        header, body = _table(sheet, text)
+        raws = _table_rows(sheet, folder, header, body, default_assay, problems)
+    pairs = []
+    for raw in raws:
+        r = _row(raw, folder, host, default_assay, problems)
+        if r is not None:
+            pairs.append((raw, r))
+    out = _check_positions(pairs, problems)
     if problems:
-        raise SampleSheetError(problems)
+        raise SampleSheetError(list(dict.fromkeys(problems)))
     if not out:
         raise SampleSheetError([f"{sheet}: no rows; expected one row per input file"])
     return out
@@ -345,7 +629,7 @@ def plan(
                 (r.assay, r.experiment), PlannedExperiment(r.assay, r.experiment)
             )
             experiments[(r.assay, r.experiment)].rows.append(r)
-        listed = {r.file for r in rows}
+        listed = {r.file for r in rows} | {r.plate_map for r in rows if r.plate_map}
         try:
             sheet_rel = sheet.resolve().relative_to(folder.resolve()).as_posix()
         except ValueError:
@@ -403,6 +687,8 @@ def build_inputs(
                 conditions=dict(r.conditions),
                 metadata=metadata.get(r.file, {}),
                 row=r.row or None,
+                well=r.well,
+                plate_format=r.plate_format,
             )
         )
     return out

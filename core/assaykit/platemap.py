@@ -19,8 +19,10 @@ or 16 by 24 (384). A plate map is a CSV of such grids, one per sheet column::
   ``experiment`` or a condition column (``dose_uM``, ``cell_line``...).
   ``file``, ``well``, ``lane``, ``plate_map`` and ``plate_format`` cannot be grids.
 - A map with one grid and no ``[name]`` line is a ``[sample_id]`` grid.
-- A well is a sample when some grid has a non-empty cell for it; the other
-  wells are not used. Row lines may be left out (an empty plate row).
+- The wells used are those with a sample id in the ``[sample_id]`` grid; with
+  no such grid, those with a value in some grid (their sample ids are then
+  ``<file stem>_<well>``). Other grids may cover the whole plate. Row lines
+  may be left out (an empty plate row).
 - Every grid of one map has the same size, and that size is the plate format.
 
 It is used either as the sample sheet itself (``--sheet plate_map.csv``; it
@@ -254,5 +256,7 @@ def parse_plate_map(text: str, label: str) -> PlateMap:
     if problems:
         raise SampleSheetError(problems)
     fmt = next(iter(formats)) if formats else 96
+    if "sample_id" in names:  # the sample ids say which wells are samples
+        wells = {w: c for w, c in wells.items() if "sample_id" in c}
     ordered = dict(sorted(wells.items(), key=lambda kv: (kv[0][0], int(kv[0][1:]))))
     return PlateMap(label, fmt, settings, ordered, lines, names)

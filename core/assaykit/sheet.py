@@ -333,7 +333,7 @@ def _table_rows(
         )
     if "file" not in lower:
         raise SampleSheetError([f"{sheet}, row 1, column 'file': missing; the header is {header}"])
-    if "assay" not in lower and not default_assay:
+    if "assay" not in lower and not default_assay and "plate_map" not in lower:
         raise SampleSheetError(
             [
                 f"{sheet}, row 1, column 'assay': missing, and no default assay was given "

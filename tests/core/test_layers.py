@@ -41,7 +41,7 @@ BUILTIN_PLUGIN = {"_builtin"}
 #: ``batch._plan``, in the front end.
 STAGES: list[tuple[str, set[str]]] = [
     ("host", {"plugins", "config"}),
-    ("scan", {"sheet"}),
+    ("scan", {"sheet", "platemap"}),
     ("plan", set()),
     ("execute", {"execute", "_pool", "progress"}),
     ("store", {"store"}),

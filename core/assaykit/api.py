@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from assaykit.records import (
     RecordContext,
     ResultTable,
     complete_records,
+    measurement_pools,
     params_sha256,
     sample_conditions,
     utc_now,
@@ -44,10 +45,13 @@ class AnalysisResult:
     qc_flags: list[QCFlag]
     figures: list[FigureData]
     params: Params
+    #: aggregate sample id -> the sample ids it was computed from (``from_samples``)
+    pools: dict[str, list[str]] = field(default_factory=dict)
 
     def table(self) -> ResultTable:
-        conds = sample_conditions(self.experiment, {r.sample_id for r in self.records})
-        cols = sorted({k for i in self.experiment.inputs for k in i.conditions})
+        ids = {r.sample_id for r in self.records}
+        conds = sample_conditions(self.experiment, ids, self.pools)
+        cols = sorted({k for c in conds.values() for k in c} - set(RECORD_FIELDS))
         rows = []
         for r in self.records:
             c = conds.get(r.sample_id, {})
@@ -181,7 +185,14 @@ def analyze(
         raise AnalysisError(
             f"assay {assay_name!r}, experiment {exp.name!r}: {type(exc).__name__}: {exc}"
         ) from exc
-    return AnalysisResult(exp, records, list(result.qc_flags), list(result.figures), p)
+    return AnalysisResult(
+        exp,
+        records,
+        list(result.qc_flags),
+        list(result.figures),
+        p,
+        measurement_pools(result.measurements),
+    )
 
 
 def run(

@@ -28,6 +28,7 @@ from assaykit.records import (
     RecordContext,
     complete_records,
     error_records,
+    measurement_pools,
     sample_conditions,
     sha256_text,
     utc_now,
@@ -129,11 +130,7 @@ def run_analysis(
 def _conditions(
     exp: Experiment, records: Sequence[Record], result: AssayResult | None
 ) -> dict[str, dict[str, str]]:
-    pools: dict[str, list[str]] = {}
-    for m in result.measurements if result is not None else ():
-        if m.from_samples:
-            pool = pools.setdefault(m.sample_id, [])
-            pool.extend(s for s in m.from_samples if s not in pool)
+    pools = measurement_pools(result.measurements) if result is not None else {}
     return sample_conditions(exp, {r.sample_id for r in records}, pools)
 
 

@@ -401,6 +401,17 @@ def error_records(
     return out
 
 
+def measurement_pools(measurements: Iterable[Measurement]) -> dict[str, list[str]]:
+    """Sample id -> the ``from_samples`` of its measurements (the ``pools`` of
+    :func:`sample_conditions`), in first-seen order."""
+    pools: dict[str, list[str]] = {}
+    for m in measurements:
+        if m.from_samples:
+            pool = pools.setdefault(m.sample_id, [])
+            pool.extend(s for s in m.from_samples if s not in pool)
+    return pools
+
+
 def _joined_cells(i: Input) -> Mapping[str, str]:
     """The columns of a row that are joined onto its records: conditions, and its well."""
     if i.well is None:

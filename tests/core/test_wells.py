@@ -386,3 +386,53 @@ def test_a_map_written_for_another_plate_is_refused(plate_host: PluginHost, tmp_
     write_csv(folder / "samples.csv", ["file", "plate_map"], [["q.csv", "map.csv"]])
     with pytest.raises(SampleSheetError, match=r"map.csv: no grid; expected a \[name\] line"):
         _parse(folder, plate_host)
+
+
+# -- records of values that come from many wells ----------------------------------------------
+
+
+def _plate_experiment(folder: Path, host: PluginHost) -> assaykit.Experiment:
+    write_plate(folder / "a.csv")
+    write_csv(
+        folder / "samples.csv",
+        ["file", "well", "group", "medium"],
+        [
+            ["a.csv", "A1", "g1", "RPMI"],
+            ["a.csv", "A2", "g1", "RPMI"],
+            ["a.csv", "B1", "g2", "RPMI"],
+        ],
+    )
+    return experiment_from_folder(folder, assay="toy_plate", host=host)
+
+
+def test_in_memory_analysis_keeps_wells_and_the_shared_conditions_of_aggregates(
+    plate_host: PluginHost, tmp_path: Path
+) -> None:
+    exp = _plate_experiment(tmp_path / "in", plate_host)
+    res = assaykit.analyze("toy_plate", exp, host=plate_host)
+    rows = {(d["sample_id"], d["metric"]): d for d in res.table().dicts()}
+    assert rows[("a_A2", "signal")]["well"] == "A2"
+    assert rows[("a_A2", "signal")]["value_num"] == reading("A", 2)
+    g1 = rows[("g1", "mean_signal")]
+    assert (g1["input_path"], g1["group"], g1["medium"], g1["well"]) == ("a.csv", "g1", "RPMI", "")
+    assert g1["value_num"] == pytest.approx((reading("A", 1) + reading("A", 2)) / 2)
+    assert rows[("g2", "n_wells")]["well"] == "B1"  # one well: it is what they share
+
+
+def test_a_plate_wide_value_names_the_plate_and_unknown_wells_are_a_plugin_error(
+    plate_host: PluginHost, tmp_path: Path
+) -> None:
+    from assaykit import AssayResult, PluginError
+    from assaykit.records import RecordContext, complete_records
+
+    exp = _plate_experiment(tmp_path / "in", plate_host)
+    assay = plate_host.get_assay("toy_plate")
+    ctx = RecordContext("run", "toy_plate", "toyplate", assay.version, "p" * 64, "now")
+    res = AssayResult()
+    res.add("whole plate", "group", "all", "n_wells", 3)  # no row and no from_samples
+    (rec,) = complete_records(assay, exp, res, ctx)
+    assert rec.input_path == "a.csv" and rec.input_sha256 == exp.inputs[0].sha256
+    bad = AssayResult()
+    bad.add("g1", "group", "g1", "n_wells", 2, from_samples=["a_A1", "a_Z9"])
+    with pytest.raises(PluginError, match=r"from_samples \['a_Z9'\], which are not sample ids"):
+        complete_records(assay, exp, bad, ctx)

@@ -436,3 +436,44 @@ def test_a_plate_wide_value_names_the_plate_and_unknown_wells_are_a_plugin_error
     bad.add("g1", "group", "g1", "n_wells", 2, from_samples=["a_A1", "a_Z9"])
     with pytest.raises(PluginError, match=r"from_samples \['a_Z9'\], which are not sample ids"):
         complete_records(assay, exp, bad, ctx)
+
+
+def test_the_cli_runs_a_plate_map_given_with_sheet(
+    tmp_path: Path, activate_site: Callable[[Path], None]
+) -> None:
+    """``assaykit run FOLDER --sheet plate_map.csv``, the plugin pip-installed as a lab's."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers.packages import pip_install_target
+
+    shutil.copytree(TOYPLATE_SRC.parent, tmp_path / "src")
+    activate_site(pip_install_target(tmp_path / "src", tmp_path / "site"))
+    folder = tmp_path / "in"
+    write_plate(folder / "plate1.csv")
+    text = "file,plate1.csv\nassay,toy_plate\n" + grid("sample_id", lambda r, c: f"s{r}{c}")
+    (tmp_path / "map.csv").write_text(text, encoding="utf-8")
+    env = {**os.environ, "ASSAYKIT_PLUGINS": "toyplate"}
+    env.pop("ASSAYKIT_BLOCK_PLUGINS", None)
+    args = [
+        "run",
+        str(folder),
+        "--out",
+        str(tmp_path / "out"),
+        "--sheet",
+        str(tmp_path / "map.csv"),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "assaykit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    signal = [d for d in results(tmp_path / "out") if d["metric"] == "signal"]
+    assert sorted((d["well"], d["sample_id"]) for d in signal) == sorted(
+        (f"{r}{c}", f"s{r}{c}") for r in ROWS96 for c in COLS96
+    )

@@ -60,7 +60,7 @@ FRONT = {
     "scaffold",
     "_docgen",
 }
-LAYERS = ("cytometry", "imaging")
+LAYERS = ("cytometry", "imaging", "plates")
 
 STAGE_OF = {m: n for n, (_, mods) in enumerate(STAGES) for m in mods}
 HOST = {m for _, mods in STAGES for m in mods} | FRONT | BUILTIN_PLUGIN
@@ -252,6 +252,8 @@ def _loaded(statement: str) -> dict[str, str]:
         ("import assaykit.cytometry.prepare", LAYER_CONTRACT),
         ("import assaykit.imaging", LAYER_CONTRACT),
         ("import assaykit.imaging.pipeline", LAYER_CONTRACT),
+        ("import assaykit.plates.doseresponse", LAYER_CONTRACT),
+        ("import assaykit.plates.synthetic", LAYER_CONTRACT),
         # what a plugin's declaration module imports
         (
             "from assaykit import Assay, AssayResult, Experiment, Input, Metric, Params, "

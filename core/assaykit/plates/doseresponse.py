@@ -20,9 +20,10 @@ What a lab does in a spreadsheet and GraphPad Prism, with every choice written d
 
    *Starting values* follow ``SSfpl``'s idea: the model is linear in ``top`` and
    ``bottom`` once ``log10_ic50`` and ``hill`` are fixed, so a grid over those two
-   (IC50 from one decade below to one decade above the tested doses, |hill| 0.3 to 5)
+   (IC50 from one decade below to one decade above the tested doses, hill 0.3 to 5)
    is searched with ``top``/``bottom`` solved exactly by linear least squares; the best
-   grid point starts ``scipy.optimize.least_squares`` (trust-region reflective).
+   grid point starts ``scipy.optimize.least_squares`` (trust-region reflective; hill kept
+   in :data:`HILL_BOUNDS`, log10 IC50 within 3 decades of the tested range).
 
    *Three-parameter fallback* (``model="auto"``, the default): the 4PL is kept when the
    data show both plateaus. When the 4PL fit does not converge, or its curve at the
@@ -57,7 +58,9 @@ What a lab does in a spreadsheet and GraphPad Prism, with every choice written d
      wells of that role: two-sided Mann-Whitney U test p < 0.01 *and* a difference of
      medians above 10 % of the inner median (evaporation raises outer wells); needs at
      least 3 wells on each side.
-   - ``fit_failed``: no model could be fitted (too few doses, no response).
+   - ``no_inhibition``: the median response at the highest dose is less than ``min_drop``
+     (20 % of vehicle) below that at the lowest dose: no curve is fitted.
+   - ``fit_failed``: no model converged with finite standard errors.
 
 6. **Resistance factor** (:func:`resistance_factor`): ``IC50_resistant / IC50_parental``,
    its SE on the log10 scale ``sqrt(SE_r² + SE_p²)`` (independent fits), the 95 % CI with
@@ -127,6 +130,12 @@ DOSE_RESPONSE_FLAGS: tuple[Flag, ...] = (
         "warn",
         "Outer-ring wells of a control role differ from its inner wells (two-sided "
         "Mann-Whitney p < 0.01 and > 10 % difference of medians), e.g. evaporation.",
+    ),
+    Flag(
+        "no_inhibition",
+        "fail",
+        "The median response falls by less than min_drop (% of vehicle) from the lowest to "
+        "the highest dose (or rises): no curve is fitted and the IC50 is not estimable.",
     ),
     Flag(
         "fit_failed",
@@ -217,7 +226,9 @@ def logistic4(
 class CurveFit:
     """A fitted dose-response curve: every number, what it is, and how it was obtained."""
 
-    model: str  #: "4PL", "3PL-bottom0" (bottom fixed 0), "3PL-top100" (top fixed 100), "2PL"
+    #: "4PL", "3PL-bottom0" (bottom fixed 0), "3PL-top100" (top fixed 100), "2PL" (both
+    #: fixed), or "none" (no curve: see the no_inhibition / fit_failed flag)
+    model: str
     ic50: float  #: relative IC50, dose units (µM): halfway between top and bottom
     ic50_ci_low: float  #: 95 % CI (delta method on log10 IC50, t on dof), dose units
     ic50_ci_high: float
@@ -367,6 +378,35 @@ def _modified_z(r: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(0.6745 * (r - med) / mad, dtype=float)
 
 
+def _no_fit(x: NDArray[np.float64], y: NDArray[np.float64], flag: QCFlag) -> CurveFit:
+    """The result when no curve is reported: NaN numbers, the reason as the flag."""
+    nan = math.nan
+    return CurveFit(
+        "none",
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        int(y.size),
+        int(np.unique(x).size),
+        0,
+        float(10 ** x.min()),
+        float(10 ** x.max()),
+        False,
+        False,
+        flags=(flag,),
+    )
+
+
 def _check_input(dose: ArrayLike, response: ArrayLike) -> tuple[NDArray[np.float64], ...]:
     d = np.asarray(dose, dtype=float).ravel()
     y = np.asarray(response, dtype=float).ravel()
@@ -395,6 +435,7 @@ def fit_dose_response(
     outlier_z: float = 3.5,
     exclude_outliers: bool = True,
     outlier_min_delta: float = 5.0,
+    min_drop: float = 20.0,
     entity: str | None = None,
 ) -> CurveFit:
     """Fit a dose-response curve to per-well ``response`` (% of vehicle) at ``dose`` (µM).
@@ -402,7 +443,10 @@ def fit_dose_response(
     Wells with dose 0 (vehicle) or a non-finite value are not part of the fit (the
     vehicle defines 100 %). ``model`` is ``"auto"`` (4PL with the 3PL fallbacks of the
     module docstring) or one of :data:`MODELS`. ``entity`` (the cell line) scopes the
-    QC flags. Raises :class:`~assaykit.errors.AnalysisError` on unusable input.
+    QC flags. A curve whose median response falls by less than ``min_drop`` (% of
+    vehicle) from the lowest to the highest dose is not fitted: model ``"none"``, NaN
+    numbers and the ``no_inhibition`` flag (likewise ``fit_failed`` when no model
+    converges). Raises :class:`~assaykit.errors.AnalysisError` on unusable input.
     """
     if model != "auto" and model not in MODELS:
         raise AnalysisError(f"model {model!r}: expected 'auto' or one of {', '.join(MODELS)}")
@@ -410,6 +454,24 @@ def fit_dose_response(
     idx_all = np.flatnonzero(keep)
     x_all = np.log10(d[idx_all])
     y_all = y[idx_all]
+    who = f"{entity}: " if entity else ""
+    u = np.unique(x_all)
+    drop = float(np.median(y_all[x_all == u[0]]) - np.median(y_all[x_all == u[-1]]))
+    if not drop >= min_drop:
+        return _no_fit(
+            x_all,
+            y_all,
+            QCFlag(
+                "no_inhibition",
+                "fail",
+                entity=entity,
+                message=(
+                    f"{who}the response falls by {drop:.3g} % of vehicle from the lowest to the "
+                    f"highest dose (less than {min_drop:g}): IC50 not estimable, above "
+                    f"{10 ** u[-1]:.4g} if the line responds at all"
+                ),
+            ),
+        )
 
     def choose(x: NDArray[np.float64], yy: NDArray[np.float64]) -> tuple[str, _Raw]:
         if model != "auto":
@@ -460,15 +522,16 @@ def fit_dose_response(
             used[:] = True
     x, yy = x_all[used], y_all[used]
     flags: list[QCFlag] = []
-    who = f"{entity}: " if entity else ""
     if not raw.ok:
-        flags.append(
+        return _no_fit(
+            x,
+            yy,
             QCFlag(
                 "fit_failed",
                 "fail",
                 entity=entity,
-                message=f"{who}no model converged with finite standard errors",
-            )
+                message=(f"{who}no model converged with finite standard errors"),
+            ),
         )
     p, se = raw.params, raw.se
     top_ok, bottom_ok = _reached(raw, x, plateau_fraction)

@@ -60,15 +60,6 @@ class SyntheticPlate:
     def true_resistance_factor(self) -> float:
         return self.truth["resistant"].ic50 / self.truth["parental"].ic50
 
-    def line(self, cell_line: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(dose, OD, wells) of one cell line's sample and vehicle wells."""
-        ws = [w for w in self.wells if w.cell_line == cell_line and w.role != "blank"]
-        return (
-            np.array([w.dose for w in ws]),
-            np.array([w.signal for w in ws]),
-            [w.well for w in ws],
-        )
-
 
 def make_plate(
     seed: int,

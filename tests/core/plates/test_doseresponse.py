@@ -109,14 +109,59 @@ def test_partial_curves_fall_back_to_bottom_fixed_at_zero(fitted) -> None:
         assert fit.bottom == 0.0 and math.isnan(fit.bottom_se)
         assert not fit.bottom_reached
         assert {"ic50_outside_range", "no_plateau"} <= set(fit.flag_names)
-        # forcing the 4PL on the same wells is what the fallback avoids: worse or undefined
+        # forcing the 4PL on the same wells is what the fallback avoids: it is further off
         d, y, _ = normalise_plate(plate.wells)["resistant"]
         forced = fit_dose_response(d, y, model="4PL")
+        true = plate.truth["resistant"].ic50
         assert forced.model == "4PL"
-        assert not (
-            abs(forced.ic50 / plate.truth["resistant"].ic50 - 1) < 0.01
-            and forced.log10_ic50_se < fit.log10_ic50_se
-        )
+        assert abs(math.log(forced.ic50 / true)) > abs(math.log(fit.ic50 / true)), plate.seed
+
+
+def _curve(ic50: float, hill: float, top: float, bottom: float, seed: int = 1):
+    """Six 3-fold doses x 3 wells on the 4PL with 2 % noise (truth from the formula)."""
+    rng = np.random.default_rng(seed)
+    dose = np.repeat(30.0 / 3.0 ** np.arange(6), 3)
+    y = logistic4(np.log10(dose), top, bottom, math.log10(ic50), hill)
+    return dose, y + rng.normal(0, 2.0, dose.size)
+
+
+def test_top_not_reached_falls_back_to_top_fixed_at_100() -> None:
+    dose, y = _curve(ic50=0.15, hill=1.0, top=100.0, bottom=5.0)  # lowest dose 0.12
+    fit = fit_dose_response(dose, y)
+    assert fit.model == "3PL-top100" and fit.top == 100.0 and math.isnan(fit.top_se)
+    assert not fit.top_reached and fit.bottom_reached
+    assert "no_plateau" in fit.flag_names and "ic50_outside_range" not in fit.flag_names
+    assert fit.ic50 == pytest.approx(0.15, rel=0.15)
+
+
+def test_neither_plateau_reached_fixes_both() -> None:
+    dose, y = _curve(ic50=1.0, hill=0.35, top=100.0, bottom=0.0)  # shallow: no plateau
+    fit = fit_dose_response(dose, y)
+    assert fit.model == "2PL" and (fit.top, fit.bottom) == (100.0, 0.0)
+    assert fit.ic50 == pytest.approx(1.0, rel=0.25)
+    assert fit.dof == dose.size - 2
+
+
+def test_full_curve_keeps_the_4pl_and_the_model_can_be_forced() -> None:
+    dose, y = _curve(ic50=2.0, hill=1.5, top=98.0, bottom=6.0)  # plateaus on 2 doses each
+    fit = fit_dose_response(dose, y)
+    assert fit.model == "4PL" and fit.flags == ()
+    assert fit.ic50 == pytest.approx(2.0, rel=0.05)
+    assert fit.ic50_ci_low < 2.0 < fit.ic50_ci_high
+    forced = fit_dose_response(dose, y, model="3PL-bottom0")
+    assert forced.model == "3PL-bottom0" and forced.bottom == 0.0
+
+
+@pytest.mark.parametrize("shape", ["flat", "rising"])
+def test_no_inhibition_gives_no_curve(shape: str) -> None:
+    dose = np.repeat(30.0 / 3.0 ** np.arange(6), 3)
+    noise = np.random.default_rng(3).normal(0, 2.0, dose.size)
+    y = (100.0 if shape == "flat" else 60 + 10 * np.log10(dose)) + noise
+    fit = fit_dose_response(dose, y, entity="SH-SY5Y")
+    assert fit.model == "none" and math.isnan(fit.ic50) and math.isnan(fit.hill)
+    assert fit.flag_names == ("no_inhibition",)
+    assert fit.flags[0].severity == "fail" and fit.flags[0].entity == "SH-SY5Y"
+    assert "above 30" in fit.flags[0].message
 
 
 def test_clean_curves_raise_no_flags(fitted) -> None:

@@ -26,13 +26,16 @@ What a lab does in a spreadsheet and GraphPad Prism, with every choice written d
    in :data:`HILL_BOUNDS`, log10 IC50 within 3 decades of the tested range).
 
    *Three-parameter fallback* (``model="auto"``, the default): the 4PL is kept when the
-   data show both plateaus. When the 4PL fit does not converge, or its curve at the
-   highest tested dose has fallen by less than ``1 - plateau_fraction`` (default 80 %)
-   of the way from top to bottom (the bottom plateau was not reached), the fit is
-   redone with ``bottom`` fixed at 0 (``"3PL-bottom0"``: blank-subtracted % of vehicle
-   reaches 0 when every cell is dead). When the top plateau is not reached at the lowest
-   dose, ``top`` is fixed at 100 (``"3PL-top100"``: the vehicle defines 100 %). When
-   neither is reached both are fixed (``"2PL"``). The chosen model is ``CurveFit.model``.
+   data show both plateaus, a plateau being *two* doses on it: the fitted curve at the
+   second-highest dose has fallen at least ``1 - plateau_fraction`` (default 80 %) of
+   the way from top to bottom, and at the second-lowest dose at most ``plateau_fraction``.
+   (One dose is not enough: a 4PL bends a steep Hill slope onto any last point and
+   "reaches" a bottom that is not there.) When the bottom plateau is not reached, or the
+   4PL does not converge, the fit is redone with ``bottom`` fixed at 0
+   (``"3PL-bottom0"``: blank-subtracted % of vehicle reaches 0 when every cell is dead).
+   When the top plateau is not reached, ``top`` is fixed at 100 (``"3PL-top100"``: the
+   vehicle defines 100 %). When neither is reached both are fixed (``"2PL"``). The
+   chosen model is ``CurveFit.model``; ``model=`` forces one.
 
 4. **IC50 confidence interval**: the delta (Wald) method on ``log10_ic50``: the
    asymptotic covariance ``s² (JᵀJ)⁻¹`` of the least-squares parameters (``s²`` = residual
@@ -44,8 +47,8 @@ What a lab does in a spreadsheet and GraphPad Prism, with every choice written d
 
    - ``ic50_outside_range``: the IC50 is below the lowest or above the highest tested
      (non-zero) dose: it is an extrapolation.
-   - ``no_plateau``: the fitted curve does not come within ``plateau_fraction`` of the span
-     to its top at the lowest dose or to its bottom at the highest dose.
+   - ``no_plateau``: the top or the bottom plateau is not reached (the rule above), also
+     when the fallback fixed it: the fixed value is an assumption, not a measurement.
    - ``replicate_outlier``: a well whose residual from the fit, standardised as
      ``r / (|fit| + 10)`` (MTT noise grows with the signal), has a modified z-score
      (Iglewicz & Hoaglin 1993: ``0.6745 · (s - median s) / MAD``, pooled over every well
@@ -247,8 +250,8 @@ class CurveFit:
     dof: int  #: n_wells - fitted parameters
     dose_min: float  #: lowest tested non-zero dose
     dose_max: float  #: highest tested dose
-    top_reached: bool  #: the curve at dose_min is within plateau_fraction of the span of top
-    bottom_reached: bool  #: the curve at dose_max is within plateau_fraction of the span of bottom
+    top_reached: bool  #: the 2 lowest doses are within plateau_fraction of the span of top
+    bottom_reached: bool  #: the 2 highest doses are within plateau_fraction of span of bottom
     excluded: tuple[int, ...] = ()  #: indices (into the input arrays) left out as outliers
     outliers: tuple[int, ...] = ()  #: indices flagged as replicate outliers
     outlier_z: tuple[float, ...] = ()  #: their modified z-scores

@@ -60,7 +60,7 @@ FRONT = {
     "scaffold",
     "_docgen",
 }
-LAYERS = ("cytometry", "imaging", "plates")
+LAYERS = ("cytometry", "imaging", "plates", "qpcr")
 
 STAGE_OF = {m: n for n, (_, mods) in enumerate(STAGES) for m in mods}
 HOST = {m for _, mods in STAGES for m in mods} | FRONT | BUILTIN_PLUGIN

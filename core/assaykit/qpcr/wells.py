@@ -337,16 +337,20 @@ def read_cfx(path: str | Path) -> list[Well]:
         raise InputError(p, f"a CFX Cq Results CSV needs the columns {', '.join(need)}")
     ix = {n: header.index(n) for n in need}
     isq = header.index("Starting Quantity (SQ)") if "Starting Quantity (SQ)" in header else None
+    # A multiplex run whose targets were never named in CFX Maestro exports an empty
+    # Target; the dye (Fluor) is then what tells the targets of one well apart.
+    ifl = header.index("Fluor") if "Fluor" in header else None
     out = []
     for r in rows[1:]:
         if not any(c.strip() for c in r):
             continue
         r = r + [""] * (len(header) - len(r))
+        target = r[ix["Target"]].strip() or (r[ifl].strip() if ifl is not None else "")
         out.append(
             Well(
                 well=normalise_well(r[ix["Well"]]),
                 sample=r[ix["Sample"]].strip(),
-                target=r[ix["Target"]].strip(),
+                target=target,
                 cq=parse_cq(r[ix["Cq"]], p),
                 role=_cfx_role(r[ix["Content"]]),
                 quantity=_number(r[isq]) if isq is not None else None,

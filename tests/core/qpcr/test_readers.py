@@ -1,8 +1,9 @@
 """qPCR readers on real instrument exports (excerpts, see tests/data/qpcr/README.md).
 
-The instruments' own replicate statistics in those files (QuantStudio ``Ct Mean``/
-``Ct SD``, CFX ``Cq Mean``/``Cq Std. Dev``) are truth from outside: our replicate
-mean and SD over the same wells must reproduce them to the digits exported.
+The QuantStudio export's own replicate statistics (``Ct Mean``/``Ct SD``) are truth
+from outside: our replicate mean and SD over the same wells must reproduce them to
+the digits exported. The CFX Maestro excerpt sets no replicate groups (its Cq Mean
+is each well's Cq), so it checks the reader and the empty-Target multiplex case.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from assaykit.qpcr.wells import parse_cq, read_cfx, read_quantstudio, read_rdml,
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "qpcr"
 QS = DATA / "quantstudio7_results_excerpt.txt"
-CFX = DATA / "cfx96_cq_results_excerpt.csv"
+CFX = DATA / "cfxmaestro_cq_results_excerpt.csv"
 RDML = DATA / "constructed_run.rdml.xml"
 
 
@@ -68,20 +69,34 @@ def test_quantstudio_replicate_mean_sd_match_the_instrument() -> None:
 def test_cfx_wells_and_instrument_statistics() -> None:
     wells = read_cfx(CFX)
     assert [w.well for w in wells[:3]] == ["A1", "A2", "A3"]
-    assert wells[0].sample == "270" and wells[0].role == "unknown" and wells[0].quantity is None
-    mean = _column(CFX, "Cq Mean", ",", 0)
-    sd = _column(CFX, "Cq Std. Dev", ",", 0)
+    w0 = wells[0]
+    assert (w0.sample, w0.role, w0.quantity) == ("M3905 R Ctx", "unknown", None)
+    # the export's own Cq column, as printed in the file (the instrument's numbers)
+    assert w0.cq == 21.1877528266099 and wells[4].cq == 27.1921587687227
+    # Target is empty in this FAM/VIC multiplex run: the dye names the target, so the
+    # two targets of well A01 stay apart instead of being averaged as replicates
+    assert {w.target for w in wells} == {"FAM", "VIC"}
     groups = replicates(wells, max_dev=99)
-    for w in wells:
-        r = groups[(w.sample, w.target)]
-        key = f"{w.well[0]}{int(w.well[1:]):02d}"
-        assert r.mean == pytest.approx(float(mean[key]), abs=1e-12)
-        assert r.sd == pytest.approx(float(sd[key]), abs=1e-12)
+    fam = groups[("M3905 R Ctx", "FAM")]
+    assert fam.mean == pytest.approx((21.1877528266099 + 21.1025534163483) / 2, abs=1e-12)
+    vic = groups[("M3905 R Ctx", "VIC")]
+    assert vic.mean == pytest.approx((21.1590717001335 + 21.0520703748196) / 2, abs=1e-12)
+    # with no replicate grouping set in CFX, its Cq Mean is the well's own Cq
+    mean = _column(CFX, "Cq Mean", ",", 0)
+    assert all(mean[f"{w.well[0]}{int(w.well[1:]):02d}"] for w in wells)
 
 
-def test_cfx_outlier_replicate_is_excluded_and_flagged() -> None:
-    # sample 316: 23.95, 24.14 and 38.89 — the CFX averages all three (28.99 ± 8.57)
-    g = replicates(read_cfx(CFX))[("316", "Cg_GAPDH_205_F-355_R (SR IDs: 1172/3)")]
+def test_cfx_outlier_replicate_is_excluded_and_flagged(tmp_path: Path) -> None:
+    # three replicates, one far off (values written here, in the CFX layout)
+    header = CFX.read_text(encoding="utf-8").splitlines()[0]
+    rows = [
+        ",F04,SYBR,GAPDH,Unkn-22,316,,23.9492575650857,,,NaN,NaN,NaN,NaN,60,",
+        ",F05,SYBR,GAPDH,Unkn-22,316,,24.1418315771331,,,NaN,NaN,NaN,NaN,60,",
+        ",F06,SYBR,GAPDH,Unkn-22,316,,38.8856376385066,,,NaN,NaN,NaN,NaN,60,",
+    ]
+    f = tmp_path / "cfx.csv"
+    f.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    g = replicates(read_cfx(f))[("316", "GAPDH")]
     assert g.outlier_wells == ("F6",)
     assert g.mean == pytest.approx((23.9492575650857 + 24.1418315771331) / 2)
 

@@ -453,7 +453,8 @@ class PluginHost:
         hit = self._choices.get(ckey)
         if hit is not None:
             return hit
-        head = read_head(p) if st is not None else None
+        # the head is read only when a candidate sniffs, so FCS-only folders open nothing more
+        head = read_head(p) if st is not None and any(r.sniffs for r, _ in cands) else None
         skipped: list[str] = []
         ranked: list[tuple[int, float, bool, Reader, str]] = []
         for r, s in cands:
@@ -487,7 +488,7 @@ class PluginHost:
             ranked.sort(key=lambda t: t[:3], reverse=True)  # stable: registration order
             best = ranked[0]
             ties = [t for t in ranked if t[:3] == best[:3]]
-            if len(ties) > 1 and head is not None:
+            if len(ties) > 1 and st is not None:
                 names = " and ".join(self._describe_reader(t[3]) for t in ties)
                 choice = ReaderChoice(
                     None,

@@ -332,8 +332,10 @@ def plan(
     """Group inputs into experiments.
 
     With a sheet, only the files it lists are inputs; every other file is
-    ignored and listed. Without a sheet, each file whose suffix a reader of
-    the assay's input kinds claims is its own experiment (named by its
+    ignored and listed. Without a sheet, each file that a reader of the
+    assay's input kinds claims (by suffix and sniff, ranked as in
+    :meth:`PluginHost.choose_reader`; a file two readers claim equally too,
+    so that its run reports the conflict) is its own experiment (named by its
     relative path without suffix).
     """
     all_files = walk_files(folder, exclude)

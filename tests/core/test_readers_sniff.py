@@ -212,6 +212,15 @@ def test_two_plugins_claiming_one_file_equally_is_an_error_record_naming_both(
     # the other files are analysed as if the twin were not there
     assert res["plain.csv"] == ("read_by", "Table")
     assert res["layout.plate.csv"] == ("read_by", "plate map")
+    # in one experiment of a sheet, the conflicted file fails alone; the others are analysed
+    sheet = tmp_path / "samples.csv"
+    sheet.write_text("file,assay,experiment\nexport.csv,which_reader,one\nplain.csv,which_reader,one\n")
+    r = _cli("-p", "plates", "-p", "twin", "run", str(folder), "--sheet", str(sheet),
+             "--out", str(tmp_path / "o1"), "--workers", "1")  # fmt: skip
+    assert r.returncode == 1 and "ReaderConflict" in r.stderr, r.stderr
+    res = _results(tmp_path / "o1")
+    assert res["export.csv"][0] == "error" and "'twin export reader'" in res["export.csv"][1]
+    assert res["plain.csv"] == ("read_by", "Table")
     # blocking one of them is the way out
     blocked = ("-p", "plates", "-p", "twin", "--block-plugin", "twin")
     r = _cli(*blocked, "run", str(folder), "--assay", "which_reader",

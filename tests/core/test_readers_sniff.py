@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+import assaykit
 import pytest
 from assaykit import (
     Assay,
@@ -168,6 +169,13 @@ def test_a_csv_plugin_reader_lives_beside_the_builtin_one(
     assert type(host.reader_for(folder / "export.csv")).__name__ == "PlateExportReader"
     assert isinstance(host.reader_for(folder / "plain.csv"), TableReader)
     assert type(host.reader_for(folder / "layout.plate.csv")).__name__ == "PlateMapReader"
+    # in memory too: each input keeps the reader chosen for it, though both are "table"
+    got = assaykit.analyze("which_reader", [folder / "export.csv", folder / "plain.csv"],
+                           figures=False, host=host)  # fmt: skip
+    assert sorted((r.input_path, r.value) for r in got.records) == [
+        ("export.csv", "plate export"),
+        ("plain.csv", "Table"),
+    ]
     # `assaykit plugins` works and says which reader reads what
     r = _cli("-p", "plates", "plugins")
     assert r.returncode == 0, r.stderr

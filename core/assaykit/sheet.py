@@ -232,10 +232,11 @@ def parse_sheet(
                 f"expected one of: {known}"
             )
             continue
-        reader = host.reader_for(rel)
-        if reader is None or reader.kind not in assay.input_kinds:
+        choice = host.choose_reader(folder / rel, kinds=assay.input_kinds)
+        if choice.reader is None and not choice.conflict:  # a conflict: an error record
             want = ", ".join(host.suffixes_for_kinds(assay.input_kinds)) or "none installed"
-            got = f"a {reader.kind!r} file" if reader is not None else "an unknown file type"
+            other = host.reader_for(folder / rel)
+            got = f"a {other.kind!r} file" if other is not None else "an unknown file type"
             problems.append(
                 f"{where}, column 'file': {rel!r} is {got}; assay {assay_name!r} reads {want}"
             )
@@ -331,8 +332,10 @@ def plan(
     """Group inputs into experiments.
 
     With a sheet, only the files it lists are inputs; every other file is
-    ignored and listed. Without a sheet, each file whose suffix a reader of
-    the assay's input kinds claims is its own experiment (named by its
+    ignored and listed. Without a sheet, each file that a reader of the
+    assay's input kinds claims (by suffix and sniff, ranked as in
+    :meth:`PluginHost.choose_reader`; a file two readers claim equally too,
+    so that its run reports the conflict) is its own experiment (named by its
     relative path without suffix).
     """
     all_files = walk_files(folder, exclude)
@@ -366,7 +369,8 @@ def plan(
     for f in all_files:
         if f in admin:
             continue
-        if PurePosixPath(f).suffix.lower() not in suffixes:
+        choice = host.choose_reader(folder / f, kinds=a.input_kinds)
+        if choice.reader is None and not choice.conflict:  # a conflict: an error record
             ignored.append(f)
             continue
         exp_name = str(PurePosixPath(f).with_suffix(""))
@@ -387,15 +391,21 @@ def build_inputs(
     hashes: dict[str, str | None],
     metadata: dict[str, dict[str, str | None]],
 ) -> list[Input]:
-    """Turn planned rows into Inputs with their hash, kind and metadata."""
+    """Turn planned rows into Inputs with their hash, kind, reader and metadata."""
     out = []
     for r in rows:
-        reader = host.reader_for(r.file)
+        assay = host.assays.get(r.assay)
+        choice = host.choose_reader(
+            folder / r.file, kinds=assay.input_kinds if assay is not None else None
+        )
+        reader = choice.reader
         out.append(
             Input(
                 path=(folder / r.file).resolve(),
                 relpath=r.file,
                 kind=reader.kind if reader is not None else "",
+                reader=choice.key,
+                unreadable=choice.conflict,
                 role=r.role,
                 sample_id=r.sample_id,
                 lane=r.lane,

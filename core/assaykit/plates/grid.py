@@ -36,6 +36,8 @@ _WAVELENGTH_NAME = re.compile(
     r"^(?:read\s*\d+\s*[:\-]\s*|wavelength\s*[:=]?\s*|abs(?:orbance)?\s*[:@]?\s*)?(\d{3,4})(?:\s*nm)?$",
     re.IGNORECASE,
 )
+#: BMG MARS titles a grid "Raw Data (484)"
+_RAW_DATA_NAME = re.compile(r"^raw\s+data\s*\((\d{3,4})(?:\s*nm)?\)$", re.IGNORECASE)
 MAX_METADATA = 60
 
 
@@ -113,7 +115,7 @@ def read_name(rows: Rows, header: Header, used: set[str], lowest: int) -> str:
             if texts:
                 label = " ".join(texts).rstrip(":")
                 break
-    m = _WAVELENGTH_NAME.match(label)
+    m = _WAVELENGTH_NAME.match(label) or _RAW_DATA_NAME.match(label)
     name = m.group(1) if m else label or f"read {len(used) + 1}"
     base, k = name, 2
     while name in used:
@@ -158,9 +160,14 @@ def metadata_above(rows: Rows, end: int) -> dict[str, str]:
         texts = [c.strip() for c in row if c.strip()]
         if not texts or len(meta) >= MAX_METADATA:
             continue
-        if len(texts) == 1 and ":" in texts[0]:
-            key, _, value = texts[0].partition(":")
-            texts = [key, value.strip()]
+        if all(": " in t or t.endswith(":") for t in texts):
+            # "Test name: X,Date: 03/03/2016,Time: 16:54:03" (BMG MARS): one pair per cell
+            for t in texts:
+                key, _, value = t.partition(":")
+                key = key.strip()[:80]
+                if key and key not in meta and len(meta) < MAX_METADATA:
+                    meta[key] = value.strip()[:200]
+            continue
         if len(texts) >= 2:
             key = texts[0].rstrip(":").strip()[:80]
             if key and key not in meta:

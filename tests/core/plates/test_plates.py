@@ -95,6 +95,24 @@ def test_softmax_decimal_comma_export() -> None:
     assert plate.metadata["decimal_mark"] == ","
 
 
+def test_bmg_mars_384_csv_through_the_generic_grid() -> None:
+    plate = read_plate(FIX / "bmg_mars_abs_384.csv")
+    assert plate.source_format == "generic_grid"
+    assert plate.plate_format == 384 and len(plate.wells) == 384
+    assert plate.read_names == ["484"]
+    w = plate.wells
+    assert w["A1"] == 0.031 and w["A7"] == 0.032 and w["A18"] == 0.032 and w["A24"] == 0.033
+    assert w["C1"] == 2.368 and w["C6"] == 2.412 and w["I7"] == 0.07
+    assert w["P1"] == 0.032 and w["P24"] == 0.032 and w["O18"] == 0.03
+    assert w["A8"] is None and w["J1"] is None and w["N24"] is None and w["C7"] is None
+    n_values = sum(v is not None for v in w.values())
+    assert n_values == 4 * 14 + 6 * 6 + 7  # rows A, B, O, P: 7 + 7; C-H: 6; I: 7
+    assert any("empty" in d and str(384 - n_values) in d for d in plate.deviations)
+    m = plate.metadata
+    assert m["Test name"] == "472 ABS 384 QC" and m["Date"] == "03/03/2016"
+    assert m["Time"] == "16:54:03" and m["ID1"] == "472-0016"
+
+
 def test_sniffers_recognise_their_own_formats_only() -> None:
     gen5 = (FIX / "gen5_abs450_overflow.txt").read_bytes()
     smp = (FIX / "softmax_abs_endpoint_3reads.txt").read_bytes()
@@ -285,6 +303,7 @@ def test_broken_xlsx_is_an_input_error(tmp_path: Path) -> None:
         "gen5_two_wavelengths.txt",
         "softmax_abs_endpoint_3reads.txt",
         "softmax_decimal_comma_450_650.txt",
+        "bmg_mars_abs_384.csv",
     ],
 )
 def test_truncated_exports_never_raise_anything_but_input_error(tmp_path: Path, name: str) -> None:

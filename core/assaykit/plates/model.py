@@ -52,6 +52,20 @@ class PlateRead:
     def read_names(self) -> list[str]:
         return list(self.reads)
 
+    def read(self, name: str) -> dict[str, float | None]:
+        """One read by its name, or by its wavelength when that is unambiguous.
+
+        ``read("570")`` finds the read named ``570``, else the one read whose
+        name ends in ``:570`` (Gen5 labels a read ``Read 1:570`` or ``abs:570``).
+        """
+        if name in self.reads:
+            return self.reads[name]
+        matches = [k for k in self.reads if k.rsplit(":", 1)[-1].strip() == name]
+        if len(matches) == 1:
+            return self.reads[matches[0]]
+        why = f"{len(matches)} reads match" if matches else "no read matches"
+        raise KeyError(f"{self.path}: {why} {name!r}; the reads are {self.read_names}")
+
 
 def well_names(plate_format: int) -> list[str]:
     rows, cols = FORMATS[plate_format]

@@ -113,6 +113,31 @@ def test_bmg_mars_384_csv_through_the_generic_grid() -> None:
     assert m["Time"] == "16:54:03" and m["ID1"] == "472-0016"
 
 
+def test_a_read_is_found_by_its_wavelength() -> None:
+    plate = read_plate(FIX / "gen5_abs450_overflow.txt")
+    assert plate.read("450") is plate.reads["abs450:450"]
+    with pytest.raises(KeyError, match="no read matches '570'"):
+        plate.read("570")
+
+
+def test_gen5_384_wells_with_two_labelled_reads(tmp_path: Path) -> None:
+    # the Gen5 layout of the fixtures, at 384 wells, two data sets per row
+    lines = ["Software Version\t3.15.15", "", "Plate Number\tPlate 1", "Reader Type:\tSynergy H1"]
+    lines += ["Results", "\t" + "\t".join(str(c) for c in range(1, 25))]
+    for r, letter in enumerate(ROWS384):
+        lines.append(
+            letter + "".join(f"\t{r + c / 100:.2f}" for c in range(1, 25)) + "\tRead 1:570"
+        )
+        lines.append("".join(f"\t{r / 10:.1f}" for _ in range(24)) + "\tRead 2:630")
+    p = tmp_path / "gen5_384.txt"
+    p.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    plate = read_plate(p)
+    assert plate.source_format == "gen5" and plate.plate_format == 384
+    assert plate.read_names == ["Read 1:570", "Read 2:630"]
+    assert plate.read("570")["P24"] == 15.24 and plate.read("630")["P24"] == 1.5
+    assert plate.read("570")["A1"] == 0.01 and plate.read("630")["C5"] == 0.2
+
+
 def test_sniffers_recognise_their_own_formats_only() -> None:
     gen5 = (FIX / "gen5_abs450_overflow.txt").read_bytes()
     smp = (FIX / "softmax_abs_endpoint_3reads.txt").read_bytes()
@@ -174,13 +199,16 @@ def test_two_reads_in_one_csv_named_by_corner_and_title(tmp_path: Path) -> None:
     assert plate.reads["570"]["C3"] == 0.9 and plate.reads["630"]["C3"] == 0.05
 
 
-def test_semicolon_and_decimal_comma_european_excel(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("delim", "suffix"), [(";", ".csv"), ("\t", ".tsv")])
+def test_semicolon_or_tab_and_decimal_comma_european_excel(
+    tmp_path: Path, delim: str, suffix: str
+) -> None:
     lines = [
-        "Gerät;Infinite 200",
-        "Wellenlänge;570",
-        *_grid_lines(ROWS96, 12, lambda r, c: f"0,{r}{c:02d}", ";"),
+        f"Gerät{delim}Infinite 200",
+        f"Wellenlänge{delim}570",
+        *_grid_lines(ROWS96, 12, lambda r, c: f"0,{r}{c:02d}", delim),
     ]
-    p = tmp_path / "eu.csv"
+    p = tmp_path / f"eu{suffix}"
     p.write_bytes("\r\n".join(lines).encode("cp1252"))
     plate = read_plate(p)
     assert plate.wells["A1"] == 0.001 and plate.wells["C7"] == 0.207 and plate.wells["H12"] == 0.712

@@ -84,9 +84,17 @@ def read_plate(path: str | Path) -> PlateRead:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read file: {exc.strerror or exc}") from None
-    if b"\x00" in raw[:SNIFF_BYTES]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode Text" export: UTF-16 with a byte-order mark
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(path, "text starts with a UTF-16 mark but is not UTF-16") from None
+        head = text[:SNIFF_BYTES].encode("utf-8")
+    elif b"\x00" in raw[:SNIFF_BYTES]:
         raise InputError(path, "binary content; expected a text or xlsx plate export")
-    text = decode_text(raw, path)
+    else:
+        text = decode_text(raw, path)
     scores = sniff(head)
     ranked = sorted((n for n in scores if n in TEXT_FORMATS), key=lambda n: scores[n], reverse=True)
     name = ranked[0] if ranked else "generic_grid"

@@ -216,6 +216,15 @@ def test_semicolon_or_tab_and_decimal_comma_european_excel(
     assert plate.metadata["decimal_mark"] == ","
 
 
+def test_excel_unicode_text_export_utf16(tmp_path: Path) -> None:
+    lines = ["Wavelength\t595", *_grid_lines(ROWS96, 12, lambda r, c: f"{c}.{r}", "\t")]
+    p = tmp_path / "unicode.txt"
+    p.write_bytes("\r\n".join(lines).encode("utf-16"))  # BOM + UTF-16LE, as Excel saves it
+    plate = read_plate(p)
+    assert plate.wells["A1"] == 1.0 and plate.wells["H12"] == 12.7
+    assert plate.metadata["Wavelength"] == "595"
+
+
 def test_overflow_words_in_a_generic_grid(tmp_path: Path) -> None:
     def value(r: int, c: int) -> str:
         return {(0, 1): "OVER", (1, 2): "Overflow", (2, 3): "n/a", (3, 4): ""}.get((r, c), "1.5")

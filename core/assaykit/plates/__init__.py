@@ -8,6 +8,11 @@ has a ``sniff(head) -> score | None`` for a host Reader to rank formats.
 Formats: ``generic_grid`` (CSV, TSV, ``;`` with decimal comma, XLSX through
 openpyxl), ``gen5`` (BioTek/Agilent Gen5 text export), ``softmax_pro``
 (Molecular Devices SoftMax Pro text export, Plate format, Endpoint).
+:class:`assaykit.plates.reader.PlateReader` wraps ``read_plate`` as a host
+Reader (kind ``"plate"``) for a plugin to register. The dose-response fit
+(:mod:`assaykit.plates.doseresponse`) and the plate generator
+(:mod:`assaykit.plates.synthetic`) are imported on their own; this package
+imports neither, nor openpyxl (loaded only for an xlsx).
 """
 
 from __future__ import annotations

@@ -354,3 +354,25 @@ def test_truncated_exports_never_raise_anything_but_input_error(tmp_path: Path, 
             assert str(p) in str(exc)
         else:
             assert isinstance(result, PlateRead) and len(result.wells) in (96, 384)
+
+
+def test_plate_reader_outranks_nothing_but_plate_files(tmp_path: Path) -> None:
+    from assaykit.plates.reader import PlateReader
+    from assaykit.readers import SNIFF_BYTES, TableReader
+
+    reader = PlateReader()
+    gen5 = FIX / "gen5_abs450_overflow.txt"
+    assert reader.sniff(gen5, gen5.read_bytes()[:SNIFF_BYTES]) == 2.0
+    bmg = FIX / "bmg_mars_abs_384.csv"
+    score = reader.sniff(bmg, bmg.read_bytes()[:SNIFF_BYTES])
+    assert score is not None and score > (TableReader().sniff(bmg, b"") or 0.0)
+    other = tmp_path / "samples.csv"
+    other.write_text("sample,value\nx,1\n", encoding="utf-8")
+    assert reader.sniff(other, other.read_bytes()) is None
+    assert reader.read(gen5).plate_format == 96
+    assert reader.metadata(gen5) == {
+        "instrument": "Synergy H1",
+        "acquired_at": "4/11/2024 5:27:15 PM",
+    }
+    rows = reader.conformance(gen5)
+    assert rows is not None and len(rows) == 2 and "OVRFLW" in rows[0]["message"]

@@ -114,8 +114,11 @@ def make_experiment(
                     f"{p}: unknown role {role!r} for assay {assay_name!r}; "
                     f"expected one of: {', '.join(assay.roles)}"
                 )
-            reader = h.reader_for(p)
-            if reader is None or reader.kind not in assay.input_kinds:
+            choice = h.choose_reader(p, kinds=assay.input_kinds)
+            reader = choice.reader
+            if choice.conflict:
+                raise InputError(p, choice.conflict)
+            if reader is None:
                 want = ", ".join(h.suffixes_for_kinds(assay.input_kinds))
                 raise InputError(p, f"not a file assay {assay_name!r} reads (it reads {want})")
             stem = Path(p).stem
@@ -125,6 +128,7 @@ def make_experiment(
                 role=role,
                 conditions=(conditions or {}).get(stem),
             )
+            inp = dataclasses.replace(inp, reader=choice.key)
             try:
                 meta = dict(reader.metadata(inp.path))
             except AssaykitError:
@@ -165,7 +169,7 @@ def analyze(
     else:
         exp = make_experiment(assay_name, files_or_experiment, host=h)  # type: ignore[arg-type]
     exp.figures = figures
-    exp.with_readers(h.readers_by_kind())
+    exp.with_readers(h.readers_by_kind(), h.readers_by_key())
     p = build_params(assay.Params, params, where="analyze(params=...)", assay=assay_name)
     pj = params_json(p)
     ctx = RecordContext(

@@ -54,6 +54,7 @@ from assaykit.execute import (
 )
 from assaykit.experiment import Experiment, sha256_file
 from assaykit.plugins import HostConfig, PluginHost
+from assaykit.readers import Reader
 from assaykit.records import (
     Record,
     ResultTable,
@@ -289,11 +290,28 @@ def _scan_folder(run: _Run) -> _Found:
 
 def _scan_inputs(run: _Run, found: _Found, store: Store) -> _Inputs:
     hashes = _hash_inputs(run.folder, found.files, store, run.opts.workers)
+    readers = _file_readers(run.host, run.folder, found)
     return _Inputs(
         hashes,
-        _metadata(run.host, run.folder, found.files),
-        _conformance(run.host, run.folder, found.files, hashes, store),
+        _metadata(readers, run.folder, found.files),
+        _conformance(readers, run.folder, found.files, hashes, store),
     )
+
+
+def _file_readers(host: PluginHost, folder: Path, found: _Found) -> dict[str, Reader]:
+    """The reader of each input file, ranked for the kinds its first row's assay reads.
+
+    A file two readers claim equally has none: its analysis reports the conflict.
+    """
+    out: dict[str, Reader] = {}
+    for e in found.plan.experiments:
+        kinds = host.get_assay(e.assay).input_kinds
+        for r in e.rows:
+            if r.file not in out:
+                reader = host.reader_for(folder / r.file, kinds=kinds)
+                if reader is not None:
+                    out[r.file] = reader
+    return out
 
 
 def _hash_inputs(
@@ -326,10 +344,12 @@ def _hash_inputs(
     return out
 
 
-def _metadata(host: PluginHost, folder: Path, files: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _metadata(
+    readers: Mapping[str, Reader], folder: Path, files: Sequence[str]
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for rel in files:
-        reader = host.reader_for(rel)
+        reader = readers.get(rel)
         p = folder / rel
         if reader is None or not p.is_file():
             continue
@@ -341,7 +361,7 @@ def _metadata(host: PluginHost, folder: Path, files: Sequence[str]) -> dict[str,
 
 
 def _conformance(
-    host: PluginHost,
+    readers: Mapping[str, Reader],
     folder: Path,
     files: Sequence[str],
     hashes: Mapping[str, str | None],
@@ -355,7 +375,7 @@ def _conformance(
     out: dict[str, list[dict[str, Any]]] = {}
     for rel in files:
         digest = hashes.get(rel)
-        reader = host.reader_for(rel)
+        reader = readers.get(rel)
         if reader is None or digest is None:
             continue
         known = store.conformance(digest)

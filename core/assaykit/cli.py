@@ -300,13 +300,39 @@ def plugins(obj: _Ctx, as_json: bool, brief: bool) -> None:
                         ft.add_row(f["flag"], f["severity"], f["meaning"])
                     console.print(ft)
             for r in p["readers"]:
-                console.print(f"  reader {r['kind']}: {', '.join(r['suffixes'])}")
+                sniffs = " (sniffs content)" if r["sniffs"] else ""
+                console.print(
+                    f"  reader {escape(r['kind'])}: {escape(', '.join(r['suffixes']))}{sniffs}"
+                )
             for e in p["exporters"]:
                 avail = "" if e["available"] else " [yellow](unavailable)[/yellow]"
                 console.print(f"  exporter {e['name']}{avail}")
+        for line in _reader_lines(desc):
+            console.print(escape(line), soft_wrap=True)
         return 0
 
     sys.exit(_guard(obj, body))
+
+
+def _reader_lines(desc: list[dict[str, Any]]) -> list[str]:
+    """Which reader reads what: one line per suffix naming every reader that claims it."""
+    by_suffix: dict[str, list[tuple[bool, str]]] = {}
+    for p in desc:
+        builtin = p["name"] == "assaykit.builtin"
+        for r in p["readers"]:
+            how = "sniffs content" if r["sniffs"] else "suffix only"
+            label = f"{r['name'] or r['key']} [{r['kind']}] from {p['name']} ({how})"
+            for sfx in r["suffixes"]:
+                by_suffix.setdefault(sfx, []).append((builtin, label))
+    lines = [
+        "readers by suffix (per file: longest suffix, then highest sniff score, "
+        "then a plugin's reader before a built-in one; a tie is a conflict):"
+    ]
+    # x.plate.csv is ranked before .csv: list longer suffixes of one extension first
+    for sfx in sorted(by_suffix, key=lambda x: (x.rsplit(".", 1)[-1], -x.count("."), x)):
+        labels = [lab for _, lab in sorted(by_suffix[sfx], key=lambda t: t[0])]
+        lines.append(f"  {sfx}: " + "; ".join(labels))
+    return lines
 
 
 def _list_plugins_brief(obj: _Ctx, as_json: bool) -> int:

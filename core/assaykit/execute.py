@@ -9,6 +9,7 @@ nothing here writes into the output folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -195,7 +196,7 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
     exp = task.experiment
     assay = host.get_assay(task.assay)
     ctx = _context(host, task)
-    exp.with_readers(host.readers_by_kind())
+    exp.with_readers(host.readers_by_kind(), host.readers_by_key())
     missing = [i for i in exp.inputs if i.missing]
     records: list[Record] = []
     for i in missing:
@@ -205,6 +206,15 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
     if len(missing) == len(exp.inputs):
         err = f"MissingInputError: {_missing_text(missing)} (every input of the experiment)"
         return _outcome(task, FAILED, records, t0, err)
+    # a file two readers claim equally is an error of its own; the rest still runs
+    conflicted = [i for i in exp.inputs if i.unreadable and not i.missing]
+    for i in conflicted:
+        records += error_records(exp, ctx, "ReaderConflict", i.unreadable, [i])
+    if conflicted:
+        if len(conflicted) + len(missing) == len(exp.inputs):
+            err = "ReaderConflict: " + "; ".join(i.unreadable for i in conflicted)
+            return _outcome(task, FAILED, records, t0, err)
+        exp = dataclasses.replace(exp, inputs=[i for i in exp.inputs if not i.unreadable])
     try:
         params = assay.Params.model_validate(
             {k: v for k, v in task.params.items() if k != "__revision__"}
@@ -239,6 +249,8 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
     problems = []
     if missing:
         problems.append(f"MissingInputError: {_missing_text(missing)}")
+    if conflicted:
+        problems.append("ReaderConflict: " + "; ".join(i.unreadable for i in conflicted))
     if result.failures:
         shown = "; ".join(f"{f.source}: {f.error_type}: {f.message}" for f in result.failures[:3])
         more = len(result.failures) - 3

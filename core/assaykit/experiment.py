@@ -83,7 +83,10 @@ class Input:
 
     ``relpath`` is the path relative to the batch folder, with ``/`` separators;
     it is what records carry, so results do not depend on where the folder
-    was mounted. ``sha256`` is ``None`` when the file is missing.
+    was mounted. ``sha256`` is ``None`` when the file is missing. ``reader``
+    is the key of the reader the host chose for the file (``plugin:Class``;
+    empty: the reader of ``kind``); ``unreadable`` says why no reader was
+    chosen when two claim the file equally (the batch reports it as an error).
     ``well`` is the row's well (``A1`` … ``P24``, normalised) when the file is
     a plate, and ``plate_format`` that plate's size (96 or 384); both are
     ``None`` for a row that is a whole file.
@@ -99,6 +102,8 @@ class Input:
     conditions: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str | None] = field(default_factory=dict)
     row: int | None = None
+    reader: str = ""
+    unreadable: str = ""
     well: str | None = None
     plate_format: int | None = None
 
@@ -186,6 +191,7 @@ class Experiment:
     has_sheet: bool = True
     figures: bool = True
     _readers: dict[str, Reader] = field(default_factory=dict, repr=False, compare=False)
+    _readers_by_key: dict[str, Reader] = field(default_factory=dict, repr=False, compare=False)
 
     # -- selection ---------------------------------------------------------------------
     def by_role(self, *roles: str) -> list[Input]:
@@ -241,22 +247,27 @@ class Experiment:
 
     # -- reading -----------------------------------------------------------------------
     def read(self, inp: Input | Path | str) -> Any:
-        """Read an input through the registered reader of its kind.
+        """Read an input through the reader the host chose for it (else the one of its kind).
 
         Plugins read files only through this, so that one reader serves every
         assay and the conformance kit can run the assay in memory.
         """
         if isinstance(inp, Input):
-            path, kind = inp.path, inp.kind
+            found = inp
         else:
             path = Path(inp)
             match = [i for i in self.inputs if i.path == path.resolve() or i.path == path]
             if not match:
                 raise InputError(path, "not an input of this experiment")
-            kind = match[0].kind
+            found = match[0]
+        path, kind = found.path, found.kind
+        if found.unreadable:
+            raise InputError(path, found.unreadable)
         if not path.is_file():
             raise MissingInputError(path, "file does not exist")
-        reader = self._readers.get(kind)
+        reader = self._readers_by_key.get(found.reader) if found.reader else None
+        if reader is None:
+            reader = self._readers.get(kind)
         if reader is None:
             raise PluginError(
                 f"{path}: no reader registered for input kind {kind!r} "
@@ -264,8 +275,13 @@ class Experiment:
             )
         return reader.read(path)
 
-    def with_readers(self, readers: Mapping[str, Reader]) -> Experiment:
+    def with_readers(
+        self, readers: Mapping[str, Reader], by_key: Mapping[str, Reader] | None = None
+    ) -> Experiment:
+        """Attach readers by kind, and (``PluginHost.readers_by_key()``) by reader key."""
         self._readers = dict(readers)
+        if by_key is not None:
+            self._readers_by_key = dict(by_key)
         return self
 
     # -- identity ----------------------------------------------------------------------
@@ -275,9 +291,10 @@ class Experiment:
 
     def fingerprint_rows(self) -> list[list[Any]]:
         """Everything about the inputs that can change a result: content, role, ids, lane,
-        well, conditions. Used, with the params hash and assay version, to skip unchanged
-        work. (The well is appended only when there is one, so that the fingerprints of
-        experiments without wells are those of earlier versions.)"""
+        well, conditions, and a plugin's reader when one reads the file. Used, with the
+        params hash and assay version, to skip unchanged work. (The built-in readers are
+        implied by the kind, and the well is appended only when there is one, so that
+        the fingerprints of experiments without either stay as they were.)"""
         rows: list[list[Any]] = []
         for i in self.inputs:
             row: list[Any] = [
@@ -289,6 +306,8 @@ class Experiment:
                 i.lane,
                 sorted(i.conditions.items()),
             ]
+            if i.reader and not i.reader.startswith("assaykit.builtin:"):
+                row.append(i.reader)
             if i.well is not None:
                 row += [i.well, i.plate_format]
             rows.append(row)

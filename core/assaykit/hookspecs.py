@@ -95,9 +95,35 @@ def assaykit_register_readers(register: Callable[[Reader], None]) -> None:
       ``acquired_at``), never loading the whole file; return ``{}`` if the
       format carries none.
 
-    The scan stage uses the suffixes to decide which files of a folder are
-    inputs and of which kind. A suffix claimed by two readers is a
-    :class:`PluginError`.
+    - ``sniff(path, head)`` (optional): ``head`` is the file's first
+      :data:`assaykit.readers.SNIFF_BYTES` bytes (8 KiB; the host never
+      reads more for this). Return ``None`` for "not my format", or a score,
+      higher for a more specific test (``1.0`` for "I recognize this
+      header"). The default returns ``0.0``: the suffix matched and the
+      content was not looked at. It must be cheap and must not raise.
+
+    Several readers may claim one suffix, and suffixes may have several parts
+    (``".plate.csv"``; they match whole parts of the file name's
+    ``Path.suffixes``, so ``x.plate.csv`` but not ``xplate.csv``). For each
+    file the scan stage ranks the readers that claim it, among those whose
+    kind the row's assay reads, and the first wins:
+
+    1. the longest matching suffix (``.plate.csv`` before ``.csv``);
+    2. the highest ``sniff`` score (readers returning ``None`` drop out);
+    3. a plugin's reader before a built-in one (the built-in CSV/TSV table
+       reader claims ``.csv``/``.tsv`` at ``0.0``).
+
+    Two readers still equal after these (two plugins claiming the same file
+    with the same score) are a conflict: that file becomes a
+    ``metric="error"`` record (``ReaderConflict``) naming both readers and
+    the file, the run's exit code is 1, and every other file is analysed.
+    A reader whose ``sniff`` raises or returns something other than a number
+    or ``None`` is skipped for that file with a warning. A registration that
+    breaks this contract (not a Reader, no kind, a suffix that is not
+    lower-case ``.ext`` or ``.part.ext``), or a hook that raises, skips the
+    whole plugin with a warning; ``assaykit plugins`` lists it as
+    ``failed`` with the reason. ``assaykit plugins`` lists every reader with
+    its suffixes, whether it sniffs, and which readers share its suffixes.
     """
 
 

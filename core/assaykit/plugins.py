@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import logging
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -24,7 +26,7 @@ from assaykit import hookspecs
 from assaykit._version import __version__
 from assaykit.assay import Assay, declaration_problems
 from assaykit.errors import PluginCompatibilityWarning, PluginError, UnknownAssayError
-from assaykit.readers import Reader
+from assaykit.readers import SUFFIX_ONLY, Reader, read_head, suffix_problem
 from assaykit.records import Exporter
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,27 @@ def discover_plugins(config: HostConfig) -> list[PluginEntry]:
     return out
 
 
+@dataclass(frozen=True)
+class ReaderChoice:
+    """Which reader reads one file, and why (see :meth:`PluginHost.choose_reader`).
+
+    ``reader`` is None when no reader claims the file, or when two readers
+    claim it equally: then ``conflict`` names both and the file. ``skipped``
+    says which readers were left out because their ``sniff`` failed.
+    """
+
+    reader: Reader | None
+    key: str = ""
+    suffix: str = ""
+    score: float | None = None
+    conflict: str = ""
+    skipped: tuple[str, ...] = ()
+
+
+class _BrokenRegistration(Exception):
+    pass
+
+
 class PluginHost:
     """Finds plugins and holds the assays, readers and exporters they register."""
 
@@ -207,6 +230,9 @@ class PluginHost:
         self.readers: list[Reader] = []
         self.exporters: dict[str, Exporter] = {}
         self._owner: dict[int, PluginInfo] = {}
+        self._reader_key: dict[int, str] = {}
+        self._by_key: dict[str, Reader] = {}
+        self._choices: dict[tuple[Any, ...], ReaderChoice] = {}
         self._register_builtin()
         self._discover()
         for modname in self.config.modules:
@@ -287,9 +313,28 @@ class PluginHost:
         for info, fn in self._callbacks("assaykit_register_assays"):
             fn(register=lambda a, _i=info: self._add_assay(_i, a))
         for info, fn in self._callbacks("assaykit_register_readers"):
-            fn(register=lambda r, _i=info: self._add_reader(_i, r))
+            added: list[Reader] = []
+            try:
+                fn(register=lambda r, _i=info, _a=added: _a.append(self._check_reader(_i, r)))
+            except _BrokenRegistration as exc:
+                self._drop(info, str(exc))
+                continue
+            except Exception as exc:
+                self._drop(info, f"assaykit_register_readers raised {type(exc).__name__}: {exc}")
+                continue
+            for r in added:
+                self._add_reader(info, r)
         for info, fn in self._callbacks("assaykit_register_exporters"):
+            if info.status != "loaded":
+                continue
             fn(register=lambda e, _i=info: self._add_exporter(_i, e))
+
+    def _drop(self, info: PluginInfo, reason: str) -> None:
+        """Skip a plugin whose registration is broken: forget what it registered, warn."""
+        for name in list(info.assays):
+            self.assays.pop(name, None)
+        info.assays.clear()
+        self._skip(info, "failed", f"{reason}; its assays and readers are not used", warn=True)
 
     def _add_assay(self, info: PluginInfo, assay: Assay) -> None:
         if not isinstance(assay, Assay):
@@ -310,20 +355,32 @@ class PluginHost:
         self._owner[id(assay)] = info
         info.assays.append(assay.name)
 
-    def _add_reader(self, info: PluginInfo, reader: Reader) -> None:
+    def _check_reader(self, info: PluginInfo, reader: Any) -> Reader:
+        """A reader registration as the contract wants it, else _BrokenRegistration."""
         if not isinstance(reader, Reader):
-            raise PluginError(f"plugin {info.name!r} registered {reader!r}, not an assaykit.Reader")
-        for s in reader.suffixes:
-            if s != s.lower() or not s.startswith("."):
-                raise PluginError(f"plugin {info.name!r}: reader suffix {s!r} must be '.lower'")
-            for other in self.readers:
-                if s in other.suffixes:
-                    raise PluginError(
-                        f"suffix {s!r} is claimed by readers of both "
-                        f"{self._owner[id(other)].name!r} and {info.name!r}"
-                    )
+            raise _BrokenRegistration(f"it registered {reader!r}, not an assaykit.Reader")
+        kind = getattr(reader, "kind", None)
+        suffixes = getattr(reader, "suffixes", None)
+        if not isinstance(kind, str) or not kind:
+            raise _BrokenRegistration(f"reader {type(reader).__name__} has no kind")
+        if not isinstance(suffixes, tuple | list) or not suffixes:
+            raise _BrokenRegistration(f"reader {type(reader).__name__} claims no suffixes")
+        for s in suffixes:
+            problem = suffix_problem(s)
+            if problem:
+                raise _BrokenRegistration(f"reader {type(reader).__name__}: suffix {problem}")
+        return reader
+
+    def _add_reader(self, info: PluginInfo, reader: Reader) -> None:
+        """Readers may share suffixes: :meth:`choose_reader` ranks them per file."""
+        key = f"{info.name}:{type(reader).__qualname__}"
+        n = 2
+        while key in self._by_key:
+            key, n = f"{info.name}:{type(reader).__qualname__}#{n}", n + 1
         self.readers.append(reader)
         self._owner[id(reader)] = info
+        self._reader_key[id(reader)] = key
+        self._by_key[key] = reader
         info.readers.append(f"{reader.kind}:{','.join(reader.suffixes)}")
 
     def _add_exporter(self, info: PluginInfo, exporter: Exporter) -> None:
@@ -350,14 +407,119 @@ class PluginHost:
     def assay_plugin(self, name: str) -> str:
         return self._owner[id(self.assays[name])].name
 
-    def reader_for(self, path: os.PathLike[str] | str) -> Reader | None:
-        suffix = os.path.splitext(os.fspath(path))[1].lower()
-        for r in self.readers:
-            if suffix in r.suffixes:
-                return r
-        return None
+    def reader_for(
+        self, path: os.PathLike[str] | str, *, kinds: Iterable[str] | None = None
+    ) -> Reader | None:
+        """The reader that wins ``path`` (None when none claims it or two tie);
+        see :meth:`choose_reader`."""
+        return self.choose_reader(path, kinds=kinds).reader
+
+    def choose_reader(
+        self, path: os.PathLike[str] | str, *, kinds: Iterable[str] | None = None
+    ) -> ReaderChoice:
+        """Rank the readers that claim a file and return the winner.
+
+        The ranking, best first:
+
+        1. the longest matching suffix (``.plate.csv`` beats ``.csv``; suffixes
+           match whole parts of the name's ``Path.suffixes``);
+        2. the highest :meth:`Reader.sniff` score on the file's first
+           :data:`assaykit.readers.SNIFF_BYTES` bytes (a reader that returns
+           None is not a candidate; one whose sniff raises is skipped, and the
+           choice says so in ``skipped``);
+        3. a plugin's reader before a built-in one.
+
+        Two readers still equal after that is a conflict: no reader, and
+        ``conflict`` names both and the file (the batch turns the file into an
+        error record). Only readers whose kind is in ``kinds`` compete, when
+        given. A file that does not exist is ranked by suffix alone, without a
+        conflict (it is reported missing instead). Cached per file state.
+        """
+        p = Path(os.fspath(path))
+        kset = None if kinds is None else tuple(sorted(set(kinds)))
+        cands = [
+            (r, s)
+            for r in self.readers
+            if kset is None or r.kind in kset
+            if (s := r.matched_suffix(p.name)) is not None
+        ]
+        if not cands:
+            return ReaderChoice(None)
+        try:
+            st = p.stat() if p.is_file() else None
+        except OSError:
+            st = None
+        ckey = (str(p), kset, st.st_size if st else None, st.st_mtime_ns if st else None)
+        hit = self._choices.get(ckey)
+        if hit is not None:
+            return hit
+        # the head is read only when a candidate sniffs, so FCS-only folders open nothing more
+        head = read_head(p) if st is not None and any(r.sniffs for r, _ in cands) else None
+        skipped: list[str] = []
+        ranked: list[tuple[int, float, bool, Reader, str]] = []
+        for r, s in cands:
+            score: Any = SUFFIX_ONLY
+            if head is not None and r.sniffs:
+                try:
+                    score = r.sniff(p, head)
+                except Exception as exc:
+                    why = f"sniff raised {type(exc).__name__}: {exc}"
+                    skipped.append(f"{self._describe_reader(r)} skipped for {p.name}: {why}")
+                    log.warning("%s", skipped[-1])
+                    continue
+                if score is None:
+                    continue
+                if (
+                    isinstance(score, bool)
+                    or not isinstance(score, int | float)
+                    or not math.isfinite(score)
+                ):
+                    skipped.append(
+                        f"{self._describe_reader(r)} skipped for {p.name}: sniff returned "
+                        f"{score!r}, not a finite number or None"
+                    )
+                    log.warning("%s", skipped[-1])
+                    continue
+            builtin = self._owner[id(r)].name == BUILTIN_NAME
+            ranked.append((len(s), float(score), not builtin, r, s))
+        if not ranked:
+            choice = ReaderChoice(None, skipped=tuple(skipped))
+        else:
+            ranked.sort(key=lambda t: t[:3], reverse=True)  # stable: registration order
+            best = ranked[0]
+            ties = [t for t in ranked if t[:3] == best[:3]]
+            if len(ties) > 1 and st is not None:
+                names = " and ".join(self._describe_reader(t[3]) for t in ties)
+                choice = ReaderChoice(
+                    None,
+                    conflict=(
+                        f"{p.name}: readers {names} claim it equally (suffix {best[4]!r}, "
+                        f"sniff score {best[1]:g}); block one of the plugins with "
+                        "--block-plugin NAME, or make one reader's sniff() more specific"
+                    ),
+                    skipped=tuple(skipped),
+                )
+            else:
+                r = best[3]
+                choice = ReaderChoice(
+                    r, self._reader_key[id(r)], best[4], best[1], skipped=tuple(skipped)
+                )
+        self._choices[ckey] = choice
+        return choice
+
+    def _describe_reader(self, r: Reader) -> str:
+        return f"{r.name or type(r).__name__!r} (plugin {self._owner[id(r)].name!r})"
+
+    def reader_key(self, reader: Reader) -> str:
+        """The reader's stable name in this host: ``plugin:ClassName``."""
+        return self._reader_key[id(reader)]
+
+    def readers_by_key(self) -> dict[str, Reader]:
+        return dict(self._by_key)
 
     def readers_by_kind(self) -> dict[str, Reader]:
+        """One reader per kind (the first registered: the built-in for the host's kinds),
+        for inputs built without a reader key."""
         out: dict[str, Reader] = {}
         for r in self.readers:
             out.setdefault(r.kind, r)
@@ -365,7 +527,7 @@ class PluginHost:
 
     def suffixes_for_kinds(self, kinds: Iterable[str]) -> list[str]:
         ks = set(kinds)
-        return sorted(s for r in self.readers if r.kind in ks for s in r.suffixes)
+        return sorted({s for r in self.readers if r.kind in ks for s in r.suffixes})
 
     def _sorted_plugins(self) -> list[PluginInfo]:
         return sorted(self.plugins.values(), key=lambda i: (i.name != BUILTIN_NAME, i.name))
@@ -397,7 +559,14 @@ class PluginHost:
                     "reason": info.reason,
                     "assays": [self.assays[a].describe() for a in info.assays],
                     "readers": [
-                        {"kind": r.kind, "suffixes": list(r.suffixes), "name": r.name}
+                        {
+                            "kind": r.kind,
+                            "suffixes": list(r.suffixes),
+                            "name": r.name,
+                            "key": self._reader_key[id(r)],
+                            "sniffs": r.sniffs,
+                            "shares": self._shared_suffixes(r),
+                        }
                         for r in self.readers
                         if self._owner[id(r)] is info
                     ],
@@ -412,6 +581,17 @@ class PluginHost:
                     ],
                 }
             )
+        return out
+
+
+    def _shared_suffixes(self, reader: Reader) -> dict[str, list[str]]:
+        """Each of the reader's suffixes that other readers also claim, with their keys."""
+        out: dict[str, list[str]] = {}
+        for s in reader.suffixes:
+            others = [self._reader_key[id(o)] for o in self.readers
+                      if o is not reader and s in o.suffixes]  # fmt: skip
+            if others:
+                out[s] = others
         return out
 
 

@@ -38,11 +38,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from assaykit.assay import Assay
 from assaykit.config import CONFIG_NAME, did_you_mean
 from assaykit.errors import InputError, SampleSheetError, UsageError
 from assaykit.experiment import PLATE_FORMATS, Input, normalize_well, plate_format_of
 from assaykit.platemap import PlateMap, is_plate_map, parse_plate_map, read_text
-from assaykit.plugins import PluginHost
+from assaykit.plugins import PluginHost, ReaderChoice
 from assaykit.readers import decode_text, header_delimiter
 
 SHEET_NAME = "samples.csv"
@@ -389,8 +390,23 @@ def _plate_format_cell(raw: _RawRow, problems: list[str]) -> int | None:
     return fmt
 
 
+def _not_read_by(folder: Path, rel: str, host: PluginHost, assay: Assay) -> str | None:
+    """What the file is when no reader of the assay's kinds claims it (None: one does;
+    a conflict between two readers is left to the run, which reports it per file)."""
+    choice = host.choose_reader(folder / rel, kinds=assay.input_kinds)
+    if choice.reader is not None or choice.conflict:
+        return None
+    other = host.reader_for(folder / rel)
+    return f"a {other.kind!r} file" if other is not None else "an unknown file type"
+
+
 def _row(
-    raw: _RawRow, folder: Path, host: PluginHost, default_assay: str | None, problems: list[str]
+    raw: _RawRow,
+    folder: Path,
+    host: PluginHost,
+    default_assay: str | None,
+    problems: list[str],
+    kinds_seen: dict[tuple[str, str], str | None],
 ) -> SheetRow | None:
     """Validate one raw row into a SheetRow (None when it cannot be used at all)."""
     rel = raw.get("file").replace("\\", "/")
@@ -415,10 +431,11 @@ def _row(
             f"{raw.at('assay')}: unknown assay {assay_name!r}; {hint}expected one of: {known}"
         )
         return None
-    reader = host.reader_for(rel)
-    if reader is None or reader.kind not in assay.input_kinds:
+    if (rel, assay_name) not in kinds_seen:  # a plate file has 96 rows: sniff it once
+        kinds_seen[(rel, assay_name)] = _not_read_by(folder, rel, host, assay)
+    got = kinds_seen[(rel, assay_name)]
+    if got is not None:
         want = ", ".join(host.suffixes_for_kinds(assay.input_kinds)) or "none installed"
-        got = f"a {reader.kind!r} file" if reader is not None else "an unknown file type"
         problems.append(f"{raw.at('file')}: {rel!r} is {got}; assay {assay_name!r} reads {want}")
     role = raw.get("role") or assay.default_role
     if role not in assay.roles:
@@ -563,8 +580,9 @@ def parse_sheet(
         header, body = _table(sheet, text)
         raws = _table_rows(sheet, folder, header, body, default_assay, problems)
     pairs = []
+    kinds_seen: dict[tuple[str, str], str | None] = {}
     for raw in raws:
-        r = _row(raw, folder, host, default_assay, problems)
+        r = _row(raw, folder, host, default_assay, problems, kinds_seen)
         if r is not None:
             pairs.append((raw, r))
     out = _check_positions(pairs, problems)
@@ -615,8 +633,10 @@ def plan(
     """Group inputs into experiments.
 
     With a sheet, only the files it lists are inputs; every other file is
-    ignored and listed. Without a sheet, each file whose suffix a reader of
-    the assay's input kinds claims is its own experiment (named by its
+    ignored and listed. Without a sheet, each file that a reader of the
+    assay's input kinds claims (by suffix and sniff, ranked as in
+    :meth:`PluginHost.choose_reader`; a file two readers claim equally too,
+    so that its run reports the conflict) is its own experiment (named by its
     relative path without suffix).
     """
     all_files = walk_files(folder, exclude)
@@ -650,7 +670,8 @@ def plan(
     for f in all_files:
         if f in admin:
             continue
-        if PurePosixPath(f).suffix.lower() not in suffixes:
+        choice = host.choose_reader(folder / f, kinds=a.input_kinds)
+        if choice.reader is None and not choice.conflict:  # a conflict: an error record
             ignored.append(f)
             continue
         exp_name = str(PurePosixPath(f).with_suffix(""))
@@ -671,15 +692,24 @@ def build_inputs(
     hashes: dict[str, str | None],
     metadata: dict[str, dict[str, str | None]],
 ) -> list[Input]:
-    """Turn planned rows into Inputs with their hash, kind and metadata."""
+    """Turn planned rows into Inputs with their hash, kind, reader and metadata."""
     out = []
+    chosen: dict[tuple[str, str], ReaderChoice] = {}  # a plate file has a row per well: choose once
     for r in rows:
-        reader = host.reader_for(r.file)
+        if (r.file, r.assay) not in chosen:
+            assay = host.assays.get(r.assay)
+            chosen[(r.file, r.assay)] = host.choose_reader(
+                folder / r.file, kinds=assay.input_kinds if assay is not None else None
+            )
+        choice = chosen[(r.file, r.assay)]
+        reader = choice.reader
         out.append(
             Input(
                 path=(folder / r.file).resolve(),
                 relpath=r.file,
                 kind=reader.kind if reader is not None else "",
+                reader=choice.key,
+                unreadable=choice.conflict,
                 role=r.role,
                 sample_id=r.sample_id,
                 lane=r.lane,

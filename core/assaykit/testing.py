@@ -361,14 +361,15 @@ def experiments_from_folder(
         the_plan = plan(
             root, h, sheet=sheet_path, assay=assay, default_assay=cfg.default_assay
         )
-    readers = h.readers_by_kind()
+    readers, by_key = h.readers_by_kind(), h.readers_by_key()
     out: list[Experiment] = []
     for pe in the_plan.experiments:
         files = sorted({r.file for r in pe.rows})
         hashes = {f: sha256_file(root / f) if (root / f).is_file() else None for f in files}
         meta: dict[str, dict[str, str | None]] = {}
         for f in files:
-            reader = h.reader_for(f)
+            kinds = h.get_assay(pe.assay).input_kinds
+            reader = h.reader_for(root / f, kinds=kinds)
             if reader is None or hashes[f] is None:
                 continue
             try:
@@ -383,7 +384,7 @@ def experiments_from_folder(
             has_sheet=the_plan.has_sheet,
             figures=figures,
         )
-        out.append(exp.with_readers(readers))
+        out.append(exp.with_readers(readers, by_key))
     return out
 
 

@@ -1,7 +1,8 @@
 """The import rules: the contract stands alone, and data flows one way through the stages.
 
 - The contract (what a plugin and the science libraries build on) imports no
-  host module, and neither do ``assaykit.cytometry`` and ``assaykit.imaging``,
+  host module, and neither do ``assaykit.cytometry``, ``assaykit.imaging`` and
+  ``assaykit.plates``,
   which may import only the contract modules a science layer needs.
 - No host module imports a module of a later stage in
   scan → plan → execute → store → export → report; the front ends (the batch
@@ -60,7 +61,7 @@ FRONT = {
     "scaffold",
     "_docgen",
 }
-LAYERS = ("cytometry", "imaging")
+LAYERS = ("cytometry", "imaging", "plates", "qpcr")
 
 STAGE_OF = {m: n for n, (_, mods) in enumerate(STAGES) for m in mods}
 HOST = {m for _, mods in STAGES for m in mods} | FRONT | BUILTIN_PLUGIN
@@ -205,6 +206,8 @@ def test_the_rules_see_a_backward_import() -> None:
     assert _problem("report", "store") is None
     assert _problem("batch", "report") is None
     assert _problem("cytometry.prepare", "assay") is None
+    assert _problem("plates.read", "sheet") is not None
+    assert _problem("plates.read", "readers") is None
 
 
 # --------------------------------------------------------------------------------------
@@ -252,6 +255,9 @@ def _loaded(statement: str) -> dict[str, str]:
         ("import assaykit.cytometry.prepare", LAYER_CONTRACT),
         ("import assaykit.imaging", LAYER_CONTRACT),
         ("import assaykit.imaging.pipeline", LAYER_CONTRACT),
+        ("import assaykit.plates.doseresponse", LAYER_CONTRACT),
+        ("import assaykit.plates.synthetic", LAYER_CONTRACT),
+        ("import assaykit.plates", LAYER_CONTRACT),
         # what a plugin's declaration module imports
         (
             "from assaykit import Assay, AssayResult, Experiment, Input, Metric, Params, "

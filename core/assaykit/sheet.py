@@ -533,11 +533,11 @@ def _check_positions(pairs: list[tuple[_RawRow, SheetRow]], problems: list[str])
         if r.well is not None and id(r) in kept:
             by_file.setdefault(r.file, []).append((raw, r))
     for rel, group in by_file.items():
-        explicit = {
-            r.plate_format: raw
-            for raw, r in group
-            if raw.get("plate_format") or raw.plate_format is not None
-        }
+        # at this point a row's plate_format is the one it gives (cell or plate map)
+        explicit: dict[int, _RawRow] = {}
+        for raw, r in group:
+            if r.plate_format is not None:
+                explicit.setdefault(r.plate_format, raw)
         if len(explicit) > 1:
             (a, ra), (b, rb) = list(explicit.items())[:2]
             problems.append(

@@ -1,0 +1,160 @@
+"""The ``qpcr`` analysis: wells of one run file → per (sample, target) values and flags.
+
+Imported inside ``Qpcr.analyze`` only (it imports matplotlib for the figures).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from assaykit import AnalysisError, AssayResult, Experiment, Input
+from assaykit.qpcr.analysis import (
+    StandardCurve,
+    qc_findings,
+    relative_expression,
+    replicates,
+    standard_curve,
+)
+from assaykit.qpcr.wells import Well
+
+_NRT_SUFFIX = re.compile(r"[\s_\-]*(-RT|NRT|no[\s_\-]?RT|RT-)$", re.IGNORECASE)
+ST = "sample_target"
+
+
+def entity(sample: str, target: str) -> str:
+    """The record entity of one (sample, target): ``sample|target``."""
+    return f"{sample}|{target}"
+
+
+def _setting(inp: Input, name: str, default: str) -> str:
+    return inp.condition(name).strip() or default.strip()
+
+
+def _nrt_pairs(wells: list[Well]) -> dict[str, str]:
+    unknowns = {w.sample for w in wells if w.role == "unknown"}
+    out: dict[str, str] = {}
+    for w in wells:
+        if w.role == "nrt":
+            base = _NRT_SUFFIX.sub("", w.sample).strip()
+            if base in unknowns:
+                out[w.sample] = base
+    return out
+
+
+def analyze_experiment(experiment: Experiment, params: Any) -> AssayResult:
+    res = AssayResult()
+    present = experiment.present
+    if not present:
+        raise AnalysisError(f"experiment {experiment.name!r}: no run file present")
+    for inp in present:
+        analyze_run(experiment, inp, params, res)
+    return res
+
+
+def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResult) -> None:
+    rel = inp.relpath
+    wells: list[Well] = experiment.read(inp)
+    refs = [g.strip() for g in _setting(inp, "reference_genes", params.reference_genes).split(";")]
+    refs = [g for g in refs if g]
+    calibrator = _setting(inp, "calibrator", params.calibrator)
+    if not refs or not calibrator:
+        raise AnalysisError(
+            f"{rel}: the sheet row (or the parameters) must name reference_genes "
+            "(';'-separated targets) and calibrator (a sample name)"
+        )
+    reps = replicates(wells, max_dev=params.max_dev, min_n=params.min_n, roles=("unknown",))
+    targets = sorted({t for _, t in reps})
+    samples = sorted({s for s, _ in reps})
+    for name, what, known in (("reference gene", refs, targets), ("calibrator", [calibrator],
+                                                                   samples)):
+        missing = [x for x in what if x not in known]
+        if missing:
+            raise AnalysisError(
+                f"{rel}: {name} {', '.join(map(repr, missing))} not among the run's unknown "
+                f"wells ({', '.join(known) or 'none'})"
+            )
+    curves: dict[str, StandardCurve] = {}
+    for t in sorted({w.target for w in wells if w.role == "standard"}):
+        try:
+            curves[t] = standard_curve(wells, t)
+        except AnalysisError:
+            continue
+    sid = inp.sample_id
+    for t, c in curves.items():
+        res.add(sid, "target", t, "efficiency", c.efficiency_percent, unit="%", source=rel)
+        res.add(sid, "target", t, "r_squared", c.r2, source=rel)
+        res.add(sid, "target", t, "slope", c.slope, unit="cycles", source=rel)
+    ref_mean = {
+        s: sum(reps[(s, g)].mean for g in refs) / len(refs)  # type: ignore[misc]
+        for s in samples
+        if all((s, g) in reps and reps[(s, g)].mean is not None for g in refs)
+    }
+    figure_rows: dict[str, list[tuple[str, float, float, float]]] = {}
+    for (s, t), r in sorted(reps.items()):
+        ent = entity(s, t)
+        if r.mean is None:
+            res.flag("undetected_replicate", sample_id=sid, entity=ent,
+                     message=f"{rel}: {t} not detected in any replicate of {s}")
+            continue
+        res.add(sid, ST, ent, "cq_mean", r.mean, unit="cycles", source=rel)
+        res.add(sid, ST, ent, "cq_sd", r.sd, unit="cycles", source=rel)
+        res.add(sid, ST, ent, "n_replicates", r.n, source=rel)
+        if r.outliers:
+            res.flag("replicate_outlier", sample_id=sid, entity=ent,
+                     message=f"{rel}: {t} in {s}: excluded {', '.join(r.outlier_wells)} "
+                     f"(Cq {', '.join(f'{x:.2f}' for x in r.outliers)})")
+        if t in refs or s not in ref_mean:
+            continue
+        res.add(sid, ST, ent, "delta_ct", r.mean - ref_mean[s], unit="cycles", source=rel)
+        genes = (t, *refs)
+        eff = (
+            {g: curves[g].amplification for g in genes}
+            if params.efficiency_correction and all(g in curves for g in genes)
+            else None
+        )
+        try:
+            e = relative_expression(reps, t, refs, s, calibrator, efficiencies=eff)
+        except AnalysisError as exc:
+            res.flag("not_quantified", sample_id=sid, entity=ent, message=f"{rel}: {exc}")
+            continue
+        fl = list(e.flags)
+        res.add(sid, ST, ent, "delta_delta_ct", e.ddct, unit="cycles", source=rel, flags=fl)
+        res.add(sid, ST, ent, "fold_change", e.fold, source=rel, flags=fl)
+        res.add(sid, ST, ent, "fold_change_low", e.fold_low, source=rel, flags=fl)
+        res.add(sid, ST, ent, "fold_change_high", e.fold_high, source=rel, flags=fl)
+        res.add(sid, ST, ent, "method", e.method, source=rel)
+        figure_rows.setdefault(t, []).append((s, e.fold, e.fold_low, e.fold_high))
+    for f in qc_findings(wells, ntc_cutoff=params.ntc_cutoff, nrt_min_gap=params.nrt_min_gap,
+                         nrt_pairs=_nrt_pairs(wells)):
+        res.flag(f.code, sample_id=sid, message=f"{rel}: {f.message}")
+    if experiment.figures:
+        for t, rows in sorted(figure_rows.items()):
+            method = "Pfaffl (efficiency-corrected)" if t in curves else "2^-ΔΔCt (Livak)"
+            res.add_figure(
+                f"fold_change:{rel}:{t}",
+                bar_figure(t, rows, calibrator),
+                sample_id=sid,
+                caption=(
+                    f"{t} fold change relative to {calibrator} ({method}), normalised to "
+                    f"{', '.join(refs)}; bars: 2^-(ΔΔCt ± SD) from the replicate SDs. "
+                    f"Run {rel}."
+                ),
+            )
+
+
+def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibrator: str) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.2 + 0.8 * len(rows), 3.2), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    xs = list(range(len(rows)))
+    folds = [r[1] for r in rows]
+    err = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
+    ax.bar(xs, folds, color="#4c72b0", yerr=err, capsize=4)
+    ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
+    ax.set_xticks(xs, [r[0] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"fold change vs {calibrator}")
+    ax.set_title(target, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,7 +1,7 @@
 """RT-qPCR relative expression: the ``qpcr`` assay (ΔΔCt, Pfaffl with a standard curve).
 
-**Input**: one run file holding every well — RDML (``.rdml``, zipped or plain
-XML), a Thermo QuantStudio "Results" text export (``.txt``) or a Bio-Rad CFX
+**Input**: one run file holding every well — RDML (``.rdml`` zipped, or plain
+XML ``.rdml``/``.xml``), a Thermo QuantStudio "Results" text export (``.txt``) or a Bio-Rad CFX
 "Quantification Cq Results" CSV (``.csv``). The plugin registers a host Reader
 (kind ``"qpcr"``) whose ``sniff`` recognises only those exports by content
 (:func:`assaykit.qpcr.wells.sniff`), so any other CSV still goes to the
@@ -99,7 +99,7 @@ class QpcrReader(Reader):
     """RDML, QuantStudio Results and CFX Cq Results exports, recognised by content."""
 
     kind: ClassVar[str] = "qpcr"
-    suffixes: ClassVar[tuple[str, ...]] = (".rdml", ".txt", ".csv")
+    suffixes: ClassVar[tuple[str, ...]] = (".rdml", ".xml", ".txt", ".csv")
     name: ClassVar[str] = "qPCR run (RDML, QuantStudio Results, CFX Cq Results)"
 
     def read(self, path: Path) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -177,6 +178,25 @@ def test_published_user_bulletin_2(tmp_path: Path, host: PluginHost) -> None:
              ("delta_ct", "delta_delta_ct", "fold_change", "fold_change_low", "fold_change_high")]
     assert [_r(brain[0], 2), _r(brain[1] + 0.0, 2), *(_r(x, 1) for x in brain[2:])] == [
         "6.86", "0.00", "1.0", "0.9", "1.1"]
+
+
+def test_rdml_run(tmp_path: Path, host: PluginHost) -> None:
+    """The constructed RDML file (tests/data/qpcr/README.md) through the plugin, against
+    hand arithmetic on its Cq's: ΔCt vehicle 28.2 − 18.1 = 10.1, treated 25.1 − 18.1 =
+    7.0, ΔΔCt −3.1, fold 2^3.1; its one usable standard well is not a curve (Livak)."""
+    folder = tmp_path / "rdml"
+    folder.mkdir()
+    shutil.copy(DATA / "constructed_run.rdml.xml", folder / "run.rdml.xml")
+    rows = [{"file": "run.rdml.xml", "assay": "qpcr", "reference_genes": "GAPDH",
+             "calibrator": "vehicle"}]
+    exp = experiment_from_folder(folder, rows, host=host)
+    assert exp.inputs[0].kind == "qpcr"
+    res = assaykit.analyze("qpcr", exp, host=host)
+    got = values(res)
+    assert got[("treated|CYP26A1", "delta_ct")] == pytest.approx(7.0)
+    assert got[("treated|CYP26A1", "delta_delta_ct")] == pytest.approx(-3.1)
+    assert got[("treated|CYP26A1", "fold_change")] == pytest.approx(2**3.1)
+    assert not any(r.metric == "efficiency" for r in res.records)
 
 
 def test_ordinary_csv_still_goes_to_the_table_reader(tmp_path: Path, host: PluginHost) -> None:

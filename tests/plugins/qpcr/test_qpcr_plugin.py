@@ -199,6 +199,20 @@ def test_rdml_run(tmp_path: Path, host: PluginHost) -> None:
     assert not any(r.metric == "efficiency" for r in res.records)
 
 
+def test_batch_run_writes_results(tmp_path: Path, host: PluginHost) -> None:
+    rows, truth = make_run(tmp_path / "run")
+    with open(tmp_path / "run" / "samples.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    assaykit.run(tmp_path / "run", tmp_path / "out", workers=0, host=host)
+    with open(tmp_path / "out" / "results.csv", newline="", encoding="utf-8") as fh:
+        recs = list(csv.DictReader(fh))
+    fold = {r["entity"]: float(r["value_num"]) for r in recs if r["metric"] == "fold_change"}
+    assert set(fold) == {f"{s}|{t}" for t, by in truth.fold.items() for s in by}
+    assert all(r["metric"] != "error" for r in recs)
+
+
 def test_ordinary_csv_still_goes_to_the_table_reader(tmp_path: Path, host: PluginHost) -> None:
     plain = tmp_path / "plain.csv"
     plain.write_text("sample,value\na,1\nb,2\n")

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from assaykit import Assay, AssayResult, Experiment, Input
 from assaykit.errors import AssaykitError
 from assaykit.plates.doseresponse import (
@@ -71,9 +70,13 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
             continue
         for role in ("vehicle", "blank"):
             ws = [w for w in wells if w.role == role]
-            ee = edge_effect([w.well for w in ws], [w.signal for w in ws], role=role,
-                             rows=8 if (present[0].plate_format or 96) == 96 else 16,
-                             cols=12 if (present[0].plate_format or 96) == 96 else 24)
+            ee = edge_effect(
+                [w.well for w in ws],
+                [w.signal for w in ws],
+                role=role,
+                rows=8 if (present[0].plate_format or 96) == 96 else 16,
+                cols=12 if (present[0].plate_format or 96) == 96 else 24,
+            )
             if ee.flag is not None:
                 res.qc_flags.append(ee.flag)
         curves = []
@@ -81,9 +84,14 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
             for n, p in zip(names, pct, strict=True):
                 res.add(ids[n], "well", n, "pct_viability", float(p), unit="%", source=rel)
             fit = fit_dose_response(
-                dose, pct, model=params.model, plateau_fraction=params.plateau_fraction,
-                outlier_z=params.outlier_z, exclude_outliers=params.exclude_outliers,
-                min_drop=params.min_drop, entity=line,
+                dose,
+                pct,
+                model=params.model,
+                plateau_fraction=params.plateau_fraction,
+                outlier_z=params.outlier_z,
+                exclude_outliers=params.exclude_outliers,
+                min_drop=params.min_drop,
+                entity=line,
             )
             res.qc_flags.extend(fit.flags)
             sids = [ids[n] for n in names]
@@ -91,30 +99,44 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
             curves.append((line, dose, pct, fit))
             _add_fit(res, line, fit, sids)
         if experiment.figures:
-            res.add_figure(f"dose_response_{rel}", _figure(rel, curves),
-                           caption=_caption(rel, curves))
+            res.add_figure(
+                f"dose_response_{rel}", _figure(rel, curves), caption=_caption(rel, curves)
+            )
     for line, parental in parents.items():
         if line not in fits:
             continue
         fr, sr = fits[line]
-        if parental not in fits or not math.isfinite(fits[parental][0].ic50) or not math.isfinite(fr.ic50):
-            res.flag("parental_missing", entity=line,
-                     message=f"{line}: parental line {parental!r} has no fitted IC50")
+        if (
+            parental not in fits
+            or not math.isfinite(fits[parental][0].ic50)
+            or not math.isfinite(fr.ic50)
+        ):
+            res.flag(
+                "parental_missing",
+                entity=line,
+                message=f"{line}: parental line {parental!r} has no fitted IC50",
+            )
             continue
         fp, sp = fits[parental]
         rf = resistance_factor(fr, fp, (line, parental))
-        for metric, value in (("resistance_factor", rf.factor),
-                              ("resistance_factor_ci_low", rf.ci_low),
-                              ("resistance_factor_ci_high", rf.ci_high)):
+        for metric, value in (
+            ("resistance_factor", rf.factor),
+            ("resistance_factor_ci_low", rf.ci_low),
+            ("resistance_factor_ci_high", rf.ci_high),
+        ):
             res.add(line, "cell_line", line, metric, value, from_samples=sr + sp)
     return res
 
 
 def _add_fit(res: AssayResult, line: str, fit: CurveFit, sids: list[str]) -> None:
     for metric, value, unit in (
-        ("ic50_uM", fit.ic50, "µM"), ("ic50_ci_low_uM", fit.ic50_ci_low, "µM"),
-        ("ic50_ci_high_uM", fit.ic50_ci_high, "µM"), ("hill_slope", fit.hill, None),
-        ("r_squared", fit.r_squared, None), ("top", fit.top, "%"), ("bottom", fit.bottom, "%"),
+        ("ic50_uM", fit.ic50, "µM"),
+        ("ic50_ci_low_uM", fit.ic50_ci_low, "µM"),
+        ("ic50_ci_high_uM", fit.ic50_ci_high, "µM"),
+        ("hill_slope", fit.hill, None),
+        ("r_squared", fit.r_squared, None),
+        ("top", fit.top, "%"),
+        ("bottom", fit.bottom, "%"),
     ):
         if math.isfinite(value):  # a curve that was not fitted has no numbers
             res.add(line, "cell_line", line, metric, float(value), unit=unit, from_samples=sids)
@@ -134,8 +156,12 @@ def _figure(rel: str, curves: list[tuple[str, Any, Any, CurveFit]]) -> Any:
         ax.scatter(d[on], y[on], s=12, color=color, alpha=0.7)
         if math.isfinite(fit.ic50) and on.any():
             xs = np.logspace(math.log10(d[on].min()) - 0.3, math.log10(d[on].max()) + 0.3, 200)
-            ax.plot(xs, fit.predict(xs), color=color,
-                    label=f"{line}: IC50 {fit.ic50:.3g} µM ({fit.model})")
+            ax.plot(
+                xs,
+                fit.predict(xs),
+                color=color,
+                label=f"{line}: IC50 {fit.ic50:.3g} µM ({fit.model})",
+            )
             ax.axvline(fit.ic50, color=color, ls=":", lw=0.8)
         else:
             ax.plot([], [], color=color, label=f"{line}: no fit ({fit.model})")

@@ -37,8 +37,18 @@ def test_conforms_on_a_generated_plate(host: PluginHost, tmp_path: Path) -> None
     bad = experiment_from_folder(bad_folder, host=host)
     report = assert_conforms("viability", good, bad=[bad], host=host)
     metrics = {r.metric for r in report.records}
-    assert {"ic50_uM", "ic50_ci_low_uM", "ic50_ci_high_uM", "hill_slope", "r_squared",
-            "model", "top", "bottom", "pct_viability", "resistance_factor"} <= metrics
+    assert {
+        "ic50_uM",
+        "ic50_ci_low_uM",
+        "ic50_ci_high_uM",
+        "hill_slope",
+        "r_squared",
+        "model",
+        "top",
+        "bottom",
+        "pct_viability",
+        "resistance_factor",
+    } <= metrics
 
 
 def test_declared_flags_restate_the_science_layer(host: PluginHost) -> None:
@@ -76,8 +86,11 @@ def test_pct_viability_of_a_well_is_blank_subtracted_percent_of_vehicle(
     res = assaykit.analyze("viability", experiment_from_folder(folder, host=host), host=host)
     sig = {w.well: round(w.signal, 5) for w in plate.wells}  # as written to the CSV
     blank = sum(sig[w.well] for w in plate.wells if w.role == "blank") / 16
-    veh = [sig[w.well] - blank for w in plate.wells
-           if w.role == "vehicle" and w.cell_line == "parental"]
+    veh = [
+        sig[w.well] - blank
+        for w in plate.wells
+        if w.role == "vehicle" and w.cell_line == "parental"
+    ]
     expected = 100 * (sig["B5"] - blank) / (sum(veh) / len(veh))
     got = next(r.value_num for r in res.records if r.metric == "pct_viability" and r.entity == "B5")
     assert got == pytest.approx(expected, rel=1e-9)
@@ -88,7 +101,7 @@ def test_a_plate_file_with_a_bad_well_gives_error_records_not_a_crash(
 ) -> None:
     folder = write_plate_folder(tmp_path, make_plate(7, "clean"))
     text = (folder / "plate1.csv").read_text(encoding="utf-8").splitlines()
-    text[2] = "B," + ",".join(["n/a"] + text[2].split(",")[2:])  # well B1 unreadable
+    text[2] = "B," + ",".join(["n/a", *text[2].split(",")[2:]])  # well B1 unreadable
     (folder / "plate1.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
     res = assaykit.analyze("viability", experiment_from_folder(folder, host=host), host=host)
     errors = [r for r in res.records if r.metric == "error"]

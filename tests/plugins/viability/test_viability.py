@@ -108,3 +108,34 @@ def test_a_plate_file_with_a_bad_well_gives_error_records_not_a_crash(
     assert errors and all("plate1.csv" in (r.value_str or "") + r.entity for r in errors)
     assert any("B1" in (r.value_str or "") for r in errors)
     assert "parental" in _values(res.records, "ic50_uM")  # the rest of the plate is analysed
+
+
+def test_messy_plates_raise_the_declared_flags_and_one_captioned_figure(
+    host: PluginHost, tmp_path: Path
+) -> None:
+    out = make_plate(8, "outlier")
+    res = assaykit.analyze(
+        "viability",
+        experiment_from_folder(write_plate_folder(tmp_path / "o", out), host=host, figures=True),
+        host=host,
+    )
+    flags = {f.flag for f in res.qc_flags}
+    assert "replicate_outlier" in flags, flags
+    assert len(res.figures) == 1 and "IC50" in res.figures[0].caption
+    assert res.figures[0].png.startswith(b"\x89PNG")
+    edge = make_plate(9, "edge")
+    res = assaykit.analyze(
+        "viability",
+        experiment_from_folder(write_plate_folder(tmp_path / "e", edge), host=host),
+        host=host,
+    )
+    assert "edge_effect" in {f.flag for f in res.qc_flags}
+    partial = make_plate(10, "partial")
+    res = assaykit.analyze(
+        "viability",
+        experiment_from_folder(write_plate_folder(tmp_path / "p", partial), host=host),
+        host=host,
+    )
+    models = {r.entity: r.value_str for r in res.records if r.metric == "model"}
+    assert models["resistant"] != "4PL"  # bottom never reached: the 3PL fallback, recorded
+    assert any(f.flag == "no_plateau" and f.entity == "resistant" for f in res.qc_flags)

@@ -100,7 +100,9 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
             _add_fit(res, line, fit, sids)
         if experiment.figures:
             res.add_figure(
-                f"dose_response_{rel}", _figure(rel, curves), caption=_caption(rel, curves)
+                "dose_response_" + rel.replace("/", "_"),
+                _figure(rel, curves),
+                caption=_caption(rel, curves),
             )
     for line, parental in parents.items():
         if line not in fits:

@@ -171,3 +171,25 @@ def test_a_parental_line_not_on_the_plate_is_flagged_not_paired(
     res = assaykit.analyze("viability", experiment_from_folder(folder, host=host), host=host)
     assert not _values(res.records, "resistance_factor")
     assert any(f.flag == "parental_missing" and f.entity == "resistant" for f in res.qc_flags)
+
+
+@pytest.mark.parametrize("kind", ["clean", "outlier", "partial"])
+def test_the_plugin_gives_the_fit_of_the_wells_it_was_given(
+    host: PluginHost, tmp_path: Path, kind: str
+) -> None:
+    """Through the file, the sheet and the plugin, each line's IC50 is the library's fit
+    of the generator's own in-memory wells: nothing between the plate and the fit (grid
+    CSV round trip, well mapping, blank and vehicle normalisation) moves it."""
+    from assaykit.plates.doseresponse import fit_dose_response, normalise_plate
+
+    plate = make_plate(7, kind)
+    direct = {
+        line: fit_dose_response(d, y, entity=line).ic50
+        for line, (d, y, _w) in normalise_plate(plate.wells).items()
+    }
+    folder = write_plate_folder(tmp_path, plate)
+    res = assaykit.analyze("viability", experiment_from_folder(folder, host=host), host=host)
+    ic50 = _values(res.records, "ic50_uM")
+    assert set(ic50) == set(direct)
+    for line, value in direct.items():
+        assert ic50[line] == pytest.approx(value, rel=1e-3), line

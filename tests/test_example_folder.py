@@ -133,8 +133,10 @@ def _check_western(results: list[dict[str, str]], expected: list[dict[str, str]]
 CHECKS: dict[str, Callable[[list[dict[str, str]], list[dict[str, str]]], int]] = {
     "annexin_pi": _check_annexin,
     "msp_gel": _check_msp,
+    "qpcr": _check_generic("qpcr"),
     "rh123_efflux": _check_generic("rh123_efflux"),
     "tunel": _check_generic("tunel"),
+    "viability": _check_generic("viability"),
     "western_blot": _check_western,
 }
 

@@ -449,6 +449,11 @@ class Assay(ABC):
         }
 
 
+#: spellings of "no unit" refused in declarations, so every dimensionless value reads the
+#: same in records and exports (unit empty) and a pipeline needs no list of synonyms
+_NOT_UNITS = frozenset({"", "1", "-", "none", "unitless", "dimensionless", "n/a", "na", "x"})
+
+
 def declaration_problems(assay: Assay) -> list[str]:
     """What is wrong with an assay's declarations (empty when it honours the contract)."""
     problems: list[str] = []
@@ -489,6 +494,12 @@ def declaration_problems(assay: Assay) -> list[str]:
         seen.add(key)
         if m.metric == "error":
             problems.append("metric name 'error' is reserved for the host")
+        if isinstance(m.unit, str) and m.unit.strip().lower() in _NOT_UNITS:
+            problems.append(
+                f"metric {m.metric!r}: unit {m.unit!r} is not a unit; declare unit=None for a "
+                "dimensionless value (a ratio, R², a fold change) and say 'dimensionless' in "
+                "its description"
+            )
     problems += _flag_problems(getattr(assay, "flags", ()))
     problems += _shared_metric_problems(metrics)
     return problems

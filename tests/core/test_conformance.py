@@ -160,3 +160,27 @@ def test_declaration_checks() -> None:
         "metric name 'error' is reserved",
     ):
         assert expected in problems
+
+
+@pytest.mark.parametrize("unit", ["", "1", "unitless", "Dimensionless", " x "])
+def test_a_spelling_of_no_unit_is_refused_in_favour_of_none(unit: str) -> None:
+    """One spelling of "no unit" (None) in every record, so a pipeline needs no synonym list."""
+    from assaykit.assay import declaration_problems
+
+    class Ratio(Assay):
+        name = "ratio"
+        version = "1"
+        summary = "s"
+        input_kinds = ("table",)
+        roles = ("sample",)
+        Params = Params
+        metrics = (
+            Metric("sample", "fold", unit, "float", "fold change, dimensionless"),
+            Metric("sample", "r2", None, "float", "R², dimensionless"),
+        )
+
+        def analyze(self, experiment: Experiment, params: Any) -> AssayResult:
+            return AssayResult()
+
+    problems = declaration_problems(Ratio())
+    assert len(problems) == 1 and "'fold'" in problems[0] and "unit=None" in problems[0], problems

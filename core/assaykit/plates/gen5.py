@@ -23,9 +23,8 @@ from assaykit.plates.model import (
     FORMAT_OF_COLUMNS,
     FORMATS,
     ROW_LETTERS,
-    DeviationLog,
     PlateRead,
-    parse_cell,
+    build_plate_read,
     uses_decimal_comma,
 )
 
@@ -162,24 +161,5 @@ def read_gen5_text(path: str | Path, text: str) -> PlateRead:
             )
     all_cells = [c for g in cells_by_read.values() for c in g.values()]
     decimal_comma = uses_decimal_comma(all_cells, "\t")
-    log = DeviationLog()
-    reads: dict[str, dict[str, float | None]] = {}
-    for name, grid in cells_by_read.items():
-        wells: dict[str, float | None] = {}
-        for well, cell in grid.items():
-            value, problem = parse_cell(cell, decimal_comma)
-            wells[well] = value
-            if problem is not None:
-                log.add(name, well, problem)
-        reads[name] = wells
     meta = _metadata(rows, headers[0].line)
-    if decimal_comma:
-        meta["decimal_mark"] = ","
-    return PlateRead(
-        path=str(path),
-        plate_format=plate_format,
-        reads=reads,
-        source_format="gen5",
-        metadata=meta,
-        deviations=log.messages(),
-    )
+    return build_plate_read(path, plate_format, cells_by_read, "gen5", meta, decimal_comma)

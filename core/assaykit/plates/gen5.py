@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from assaykit.errors import InputError
-from assaykit.plates.grid import Rows, find_headers, no_grid_error, split_rows
+from assaykit.plates.grid import Rows, find_headers, no_grid_error, row_cells, split_rows
 from assaykit.plates.model import (
     FORMAT_OF_COLUMNS,
     FORMATS,
@@ -122,13 +122,7 @@ def read_gen5_text(path: str | Path, text: str) -> PlateRead:
             elif letter_index < 0:
                 break
             letter = ROW_LETTERS[letter_index]
-            values = row[h.first : h.first + h.columns]
-            if len(values) < h.columns:
-                raise InputError(
-                    path,
-                    f"row {letter} of the Gen5 grid {title!r} (line {i + 1}) stops after "
-                    f"column {len(values)}; the grid has {h.columns} columns",
-                )
+            values = row_cells(path, row, h, letter, i + 1, f"the Gen5 grid {title!r}")
             label = row[h.first + h.columns].strip() if len(row) > h.first + h.columns else ""
             name = label or title or f"read {len(cells_by_read) + 1}"
             grid = cells_by_read.setdefault(name, {})

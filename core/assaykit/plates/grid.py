@@ -141,15 +141,22 @@ def grid_rows(path: str | Path, rows: Rows, header: Header) -> list[list[str]]:
                 f"A–{ROW_LETTERS[n_rows - 1]}",
             )
         row = rows[i]
-        cells = row[header.first : header.first + header.columns]
-        if len(cells) < header.columns:
-            raise InputError(
-                path,
-                f"row {letter} of the plate grid (line {i + 1}) stops after column "
-                f"{len(cells)}; the grid has {header.columns} columns",
-            )
-        out.append(cells)
+        out.append(row_cells(path, row, header, letter, i + 1, "the plate grid"))
     return out
+
+
+def row_cells(
+    path: str | Path, row: list[str], header: Header, letter: str, line: int, grid: str
+) -> list[str]:
+    """The cells of one grid row under ``header``; refuses a row with a column missing."""
+    cells = row[header.first : header.first + header.columns]
+    if len(cells) < header.columns:
+        raise InputError(
+            path,
+            f"row {letter} of {grid} (line {line}) stops after column "
+            f"{len(cells)}; the grid has {header.columns} columns",
+        )
+    return cells
 
 
 def metadata_above(rows: Rows, end: int) -> dict[str, str]:

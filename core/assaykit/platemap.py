@@ -110,12 +110,20 @@ def is_plate_map(text: str) -> bool:
     return any(len(c) == 1 and _SECTION.match(c[0]) for _, c in rows)
 
 
-def read_text(path: Path, label: str) -> str:
-    """The decoded text of a sheet or map (UTF-8 with or without BOM, else cp1252)."""
+def read_text(
+    path: Path,
+    label: str,
+    max_bytes: int = _MAX_MAP_BYTES,
+    limit: str = "a plate map may be at most 4 MiB",
+) -> str:
+    """The decoded text of a sheet or map (UTF-8 with or without BOM, else cp1252).
+
+    A file over ``max_bytes`` is refused with ``limit`` as the reason.
+    """
     try:
         size = path.stat().st_size
-        if size > _MAX_MAP_BYTES:
-            raise SampleSheetError([f"{label}: {size} bytes; a plate map may be at most 4 MiB"])
+        if size > max_bytes:
+            raise SampleSheetError([f"{label}: {size} bytes; {limit}"])
         raw = path.read_bytes()
     except OSError as exc:
         raise SampleSheetError([f"{label}: cannot read: {exc.strerror or exc}"]) from None

@@ -40,11 +40,11 @@ from pathlib import Path, PurePosixPath
 
 from assaykit.assay import Assay
 from assaykit.config import CONFIG_NAME, did_you_mean
-from assaykit.errors import InputError, SampleSheetError, UsageError
+from assaykit.errors import SampleSheetError, UsageError
 from assaykit.experiment import PLATE_FORMATS, Input, normalize_well, plate_format_of
 from assaykit.platemap import PlateMap, is_plate_map, parse_plate_map, read_text
 from assaykit.plugins import PluginHost, ReaderChoice
-from assaykit.readers import decode_text, header_delimiter
+from assaykit.readers import header_delimiter
 
 SHEET_NAME = "samples.csv"
 RESERVED = (
@@ -117,17 +117,7 @@ def read_sheet_rows(sheet: Path) -> tuple[list[str], list[tuple[int, list[str]]]
 
 
 def _sheet_text(sheet: Path) -> str:
-    try:
-        size = sheet.stat().st_size
-        if size > _MAX_SHEET_BYTES:
-            raise SampleSheetError([f"{sheet}: {size} bytes; a sample sheet may be at most 64 MiB"])
-        raw = sheet.read_bytes()
-    except OSError as exc:
-        raise SampleSheetError([f"{sheet}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        return decode_text(raw, sheet)
-    except InputError as exc:
-        raise SampleSheetError([str(exc)]) from None
+    return read_text(sheet, str(sheet), _MAX_SHEET_BYTES, "a sample sheet may be at most 64 MiB")
 
 
 def _table(sheet: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

@@ -386,19 +386,7 @@ def _no_fit(x: NDArray[np.float64], y: NDArray[np.float64], flag: QCFlag) -> Cur
     nan = math.nan
     return CurveFit(
         "none",
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
+        *((nan,) * 13),  # every number of the fit
         int(y.size),
         int(np.unique(x).size),
         0,

@@ -18,14 +18,13 @@ import re
 from pathlib import Path
 
 from assaykit.errors import InputError
-from assaykit.plates.grid import Rows, find_headers, no_grid_error, split_rows
+from assaykit.plates.grid import Rows, find_headers, no_grid_error, row_cells, split_rows
 from assaykit.plates.model import (
     FORMAT_OF_COLUMNS,
     FORMATS,
     ROW_LETTERS,
-    DeviationLog,
     PlateRead,
-    parse_cell,
+    build_plate_read,
     uses_decimal_comma,
 )
 
@@ -123,13 +122,7 @@ def read_gen5_text(path: str | Path, text: str) -> PlateRead:
             elif letter_index < 0:
                 break
             letter = ROW_LETTERS[letter_index]
-            values = row[h.first : h.first + h.columns]
-            if len(values) < h.columns:
-                raise InputError(
-                    path,
-                    f"row {letter} of the Gen5 grid {title!r} (line {i + 1}) stops after "
-                    f"column {len(values)}; the grid has {h.columns} columns",
-                )
+            values = row_cells(path, row, h, letter, i + 1, f"the Gen5 grid {title!r}")
             label = row[h.first + h.columns].strip() if len(row) > h.first + h.columns else ""
             name = label or title or f"read {len(cells_by_read) + 1}"
             grid = cells_by_read.setdefault(name, {})
@@ -162,24 +155,5 @@ def read_gen5_text(path: str | Path, text: str) -> PlateRead:
             )
     all_cells = [c for g in cells_by_read.values() for c in g.values()]
     decimal_comma = uses_decimal_comma(all_cells, "\t")
-    log = DeviationLog()
-    reads: dict[str, dict[str, float | None]] = {}
-    for name, grid in cells_by_read.items():
-        wells: dict[str, float | None] = {}
-        for well, cell in grid.items():
-            value, problem = parse_cell(cell, decimal_comma)
-            wells[well] = value
-            if problem is not None:
-                log.add(name, well, problem)
-        reads[name] = wells
     meta = _metadata(rows, headers[0].line)
-    if decimal_comma:
-        meta["decimal_mark"] = ","
-    return PlateRead(
-        path=str(path),
-        plate_format=plate_format,
-        reads=reads,
-        source_format="gen5",
-        metadata=meta,
-        deviations=log.messages(),
-    )
+    return build_plate_read(path, plate_format, cells_by_read, "gen5", meta, decimal_comma)

@@ -20,9 +20,8 @@ from assaykit.plates.model import (
     FORMAT_OF_COLUMNS,
     FORMATS,
     ROW_LETTERS,
-    DeviationLog,
     PlateRead,
-    parse_cell,
+    build_plate_read,
     uses_decimal_comma,
 )
 
@@ -142,15 +141,22 @@ def grid_rows(path: str | Path, rows: Rows, header: Header) -> list[list[str]]:
                 f"A–{ROW_LETTERS[n_rows - 1]}",
             )
         row = rows[i]
-        cells = row[header.first : header.first + header.columns]
-        if len(cells) < header.columns:
-            raise InputError(
-                path,
-                f"row {letter} of the plate grid (line {i + 1}) stops after column "
-                f"{len(cells)}; the grid has {header.columns} columns",
-            )
-        out.append(cells)
+        out.append(row_cells(path, row, header, letter, i + 1, "the plate grid"))
     return out
+
+
+def row_cells(
+    path: str | Path, row: list[str], header: Header, letter: str, line: int, grid: str
+) -> list[str]:
+    """The cells of one grid row under ``header``; refuses a row with a column missing."""
+    cells = row[header.first : header.first + header.columns]
+    if len(cells) < header.columns:
+        raise InputError(
+            path,
+            f"row {letter} of {grid} (line {line}) stops after column "
+            f"{len(cells)}; the grid has {header.columns} columns",
+        )
+    return cells
 
 
 def metadata_above(rows: Rows, end: int) -> dict[str, str]:
@@ -211,35 +217,21 @@ def parse_grid_rows(
     blocks = [(h, grid_rows(path, rows, h)) for h in headers]
     decimal_comma = uses_decimal_comma([c for _, b in blocks for r in b for c in r], delimiter)
     used: set[str] = set()
-    reads: dict[str, dict[str, float | None]] = {}
-    log = DeviationLog()
+    grids: dict[str, dict[str, str]] = {}
     lowest = 0
     for h, block in blocks:
         name = read_name(rows, h, used, lowest)
         lowest = h.line + len(block) + 1
-        wells: dict[str, float | None] = {}
-        for r, cells in enumerate(block):
-            for c, cell in enumerate(cells):
-                well = f"{ROW_LETTERS[r]}{c + 1}"
-                value, problem = parse_cell(cell, decimal_comma)
-                wells[well] = value
-                if problem is not None:
-                    log.add(name, well, problem)
-        reads[name] = wells
+        grids[name] = {
+            f"{ROW_LETTERS[r]}{c + 1}": cell
+            for r, cells in enumerate(block)
+            for c, cell in enumerate(cells)
+        }
     meta = metadata_above(rows, headers[0].line)
-    named = [n for n in reads if n.isdigit()]
+    named = [n for n in grids if n.isdigit()]
     if named:
         meta.setdefault("wavelength", ", ".join(named))
-    if decimal_comma:
-        meta["decimal_mark"] = ","
-    return PlateRead(
-        path=str(path),
-        plate_format=plate_format,
-        reads=reads,
-        source_format="generic_grid",
-        metadata=meta,
-        deviations=log.messages(),
-    )
+    return build_plate_read(path, plate_format, grids, "generic_grid", meta, decimal_comma)
 
 
 def read_grid_text(path: str | Path, text: str, default_delimiter: str = ",") -> PlateRead:

@@ -139,3 +139,39 @@ class DeviationLog:
                 what = f"{n} well(s) with the non-numeric text {text!r} ({shown}) read as no value"
             out.append(f"read {read!r}: {what}")
         return out
+
+
+def build_plate_read(
+    path: object,
+    plate_format: int,
+    grids: dict[str, dict[str, str]],
+    source_format: str,
+    metadata: dict[str, str],
+    decimal_comma: bool,
+    quiet_empty: frozenset[str] = frozenset(),
+) -> PlateRead:
+    """The PlateRead of each read's cells (read name -> well -> cell text).
+
+    Every cell that is not a number reads as no value and is worded as a
+    deviation, except an empty cell of a read named in ``quiet_empty``.
+    """
+    log = DeviationLog()
+    reads: dict[str, dict[str, float | None]] = {}
+    for name, grid in grids.items():
+        wells: dict[str, float | None] = {}
+        for well, cell in grid.items():
+            value, problem = parse_cell(cell, decimal_comma)
+            wells[well] = value
+            if problem is not None and not (problem == "" and name in quiet_empty):
+                log.add(name, well, problem)
+        reads[name] = wells
+    if decimal_comma:
+        metadata["decimal_mark"] = ","
+    return PlateRead(
+        path=str(path),
+        plate_format=plate_format,
+        reads=reads,
+        source_format=source_format,
+        metadata=metadata,
+        deviations=log.messages(),
+    )

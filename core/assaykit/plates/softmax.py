@@ -27,9 +27,8 @@ from assaykit.plates.model import (
     FORMAT_OF_COLUMNS,
     FORMATS,
     ROW_LETTERS,
-    DeviationLog,
     PlateRead,
-    parse_cell,
+    build_plate_read,
     uses_decimal_comma,
 )
 
@@ -166,30 +165,19 @@ def read_softmax_text(path: str | Path, text: str) -> PlateRead:
         raise InputError(path, "the export holds both 96-well and 384-well plates")
     all_cells = [c for p in plates for g in p[2].values() for c in g.values()]
     decimal_comma = uses_decimal_comma(all_cells, "\t")
-    log = DeviationLog()
-    reads: dict[str, dict[str, float | None]] = {}
+    grids: dict[str, dict[str, str]] = {}
+    reduced = set()
     for name, _info, cells, _fmt in plates:
         for label, grid in cells.items():
             key = label if len(plates) == 1 else f"{name}:{label}"
-            wells: dict[str, float | None] = {}
-            for well, cell in grid.items():
-                value, problem = parse_cell(cell, decimal_comma)
-                wells[well] = value
-                # an empty reduced well is a well the protocol did not reduce, not a repair
-                if problem is not None and not (label == "reduced" and problem == ""):
-                    log.add(key, well, problem)
-            reads[key] = wells
+            grids[key] = grid
+            if label == "reduced":
+                reduced.add(key)
     meta["plate"] = ", ".join(p[0] for p in plates)
     meta.update(plates[0][1])
     raw_labels = [lbl for lbl in plates[0][2] if lbl != "reduced"]
     meta["wavelength"] = ", ".join(raw_labels)
-    if decimal_comma:
-        meta["decimal_mark"] = ","
-    return PlateRead(
-        path=str(path),
-        plate_format=formats.pop(),
-        reads=reads,
-        source_format="softmax_pro",
-        metadata=meta,
-        deviations=log.messages(),
+    # an empty reduced well is a well the protocol did not reduce, not a repair
+    return build_plate_read(
+        path, formats.pop(), grids, "softmax_pro", meta, decimal_comma, frozenset(reduced)
     )

@@ -99,8 +99,7 @@ def test_one_file_listed_once_per_position_keeps_the_position_in_records(
         ),
         (
             "run.csv,by_position,2,A1\n",
-            "samples.csv, row 2, column 'position': the row gives both well 'A1' and "
-            "position '2'",
+            "samples.csv, row 2, column 'position': the row gives both well 'A1' and position '2'",
         ),
     ],
 )

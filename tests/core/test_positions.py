@@ -110,3 +110,37 @@ def test_position_errors_name_the_sheet_row_and_column(
     with pytest.raises(SampleSheetError) as err:
         parse_sheet(folder / "samples.csv", folder, host, default_assay=None)
     assert any(expected in p for p in err.value.problems), err.value.problems
+
+
+class _Unreadable(_ByPosition):
+    name = "unreadable_run"
+
+    def analyze(self, experiment: Experiment, params: Params) -> AssayResult:
+        res = AssayResult()
+        for rel, inputs in experiment.by_file().items():
+            for inp in inputs:
+                res.fail_sample(inp.sample_id, f"{experiment.folder}/{rel}: truncated", source=rel)
+        return res
+
+
+class _UnreadablePlugin:
+    @hookimpl
+    def assaykit_register_assays(self, register: Callable[[Assay], None]) -> None:
+        register(_Unreadable())
+
+
+def test_a_file_that_fails_every_sample_is_one_error_record_per_sample_and_one_reason(
+    tmp_path: Path,
+) -> None:
+    host = PluginHost(HostConfig(autoload=False), extra=[_UnreadablePlugin()])
+    sheet = "file,assay,position\n" + "".join(f"run.csv,unreadable_run,{p}\n" for p in VALUES)
+    folder = _folder(tmp_path, sheet)
+    res = assaykit.run(folder, tmp_path / "out", workers=0, host=host)
+    assert res.exit_code == 1
+    with open(tmp_path / "out" / "results.csv", newline="", encoding="utf-8") as fh:
+        got = sorted((r["position"], r["metric"], r["value_str"]) for r in csv.DictReader(fh))
+    assert got == sorted((p, "error", "AnalysisError: run.csv: truncated") for p in VALUES)
+    (failed,) = res.failed
+    assert failed.error == (
+        "3 sample(s) could not be analysed: run.csv: AnalysisError: run.csv: truncated (3 samples)"
+    )

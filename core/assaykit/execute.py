@@ -252,11 +252,19 @@ def execute_experiment(task: ExperimentTask, host: PluginHost | None = None) -> 
     if conflicted:
         problems.append("ReaderConflict: " + "; ".join(i.unreadable for i in conflicted))
     if result.failures:
-        shown = "; ".join(f"{f.source}: {f.error_type}: {f.message}" for f in result.failures[:3])
-        more = len(result.failures) - 3
+        # a plate that cannot be read fails each of its 96 samples for one reason: say it once
+        reasons: dict[str, int] = {}
+        for f in result.failures:
+            why = f"{f.source}: {f.error_type}: {f.message}"
+            why = why.replace(f"{exp.folder}{os.sep}", "") if exp.folder is not None else why
+            reasons[why] = reasons.get(why, 0) + 1
+        shown = "; ".join(
+            why + (f" ({n} samples)" if n > 1 else "") for why, n in list(reasons.items())[:3]
+        )
+        more = len(reasons) - 3
         problems.append(
             f"{len(result.failures)} sample(s) could not be analysed: {shown}"
-            + (f"; and {more} more" if more > 0 else "")
+            + (f"; and {more} more reason(s)" if more > 0 else "")
         )
     if problems:
         return _outcome(task, FAILED, records, t0, "; ".join(problems), result.figures,

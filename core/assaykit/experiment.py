@@ -89,7 +89,10 @@ class Input:
     chosen when two claim the file equally (the batch reports it as an error).
     ``well`` is the row's well (``A1`` … ``P24``, normalised) when the file is
     a plate, and ``plate_format`` that plate's size (96 or 384); both are
-    ``None`` for a row that is a whole file.
+    ``None`` for a row that is a whole file. ``position`` is a position inside
+    the file that is not a well (the sheet's free-text ``position`` column: a
+    data set number, ``sample:Kidney``), ``None`` when not given; a row has a
+    well or a position, never both.
     """
 
     path: Path
@@ -106,6 +109,7 @@ class Input:
     unreadable: str = ""
     well: str | None = None
     plate_format: int | None = None
+    position: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -139,12 +143,16 @@ class Input:
         root: str | Path | None = None,
         well: str | None = None,
         plate_format: int | None = None,
+        position: str | None = None,
     ) -> Input:
         """Build an input for in-memory analysis (``assaykit.analyze``); hashes the file.
 
         ``well`` (normalised: ``a01`` is ``A1``) makes it one well of a plate file;
         ``plate_format`` (96 or 384) is then checked, or is the smallest that holds it.
+        ``position`` is a position inside the file that is not a well (free text).
         """
+        if well is not None and position is not None:
+            raise InputError(Path(path), "give a well or a position inside the file, not both")
         p = Path(path)
         if not p.is_file():
             raise MissingInputError(p, "file does not exist")
@@ -172,6 +180,7 @@ class Input:
             conditions=dict(conditions or {}),
             well=well,
             plate_format=plate_format if well is not None else None,
+            position=position,
         )
 
 
@@ -310,5 +319,7 @@ class Experiment:
                 row.append(i.reader)
             if i.well is not None:
                 row += [i.well, i.plate_format]
+            if i.position is not None:
+                row += ["position", i.position]
             rows.append(row)
         return rows

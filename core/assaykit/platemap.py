@@ -17,7 +17,7 @@ or 16 by 24 (384). A plate map is a CSV of such grids, one per sheet column::
 
 - A grid's name is the column its cells fill: ``sample_id``, ``role``,
   ``experiment`` or a condition column (``dose_uM``, ``cell_line``...).
-  ``file``, ``well``, ``lane``, ``plate_map`` and ``plate_format`` cannot be grids.
+  ``file``, ``well``, ``position``, ``lane``, ``plate_map`` and ``plate_format`` cannot be grids.
 - A map with one grid and no ``[name]`` line is a ``[sample_id]`` grid.
 - The wells used are those with a sample id in the ``[sample_id]`` grid; with
   no such grid, those with a value in some grid (their sample ids are then
@@ -44,7 +44,7 @@ from assaykit.experiment import PLATE_FORMATS
 from assaykit.readers import decode_text
 
 #: Columns that locate a row or name a map: never filled by a grid.
-NOT_A_GRID = ("file", "well", "lane", "plate_map", "plate_format")
+NOT_A_GRID = ("file", "well", "position", "lane", "plate_map", "plate_format")
 _SECTION = re.compile(r"^\[\s*([^\[\]]*?)\s*\]$")
 _MAX_MAP_BYTES = 4 * 1024 * 1024
 

@@ -413,10 +413,16 @@ def measurement_pools(measurements: Iterable[Measurement]) -> dict[str, list[str
 
 
 def _joined_cells(i: Input) -> Mapping[str, str]:
-    """The columns of a row that are joined onto its records: conditions, and its well."""
-    if i.well is None:
+    """The columns of a row that are joined onto its records: conditions, its well and
+    its position (each only when given)."""
+    if i.well is None and i.position is None:
         return i.conditions
-    return {**i.conditions, "well": i.well}
+    out = dict(i.conditions)
+    if i.well is not None:
+        out["well"] = i.well
+    if i.position is not None:
+        out["position"] = i.position
+    return out
 
 
 def _common(inputs: Sequence[Input]) -> dict[str, str]:
@@ -438,8 +444,9 @@ def sample_conditions(
 ) -> dict[str, dict[str, str]]:
     """Condition columns per sample id, to be joined onto that sample's records.
 
-    A row with a well adds a ``well`` column. When rows of one sample disagree
-    on a column (a western sample has a target row and a loading-control row;
+    A row with a well adds a ``well`` column, one with a position a ``position``
+    column. When rows of one sample disagree on a column (a western sample has a
+    target row and a loading-control row;
     replicate wells share a sample id), the distinct values are joined with
     ``;`` in sheet order. A sample id in ``extra_ids`` with no row of its own
     (a per-experiment or per-cell-line value) gets the columns that the rows it

@@ -10,8 +10,14 @@ named after the assay; an empty ``sample_id`` is the file stem (with
 ``_lane<N>`` appended when a lane is given, ``_<well>`` when a well is); an
 empty ``role`` is the assay's default role (``sample``).
 
-A file (with its lane, its ``strip`` when that optional column is given, and
-its well) may appear only once per experiment.
+A file (with its lane, its ``strip`` when that optional column is given, its
+well and its position) may appear only once per experiment.
+
+Positions: ``position`` names a sample inside a file that is not a plate well
+(free text: a data set of a multi-data-set FCS file ``3``, a run's sample name
+``sample:Kidney``, a tube index); the assay says how it reads it. A file may be
+listed once per position. A row gives a well or a position, never both. An
+empty ``sample_id`` is then ``<file stem>_<position>``.
 
 Plates: one file may hold a plate's 96 or 384 samples, one row per well.
 ``well`` is ``A1`` … ``H12`` or ``A1`` … ``P24`` (``a1`` and ``A01`` are read as
@@ -55,6 +61,7 @@ RESERVED = (
     "role",
     "lane",
     "well",
+    "position",
     "plate_format",
     "plate_map",
 )
@@ -82,6 +89,8 @@ class SheetRow:
     plate_format: int | None = None
     #: the plate map (relative path) the row was drawn from, "" for a sheet row
     plate_map: str = ""
+    #: a position inside the file other than a well (free text: "3", "sample:Kidney")
+    position: str | None = None
 
 
 @dataclass
@@ -465,13 +474,23 @@ def _row(
             f"{raw.at('plate_format')}: given without a well; a plate format "
             "says which wells a plate has (put each sample's well in 'well')"
         )
+    position = raw.get("position") or None
+    if position is not None and well_s:
+        problems.append(
+            f"{raw.at('position')}: the row gives both well {well_s!r} and position "
+            f"{position!r}; a row is one well of a plate or one position inside a file"
+        )
     conditions = {h: v for h, v in raw.values.items() if h.lower() not in RESERVED}
     for req in assay.required_columns:
         if not any(k.lower() == req.lower() and v for k, v in conditions.items()):
             problems.append(f"{raw.at(req)}: required by assay {assay_name!r} and empty or missing")
     stem = PurePosixPath(rel).stem
     default_id = stem if lane is None else f"{stem}_lane{lane}"
-    sample_id = raw.get("sample_id") or (default_id if well is None else f"{stem}_{well}")
+    if well is not None:
+        default_id = f"{stem}_{well}"
+    elif position is not None:
+        default_id = f"{stem}_{re.sub(r'[^A-Za-z0-9.-]+', '_', position)}"
+    sample_id = raw.get("sample_id") or default_id
     experiment = raw.get("experiment") or assay_name
     return SheetRow(
         raw.n,
@@ -485,6 +504,7 @@ def _row(
         well,
         plate_format if well is not None else None,
         raw.plate_map,
+        position,
     )
 
 
@@ -492,18 +512,20 @@ def _check_positions(pairs: list[tuple[_RawRow, SheetRow]], problems: list[str])
     """Each (file, lane, strip, well) once per experiment; a plate file's rows all have a
     well; one plate format per file. Returns the rows that are not duplicates."""
     out: list[SheetRow] = []
-    seen: dict[tuple[str, str, str, int | None, str, str | None], str] = {}
+    seen: dict[tuple[str, str, str, int | None, str, str | None, str | None], str] = {}
     with_well: dict[str, _RawRow] = {}
     without: dict[str, _RawRow] = {}
     for raw, r in pairs:
         strip = next((v for k, v in r.conditions.items() if k.lower() == STRIP_COLUMN), "")
-        key = (r.assay, r.experiment, r.file, r.lane, strip, r.well)
+        key = (r.assay, r.experiment, r.file, r.lane, strip, r.well, r.position)
         if key in seen:
+            col = "well" if r.well else "position" if r.position is not None else "file"
             problems.append(
-                f"{raw.at('well' if r.well else 'file')}: {r.file!r}"
+                f"{raw.at(col)}: {r.file!r}"
                 + (f" lane {r.lane}" if r.lane is not None else "")
                 + (f" strip {strip}" if strip else "")
                 + (f" well {r.well}" if r.well else "")
+                + (f" position {r.position!r}" if r.position is not None else "")
                 + f" is already listed for experiment {r.experiment!r} on {seen[key]}"
             )
             continue
@@ -709,6 +731,7 @@ def build_inputs(
                 row=r.row or None,
                 well=r.well,
                 plate_format=r.plate_format,
+                position=r.position,
             )
         )
     return out

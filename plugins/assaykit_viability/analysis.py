@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
-from assaykit import Assay, AssayResult, Experiment, Input
+from assaykit import Assay, AssayResult, Experiment, Input, QCFlag
 from assaykit.errors import AssaykitError
 from assaykit.plates.doseresponse import (
     CurveFit,
@@ -93,7 +93,7 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
                 min_drop=params.min_drop,
                 entity=line,
             )
-            res.qc_flags.extend(fit.flags)
+            res.qc_flags.extend(_plugin_flags(fit, line, names, dose, pct))
             sids = [ids[n] for n in names]
             fits[line] = (fit, sids)
             curves.append((line, dose, pct, fit))
@@ -121,6 +121,14 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
             continue
         fp, sp = fits[parental]
         rf = resistance_factor(fr, fp, (line, parental))
+        if not all(math.isfinite(v) for v in (rf.factor, rf.ci_low, rf.ci_high)):
+            res.flag(
+                "fit_failed",
+                severity="fail",
+                entity=line,
+                message=f"{line}: resistance factor over {parental!r} is not finite",
+            )
+            continue
         for metric, value in (
             ("resistance_factor", rf.factor),
             ("resistance_factor_ci_low", rf.ci_low),
@@ -128,6 +136,34 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
         ):
             res.add(line, "cell_line", line, metric, value, from_samples=sr + sp)
     return res
+
+
+def _plugin_flags(fit: CurveFit, line: str, names: list[str], dose: Any, pct: Any) -> list[QCFlag]:
+    """The fit's flags, with replicate outliers named by their well, and a fail flag for
+    a curve that was fitted but has no finite IC50 or CI (a wrong number is never a pass)."""
+    flags = [f for f in fit.flags if f.flag != "replicate_outlier"]
+    what = "left out of the fit" if fit.excluded else "kept in the fit"
+    for i, z in zip(fit.outliers, fit.outlier_z, strict=True):
+        flags.append(
+            QCFlag(
+                "replicate_outlier",
+                "warn",
+                entity=line,
+                message=f"{line}: well {names[i]} (dose {float(dose[i]):g} µM, "
+                f"{float(pct[i]):.4g} % of vehicle) has modified z {z:+.2f}; {what}",
+            )
+        )
+    numbers = (fit.ic50, fit.ic50_ci_low, fit.ic50_ci_high, fit.hill, fit.r_squared)
+    if fit.model != "none" and not all(math.isfinite(v) for v in numbers):
+        flags.append(
+            QCFlag(
+                "fit_failed",
+                "fail",
+                entity=line,
+                message=f"{line}: the {fit.model} fit gave a non-finite IC50, CI, Hill slope or R²",
+            )
+        )
+    return flags
 
 
 def _add_fit(res: AssayResult, line: str, fit: CurveFit, sids: list[str]) -> None:
@@ -146,32 +182,132 @@ def _add_fit(res: AssayResult, line: str, fit: CurveFit, sids: list[str]) -> Non
     res.add(line, "cell_line", line, "n_wells", fit.n_wells, from_samples=sids)
 
 
+def fit_covariance(fit: CurveFit, dose: Any, pct: Any) -> tuple[list[str], Any]:
+    """The asymptotic covariance ``s² (JᵀJ)⁻¹`` of the fitted parameters of ``fit``.
+
+    Recomputed from the wells the fit used (``dose > 0``, not in ``fit.excluded``) at the
+    fitted parameters, with ``s = fit.residual_sd``: the same estimate the library's SEs
+    come from. Parameters are ``log10_ic50``, ``hill`` and whichever of ``top``/``bottom``
+    the model fitted (a fixed one has a NaN SE). Returns (names, covariance matrix).
+    """
+    from assaykit.plates.doseresponse import logistic4
+
+    d, y = np.asarray(dose, dtype=float), np.asarray(pct, dtype=float)
+    keep = (d > 0) & np.isfinite(y)
+    keep[list(fit.excluded)] = False
+    x = np.log10(d[keep])
+    names = ["log10_ic50", "hill"] + [
+        n for n, se in (("top", fit.top_se), ("bottom", fit.bottom_se)) if math.isfinite(se)
+    ]
+    jac = _jacobian(fit, x, names, logistic4)
+    cov = fit.residual_sd**2 * np.linalg.pinv(jac.T @ jac)
+    return names, cov
+
+
+def _jacobian(fit: CurveFit, x: Any, names: list[str], f: Any) -> Any:
+    p0 = {"top": fit.top, "bottom": fit.bottom, "log10_ic50": fit.log10_ic50, "hill": fit.hill}
+    cols = []
+    for n in names:
+        h = 1e-6 * max(1.0, abs(p0[n]))
+        up, dn = dict(p0), dict(p0)
+        up[n] += h
+        dn[n] -= h
+        cols.append(
+            (
+                f(x, up["top"], up["bottom"], up["log10_ic50"], up["hill"])
+                - f(x, dn["top"], dn["bottom"], dn["log10_ic50"], dn["hill"])
+            )
+            / (2 * h)
+        )
+    return np.column_stack(cols)
+
+
+def confidence_band(fit: CurveFit, dose: Any, pct: Any, at: Any) -> tuple[Any, Any]:
+    """Pointwise 95 % confidence band of the fitted mean curve at doses ``at`` (µM).
+
+    Delta method: ``var ŷ(x) = g(x)ᵀ C g(x)`` with ``g`` the gradient of the curve in the
+    fitted parameters and ``C`` from :func:`fit_covariance`; ``ŷ ± t(0.975, dof)·√var``.
+    """
+    from assaykit.plates.doseresponse import logistic4
+    from scipy import stats
+
+    names, cov = fit_covariance(fit, dose, pct)
+    xs = np.log10(np.asarray(at, dtype=float))
+    g = _jacobian(fit, xs, names, logistic4)
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", g, cov, g), 0.0))
+    tq = float(stats.t.ppf(0.975, fit.dof)) if fit.dof > 0 else math.nan
+    mid = fit.predict(at)
+    return mid - tq * se, mid + tq * se
+
+
 def _figure(rel: str, curves: list[tuple[str, Any, Any, CurveFit]]) -> Any:
     from assaykit.assay import new_figure
 
-    fig = new_figure(6.0, 4.5)
+    fig = new_figure(6.4, 4.6)
     ax = fig.add_subplot(1, 1, 1)
+    marked = False
     for k, (line, dose, pct, fit) in enumerate(curves):
         color = f"C{k % 10}"
         d, y = np.asarray(dose, dtype=float), np.asarray(pct, dtype=float)
         on = d > 0
-        ax.scatter(d[on], y[on], s=12, color=color, alpha=0.7)
+        out = np.zeros(d.size, dtype=bool)
+        out[list(fit.outliers)] = True
+        ax.scatter(d[on & ~out], y[on & ~out], s=16, color=color, alpha=0.75)
+        if out.any():
+            ax.scatter(
+                d[out],
+                y[out],
+                s=70,
+                marker="X",
+                facecolor="none",
+                edgecolor="black",
+                linewidths=1.2,
+                zorder=5,
+                label=None if marked else "replicate outlier",
+            )
+            marked = True
         if math.isfinite(fit.ic50) and on.any():
-            xs = np.logspace(math.log10(d[on].min()) - 0.3, math.log10(d[on].max()) + 0.3, 200)
+            lo_x = min(d[on].min(), fit.ic50)
+            hi_x = max(d[on].max(), fit.ic50)
+            xs = np.logspace(math.log10(lo_x) - 0.3, math.log10(hi_x) + 0.3, 120)
             ax.plot(
                 xs,
                 fit.predict(xs),
                 color=color,
+                lw=1.6,
                 label=f"{line}: IC50 {fit.ic50:.3g} µM ({fit.model})",
             )
-            ax.axvline(fit.ic50, color=color, ls=":", lw=0.8)
+            try:
+                band_lo, band_hi = confidence_band(fit, d, y, xs)
+                ax.fill_between(xs, band_lo, band_hi, color=color, alpha=0.2, lw=0)
+            except (np.linalg.LinAlgError, ValueError):
+                pass
+            half = float(fit.predict([fit.ic50])[0])
+            err = [[fit.ic50 - fit.ic50_ci_low], [fit.ic50_ci_high - fit.ic50]]
+            if all(math.isfinite(e[0]) for e in err):
+                ax.errorbar(
+                    [fit.ic50],
+                    [half],
+                    xerr=err,
+                    fmt="D",
+                    color=color,
+                    ms=6,
+                    mec="black",
+                    capsize=4,
+                    lw=1.4,
+                    zorder=6,
+                )
         else:
             ax.plot([], [], color=color, label=f"{line}: no fit ({fit.model})")
     ax.set_xscale("log")
-    ax.set_xlabel("dose (µM, log scale)")
-    ax.set_ylabel("viability (% of vehicle)")
-    ax.set_title(rel)
-    ax.legend(fontsize=7)
+    ax.set_xlabel("dose (µM, log scale)", fontsize=10)
+    ax.set_ylabel("viability (% of vehicle)", fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.axhline(100, color="0.6", lw=0.6, ls="--")
+    ax.axhline(0, color="0.6", lw=0.6, ls="--")
+    ax.set_title(rel, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.93)
     return fig
 
 
@@ -179,10 +315,16 @@ def _caption(rel: str, curves: list[tuple[str, Any, Any, CurveFit]]) -> str:
     parts = [
         f"{line} IC50 {f.ic50:.3g} µM (95 % CI {f.ic50_ci_low:.3g}-{f.ic50_ci_high:.3g}), "
         f"{f.model}, R² {f.r_squared:.3f}"
+        + (f", {len(f.outliers)} outlier well(s)" if f.outliers else "")
         for line, _, _, f in curves
     ]
     return (
-        f"{rel}: viability (% of vehicle, blank-subtracted) per well against dose (log "
-        "axis), with the fitted dose-response curve per cell line; dotted lines mark the "
-        "IC50. " + "; ".join(parts) + "."
+        f"{rel}: viability (% of vehicle, blank-subtracted) of each treated well against "
+        "dose (log axis; vehicle wells define 100 % and are not drawn). Line: "
+        "four-parameter logistic fit per cell line (or the reduced model named); shaded "
+        "band: 95 % confidence band of the fitted curve (delta method on the fit's "
+        "covariance); diamond with bar: IC50 with its 95 % confidence interval; crosses: "
+        "replicate outliers (left out of the fit unless exclude_outliers is false). "
+        + "; ".join(parts)
+        + "."
     )

@@ -87,7 +87,7 @@ class ViabilityParams(Params):
 
 class Viability(Assay):
     name = "viability"
-    version = "0.1.0"
+    version = "0.2.0"
     summary = (
         "MTT/CCK-8/resazurin viability plates: blank subtraction, % of vehicle, 4PL fit "
         "per cell line (IC50 with 95 % CI, Hill slope, R²) and resistance factor."

@@ -32,10 +32,18 @@ def _dose(inp: Input) -> float:
 
 
 def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayResult:
+    """Normalise each plate to its own blanks and vehicle, then fit each cell line once.
+
+    A line on several plates of the experiment (replicate plates) is fitted to the pooled
+    % of vehicle of all its plates, as a lab pools normalised replicates in Prism; its
+    wells are then named ``plate:well`` in messages. A resistant line and its parental
+    line may sit on different plates.
+    """
     res = AssayResult()
-    fits: dict[str, tuple[CurveFit, list[str]]] = {}
+    pooled: dict[str, _Line] = {}
     parents: dict[str, str] = {}
-    for rel, inputs in experiment.by_file().items():
+    files = experiment.by_file()
+    for rel, inputs in files.items():
         present = [i for i in inputs if not i.missing]
         if not present:
             continue
@@ -79,30 +87,38 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
             )
             if ee.flag is not None:
                 res.qc_flags.append(ee.flag)
-        curves = []
         for line, (dose, pct, names) in norm.items():
             for n, p in zip(names, pct, strict=True):
                 res.add(ids[n], "well", n, "pct_viability", float(p), unit="%", source=rel)
-            fit = fit_dose_response(
-                dose,
-                pct,
-                model=params.model,
-                plateau_fraction=params.plateau_fraction,
-                outlier_z=params.outlier_z,
-                exclude_outliers=params.exclude_outliers,
-                min_drop=params.min_drop,
-                entity=line,
-            )
-            res.qc_flags.extend(_plugin_flags(fit, line, names, dose, pct))
-            sids = [ids[n] for n in names]
-            fits[line] = (fit, sids)
-            curves.append((line, dose, pct, fit))
-            _add_fit(res, line, fit, sids)
-        if experiment.figures:
+            acc = pooled.setdefault(line, _Line())
+            acc.add(rel, dose, pct, names, [ids[n] for n in names])
+    fits: dict[str, tuple[CurveFit, list[str]]] = {}
+    curves = []
+    for line, acc in pooled.items():
+        dose, pct = acc.arrays()
+        fit = fit_dose_response(
+            dose,
+            pct,
+            model=params.model,
+            plateau_fraction=params.plateau_fraction,
+            outlier_z=params.outlier_z,
+            exclude_outliers=params.exclude_outliers,
+            min_drop=params.min_drop,
+            entity=line,
+        )
+        res.qc_flags.extend(_plugin_flags(fit, line, acc.well_names(), dose, pct))
+        fits[line] = (fit, acc.sample_ids)
+        curves.append((line, dose, pct, fit))
+        _add_fit(res, line, fit, acc.sample_ids)
+    if experiment.figures:
+        for k in range(0, len(curves), _LINES_PER_FIGURE):
+            chunk = curves[k : k + _LINES_PER_FIGURE]
+            title = _figure_title(experiment.name, [pooled[c[0]] for c in chunk])
+            suffix = f"_{k // _LINES_PER_FIGURE + 1}" if len(curves) > _LINES_PER_FIGURE else ""
             res.add_figure(
-                "dose_response_" + rel.replace("/", "_"),
-                _figure(rel, curves),
-                caption=_caption(rel, curves),
+                "dose_response_" + title.replace("/", "_").replace(" ", "_") + suffix,
+                _figure(title, chunk),
+                caption=_caption(title, chunk),
             )
     for line, parental in parents.items():
         if line not in fits:
@@ -136,6 +152,42 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
         ):
             res.add(line, "cell_line", line, metric, value, from_samples=sr + sp)
     return res
+
+
+#: cell lines drawn in one dose-response figure (more would crowd the legend and colours)
+_LINES_PER_FIGURE = 4
+
+
+class _Line:
+    """One cell line's normalised wells, pooled over the plates that hold it."""
+
+    def __init__(self) -> None:
+        self.plates: list[str] = []
+        self.doses: list[Any] = []
+        self.pcts: list[Any] = []
+        self.names: list[tuple[str, str]] = []
+        self.sample_ids: list[str] = []
+
+    def add(self, rel: str, dose: Any, pct: Any, names: list[str], sids: list[str]) -> None:
+        self.plates.append(rel)
+        self.doses.append(np.asarray(dose, dtype=float))
+        self.pcts.append(np.asarray(pct, dtype=float))
+        self.names += [(rel, n) for n in names]
+        self.sample_ids += sids
+
+    def arrays(self) -> tuple[Any, Any]:
+        return np.concatenate(self.doses), np.concatenate(self.pcts)
+
+    def well_names(self) -> list[str]:
+        """Well names, ``plate:well`` when the line is on several plates."""
+        if len(self.plates) == 1:
+            return [n for _, n in self.names]
+        return [f"{rel}:{n}" for rel, n in self.names]
+
+
+def _figure_title(experiment: str, lines: list[_Line]) -> str:
+    plates = list(dict.fromkeys(p for line in lines for p in line.plates))
+    return plates[0] if len(plates) == 1 else f"{experiment} ({len(plates)} plates pooled)"
 
 
 def _plugin_flags(fit: CurveFit, line: str, names: list[str], dose: Any, pct: Any) -> list[QCFlag]:

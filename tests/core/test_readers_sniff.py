@@ -362,3 +362,73 @@ def test_sniffing_reads_only_the_first_bytes(tmp_path: Path) -> None:
     big.write_bytes(b"a,b\n" + b"1,2\n" * 500_000)  # 2 MB
     assert isinstance(host.reader_for(big), TableReader)  # the sniffer said "not mine"
     assert _HeadLength.seen == [SNIFF_BYTES] and SNIFF_BYTES <= 64 * 1024
+
+
+def test_a_lab_csv_reader_beside_the_shipped_plate_and_qpcr_csv_readers(
+    sites: dict[str, Path], activate_site: Callable[[Path], None], tmp_path: Path
+) -> None:
+    """Four readers claim .csv (the lab's, viability's plate reader, qpcr's run reader and
+    the built-in table); `assaykit plugins` lists all four, and one run of a folder with a
+    generic plate grid, a real Bio-Rad CFX Cq export and the lab's files sends each file to
+    its own reader. The fold change is checked against the CFX file's own Cq column."""
+    from assaykit.plates.synthetic import make_plate
+    from helpers.viability_data import sheet_rows, write_grid
+
+    activate_site(sites["plates"])
+    load = ("-p", "plates", "-p", "viability", "-p", "qpcr")
+    r = _cli(*load, "plugins")
+    assert r.returncode == 0, r.stderr
+    csv_line = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith(".csv:"))
+    for reader in (
+        "plate export (SoftMax text) [table] from plates (sniffs content)",
+        "plate-reader export (grid, Gen5, SoftMax Pro) [plate] from viability (sniffs content)",
+        "qPCR run (RDML, QuantStudio Results, CFX Cq Results) [qpcr] from qpcr (sniffs content)",
+        "CSV/TSV table [table] from assaykit.builtin (suffix only)",
+    ):
+        assert reader in csv_line, (reader, csv_line)
+    folder = _folder(tmp_path / "in")
+    plate = make_plate(11, "clean")
+    write_grid(folder / "mtt.csv", plate)
+    qpcr_data = Path(__file__).resolve().parents[1] / "data" / "qpcr"
+    cfx_src = qpcr_data / "cfxmaestro_cq_results_excerpt.csv"
+    (folder / "cfx.csv").write_bytes(cfx_src.read_bytes())
+    sheet = tmp_path / "samples.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "assay", "experiment", "well", "role", "cell_line", "dose_uM",
+                    "parental", "reference_genes", "calibrator"])  # fmt: skip
+        for f in ("export.csv", "plain.csv", "layout.plate.csv"):
+            w.writerow([f, "which_reader", "lab", "", "sample", "", "", "", "", ""])
+        for name, well, assay, role, line, dose, parental in sheet_rows(plate, "mtt.csv"):
+            w.writerow([name, assay, "mtt", well, role, line, dose, parental, "", ""])
+        w.writerow(["cfx.csv", "qpcr", "run", "", "sample", "", "", "", "VIC", "M3905 R Ctx"])
+    out = tmp_path / "out"
+    r = _cli(*load, "run", str(folder), "--sheet", str(sheet), "--out", str(out),
+             "--workers", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with (out / "results.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    read_by = {x["input_path"]: x["value_str"] for x in rows if x["metric"] == "read_by"}
+    assert read_by == {
+        "export.csv": "plate export",
+        "plain.csv": "Table",
+        "layout.plate.csv": "plate map",
+    }
+    ic50 = {x["entity"]: float(x["value_num"]) for x in rows if x["metric"] == "ic50_uM"}
+    assert set(ic50) == {"parental", "resistant"}
+    for line, value in ic50.items():
+        assert abs(value / plate.truth[line].ic50 - 1) < 0.3, (line, value)
+    # ΔΔCt from the CFX file's own Cq column, read here with the csv module
+    with cfx_src.open(encoding="utf-8") as fh:
+        cq: dict[tuple[str, str], list[float]] = {}
+        for x in csv.DictReader(fh):
+            cq.setdefault((x["Sample"], x["Fluor"]), []).append(float(x["Cq"]))
+
+    def mean(k: tuple[str, str]) -> float:
+        return sum(cq[k]) / len(cq[k])
+
+    cal = mean(("M3905 R Ctx", "FAM")) - mean(("M3905 R Ctx", "VIC"))
+    want = 2 ** -((mean(("M4354 R Ctx", "FAM")) - mean(("M4354 R Ctx", "VIC"))) - cal)
+    fold = {x["entity"]: float(x["value_num"]) for x in rows if x["metric"] == "fold_change"}
+    assert abs(fold["M4354 R Ctx|FAM"] / want - 1) < 1e-9, (fold, want)
+    assert not [x for x in rows if x["metric"] == "error"]

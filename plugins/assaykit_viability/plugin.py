@@ -49,7 +49,12 @@ _DR_FLAGS: tuple[Flag, ...] = (
         "The median response falls by less than min_drop (% of "
         "vehicle) from the lowest to the highest dose: no curve, no IC50.",
     ),
-    Flag("fit_failed", "fail", "No dose-response model could be fitted to the cell line's wells."),
+    Flag(
+        "fit_failed",
+        "fail",
+        "No dose-response model could be fitted to the cell line's wells, or the fit gave "
+        "a non-finite IC50, CI, Hill slope, R² or resistance factor: no number is reported.",
+    ),
 )
 VIABILITY_FLAGS: tuple[Flag, ...] = (
     *_DR_FLAGS,

@@ -435,6 +435,10 @@ class Assay(ABC):
     #: The summary tables the report shows first (see :class:`Summary`); without
     #: any, the report pivots every metric per entity type.
     summaries: ClassVar[tuple[Summary, ...]] = ()
+    #: Figure titles in words a biologist uses, by the start of the figure's name:
+    #: ``(("quadrants", "Annexin V vs PI quadrants"),)``; the report shows the
+    #: title first and the figure's caption (the exact method) one click away.
+    figure_titles: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @abstractmethod
     def analyze(self, experiment: Experiment, params: Any) -> AssayResult:
@@ -544,6 +548,12 @@ def declaration_problems(assay: Assay) -> list[str]:
             )
     problems += _flag_problems(getattr(assay, "flags", ()))
     problems += _summary_problems(getattr(assay, "summaries", ()), seen)
+    titles = getattr(assay, "figure_titles", ())
+    if not isinstance(titles, tuple) or not all(
+        isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) and x for x in t)
+        for t in titles
+    ):
+        problems.append("figure_titles must be a tuple of (name start, title) string pairs")
     problems += _shared_metric_problems(metrics)
     return problems
 

@@ -209,6 +209,11 @@ class AnnexinPI(Assay):
     roles = ("sample", *CONTROL_ROLES)
     control_roles = CONTROL_ROLES
     Params = AnnexinParams
+    figure_titles = (
+        ("quadrants", "Annexin V vs PI: viable, early/late apoptotic and necrotic cells"),
+        ("cleanup", "Debris and doublets removed before counting"),
+        ("thresholds", "Where the Annexin V and PI thresholds come from"),
+    )
     summaries = (
         Summary(
             "sample",

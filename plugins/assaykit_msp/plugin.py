@@ -88,6 +88,9 @@ class MSPGel(Assay):
     input_kinds = ("image",)
     roles = ROLES
     Params = MSPParams
+    figure_titles = (
+        ("gel", "The gel with each lane's bands and methylation call"),
+    )
     summaries = (
         Summary(
             "sample",

@@ -128,6 +128,9 @@ class Qpcr(Assay):
     input_kinds = ("qpcr",)
     roles = ("sample",)
     Params = QpcrParams
+    figure_titles = (
+        ("fold_change", "Relative expression (fold change) per sample"),
+    )
     summaries = (
         Summary(
             "sample_target",

@@ -106,6 +106,11 @@ class Rh123Assay(Assay):
     control_roles = ()
     required_columns = ("cell_line",)
     Params = Rh123Params
+    figure_titles = (
+        ("rh123_overlay", "Rh123 retention with and without the P-gp inhibitor"),
+        ("rh123_gates", "Live cells kept for the Rh123 median (PI gate)"),
+        ("cleanup", "Debris and doublets removed before counting"),
+    )
     summaries = (
         Summary(
             "cell_line",

@@ -96,6 +96,10 @@ class TunelAssay(Assay):
     roles = ROLES
     control_roles = ("negative_control",)
     Params = TunelParams
+    figure_titles = (
+        ("tunel", "TUNEL signal and the positive threshold"),
+        ("cleanup", "Debris and doublets removed before counting"),
+    )
     summaries = (
         Summary(
             "sample",

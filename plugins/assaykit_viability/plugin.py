@@ -99,6 +99,9 @@ class Viability(Assay):
     required_columns = ("cell_line",)
     Params = ViabilityParams
     flags = VIABILITY_FLAGS
+    figure_titles = (
+        ("dose_response", "Dose-response curves and IC50 per cell line"),
+    )
     summaries = (
         Summary(
             "cell_line",

@@ -275,6 +275,10 @@ class WesternBlot(Assay):
     roles = ("sample", "reference", "ladder", "blank")
     control_roles = ("reference",)
     Params = WesternParams
+    figure_titles = (
+        ("blot", "The blot with lanes, bands and their volumes"),
+        ("profiles", "Lane profiles: each band's signal above background"),
+    )
     summaries = (
         Summary(
             "band",

@@ -162,6 +162,7 @@ def _one_summary(
                     "value": "" if v is None else repr(v) if isinstance(v, float) else str(v),
                     "cls": "num" if isinstance(v, int | float) else "",
                     "metric": c.metric,
+                    "entity_type": et,
                 }
             )
         status = max((x["qc_status"] for x in shown), key=lambda q: _RANK.get(q, 0), default="")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_REPORT_ROWS = 20_000
 _SHOWN = (
+    "assay",
     "experiment",
     "sample_id",
     "entity_type",
@@ -70,10 +71,11 @@ _RANK = {"pass": 0, "warn": 1, "fail": 2}
 
 
 def _fmt(v: Any) -> str:
+    """A value as a lab writes it: 4 significant digits, whole numbers up to 10⁹ in full."""
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.0f}" if 1e4 <= abs(v) < 1e9 else f"{v:.4g}"
     return str(v)
 
 

@@ -168,3 +168,16 @@ def test_resistance_profile_slot_renders_only_when_given_rows(tmp_path: Path) ->
     assert "&lt;b&gt;methylated&lt;/b&gt;" in section  # escaped like every value
     assert section.count("data:image/png;base64,") == 1
     assert html.index('id="resistance-profile"') < html.index('id="summary"'), "at the top"
+
+
+def test_numbers_read_as_a_lab_writes_them() -> None:
+    from assaykit.report import _fmt
+
+    assert [_fmt(v) for v in (18429.14, 249.813, 0.000123456, 3.2e10, 7, None)] == [
+        "18429",
+        "249.8",
+        "0.0001235",
+        "3.2e+10",
+        "7",
+        "",
+    ]

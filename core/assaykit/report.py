@@ -85,6 +85,12 @@ def _value(rec: Mapping[str, Any]) -> Any:
     return rec.get("value_str") if v is None else v
 
 
+#: the samples (files) an assay could not analyse: every assay's summary shows them
+_FAILED = Summary(
+    "file", (SummaryColumn("error", "why it could not be analysed"),), "could not be analysed"
+)
+
+
 def _fallback_summaries(assay: Assay | None, recs: Sequence[Mapping[str, Any]]) -> list[Summary]:
     """One table per entity type, every metric a column: for an assay that declares none."""
     order: dict[str, dict[str, None]] = {}
@@ -123,6 +129,8 @@ def summary_tables(
         for r in recs:
             index[(r["experiment"], r["sample_id"], r["entity_type"], r["entity"], r["metric"])] = r
             per_exp.setdefault((r["experiment"], r["entity_type"], r["metric"]), []).append(r)
+        if any(r["metric"] == "error" for r in recs):  # failed samples are never left out
+            decl += (_FAILED,)
         for s in decl:
             out.append(_one_summary(name, s, recs, index, per_exp))
     return [t for t in out if t["rows"]]
@@ -182,7 +190,7 @@ def _one_summary(
         )
     return {
         "assay": assay,
-        "title": s.title or f"{assay}: {s.entity_type}",
+        "title": f"{assay}: {s.title}" if s is _FAILED else s.title or f"{assay}: {s.entity_type}",
         "entity_type": s.entity_type,
         "conditions": list(s.conditions),
         "columns": [c.heading for c in s.columns],

@@ -181,3 +181,25 @@ def test_numbers_read_as_a_lab_writes_them() -> None:
         "7",
         "",
     ]
+
+
+def test_samples_that_could_not_be_analysed_are_in_the_summary() -> None:
+    failed = _rec(
+        "declared",
+        "c",
+        "error",
+        "FCSError: truncated",
+        entity_type="file",
+        entity="c.fcs",
+        qc_status="fail",
+        qc_flags=["error"],
+    )
+    tables = summary_tables(_table([*ROWS, failed]), {"declared": Declared()})
+    (t,) = [t for t in tables if t["entity_type"] == "file"]
+    assert t["title"] == "declared: could not be analysed"
+    ((row),) = t["rows"]
+    assert (row["entity"], row["cells"][0]["text"], row["status"]) == (
+        "c.fcs",
+        "FCSError: truncated",
+        "fail",
+    )

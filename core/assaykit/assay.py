@@ -154,6 +154,45 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class SummaryColumn:
+    """One column of an assay's summary table in the report: a declared metric, in words.
+
+    ``entity_type`` ``None`` means the table's own row type. A column of
+    another entity type is context (the thresholds' source, a gel's control
+    check): each row shows the record of that type with the row's sample id,
+    or else the experiment's only one. ``low``/``high`` name the metrics of
+    a confidence interval shown beside the value, as "value [low, high]".
+    """
+
+    metric: str
+    label: str = ""
+    entity_type: str | None = None
+    low: str | None = None
+    high: str | None = None
+
+    @property
+    def heading(self) -> str:
+        return self.label or self.metric
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A summary table of an assay in the report: one row per record entity of
+    ``entity_type`` (per sample, cell line, band...), one column per
+    :class:`SummaryColumn`, with the sheet's ``conditions`` columns first.
+
+    Why declared: the report shows what a lab reports (four quadrant %, one
+    call per sample) first, and the long table only on demand; an assay that
+    declares none gets one table per entity type with all its metrics.
+    """
+
+    entity_type: str
+    columns: tuple[SummaryColumn, ...]
+    title: str = ""
+    conditions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class QCFlag:
     """A quality-control finding.
 
@@ -393,6 +432,13 @@ class Assay(ABC):
     #: Every QC flag the assay may raise (the host's own flags, such as
     #: ``no_controls``, are declared by the host in :mod:`assaykit.vocabulary`).
     flags: ClassVar[tuple[Flag, ...]] = ()
+    #: The summary tables the report shows first (see :class:`Summary`); without
+    #: any, the report pivots every metric per entity type.
+    summaries: ClassVar[tuple[Summary, ...]] = ()
+    #: Figure titles in words a biologist uses, by the start of the figure's name:
+    #: ``(("quadrants", "Annexin V vs PI quadrants"),)``; the report shows the
+    #: title first and the figure's caption (the exact method) one click away.
+    figure_titles: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @abstractmethod
     def analyze(self, experiment: Experiment, params: Any) -> AssayResult:
@@ -501,7 +547,34 @@ def declaration_problems(assay: Assay) -> list[str]:
                 "its description"
             )
     problems += _flag_problems(getattr(assay, "flags", ()))
+    problems += _summary_problems(getattr(assay, "summaries", ()), seen)
+    titles = getattr(assay, "figure_titles", ())
+    if not isinstance(titles, tuple) or not all(
+        isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) and x for x in t)
+        for t in titles
+    ):
+        problems.append("figure_titles must be a tuple of (name start, title) string pairs")
     problems += _shared_metric_problems(metrics)
+    return problems
+
+
+def _summary_problems(summaries: object, declared: set[tuple[str, str]]) -> list[str]:
+    """Each summary column must name a declared metric, so a summary cannot go silently empty."""
+    if not isinstance(summaries, tuple):
+        return ["summaries must be a tuple of Summary objects"]
+    problems: list[str] = []
+    for s in summaries:
+        if not isinstance(s, Summary):
+            problems.append(f"summaries must hold Summary objects, got {s!r}")
+            continue
+        for c in s.columns:
+            et = c.entity_type or s.entity_type
+            for name in (c.metric, c.low, c.high):
+                if name is not None and (et, name) not in declared:
+                    problems.append(
+                        f"summary {s.title or s.entity_type!r}: column metric {(et, name)} "
+                        "is not among the declared metrics"
+                    )
     return problems
 
 

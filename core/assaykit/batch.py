@@ -596,6 +596,7 @@ def _write_report(
         out=run.out,
         ignored=found.plan.ignored,
         conformance=inputs.conformance,
+        assays=run.host.assays,
     )
 
 

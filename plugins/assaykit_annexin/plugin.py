@@ -58,7 +58,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
-from assaykit.assay import Flag, deprecated_parameter
+from assaykit.assay import Flag, Summary, SummaryColumn, deprecated_parameter
 from assaykit.cytometry.params import FLOW_FLAGS, ControlThresholdParams
 from assaykit.vocabulary import THRESHOLD_METHOD_CODES, THRESHOLD_SOURCE_CODES, shared_metric
 from pydantic import Field, model_validator
@@ -209,6 +209,27 @@ class AnnexinPI(Assay):
     roles = ("sample", *CONTROL_ROLES)
     control_roles = CONTROL_ROLES
     Params = AnnexinParams
+    figure_titles = (
+        ("quadrants", "Annexin V vs PI: viable, early/late apoptotic and necrotic cells"),
+        ("cleanup", "Debris and doublets removed before counting"),
+        ("thresholds", "Where the Annexin V and PI thresholds come from"),
+    )
+    summaries = (
+        Summary(
+            "sample",
+            (
+                SummaryColumn("viable_pct", "viable %"),
+                SummaryColumn("early_apoptotic_pct", "early apoptotic %"),
+                SummaryColumn("late_apoptotic_pct", "late apoptotic %"),
+                SummaryColumn("necrotic_pct", "necrotic %"),
+                SummaryColumn("singlet_count", "singlets"),
+                SummaryColumn("annexin_threshold_source", "Annexin V threshold from", "experiment"),
+                SummaryColumn("pi_threshold_source", "PI threshold from", "experiment"),
+            ),
+            "Annexin V / PI: cells per quadrant",
+            ("cell_line", "treatment", "dose_uM"),
+        ),
+    )
     metrics = (
         Metric(
             "sample", "viable_pct", "%", "float",

@@ -63,7 +63,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assaykit import Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
-from assaykit.assay import Flag
+from assaykit.assay import Flag, Summary, SummaryColumn
 from assaykit.imaging.assay import IMAGING_FLAGS
 from assaykit.imaging.io import LoadedImage
 from assaykit.vocabulary import shared_metric
@@ -88,6 +88,21 @@ class MSPGel(Assay):
     input_kinds = ("image",)
     roles = ROLES
     Params = MSPParams
+    figure_titles = (
+        ("gel", "The gel with each lane's bands and methylation call"),
+    )
+    summaries = (
+        Summary(
+            "sample",
+            (
+                SummaryColumn("call", "methylation call"),
+                SummaryColumn("methylation_index", "methylation index M/(M+U)"),
+                SummaryColumn("controls", "gel controls", "gel"),
+            ),
+            "MSP: methylation call per sample",
+            ("cell_line", "control"),
+        ),
+    )
     metrics = (
         Metric("sample", "call", None, "str", _CALL_DOC),
         Metric(

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from assaykit import Assay, AssayResult, Experiment, Metric, Params, Reader, hookimpl
-from assaykit.assay import Flag
+from assaykit.assay import Flag, Summary, SummaryColumn
 from pydantic import Field
 
 from assaykit_qpcr import __version__
@@ -128,6 +128,27 @@ class Qpcr(Assay):
     input_kinds = ("qpcr",)
     roles = ("sample",)
     Params = QpcrParams
+    figure_titles = (
+        ("fold_change", "Relative expression (fold change) per sample"),
+    )
+    summaries = (
+        Summary(
+            "sample_target",
+            (
+                SummaryColumn(
+                    "fold_change",
+                    "fold change [range]",
+                    low="fold_change_low",
+                    high="fold_change_high",
+                ),
+                SummaryColumn("cq_mean", "mean Cq"),
+                SummaryColumn("n_replicates", "replicates"),
+                SummaryColumn("method", "method"),
+            ),
+            "qPCR: fold change per sample and gene",
+            ("calibrator", "reference_genes"),
+        ),
+    )
     metrics = (
         Metric(_ST, "cq_mean", "cycles", "float", f"Mean Cq of the kept {_GROUP}."),
         Metric(_ST, "cq_sd", "cycles", "float",

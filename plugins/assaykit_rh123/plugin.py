@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
-from assaykit.assay import Flag
+from assaykit.assay import Flag, Summary, SummaryColumn
 from assaykit.cytometry.params import FITC_FALLBACKS, FLOW_FLAGS, FlowParams
 from assaykit.vocabulary import shared_metric
 from pydantic import Field
@@ -106,6 +106,30 @@ class Rh123Assay(Assay):
     control_roles = ()
     required_columns = ("cell_line",)
     Params = Rh123Params
+    figure_titles = (
+        ("rh123_overlay", "Rh123 retention with and without the P-gp inhibitor"),
+        ("rh123_gates", "Live cells kept for the Rh123 median (PI gate)"),
+        ("cleanup", "Debris and doublets removed before counting"),
+    )
+    summaries = (
+        Summary(
+            "cell_line",
+            (
+                SummaryColumn("mfi_ratio", "MFI ratio (with / without inhibitor)"),
+                SummaryColumn("maf", "MAF (P-gp activity)"),
+            ),
+            "Rh123 efflux: P-gp activity per cell line",
+        ),
+        Summary(
+            "sample",
+            (
+                SummaryColumn("mfi", "Rh123 MFI"),
+                SummaryColumn("live_pct", "live %"),
+            ),
+            "Rh123 efflux: median fluorescence per tube",
+            ("cell_line", "inhibitor", "inhibitor_uM"),
+        ),
+    )
     metrics = (
         Metric(
             "sample",

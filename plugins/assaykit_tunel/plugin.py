@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
-from assaykit.assay import Flag
+from assaykit.assay import Flag, Summary, SummaryColumn
 from assaykit.cytometry.params import FITC_FALLBACKS, FLOW_FLAGS, ControlThresholdParams
 from assaykit.vocabulary import THRESHOLD_SOURCE_CODES, shared_metric
 from pydantic import Field
@@ -96,6 +96,22 @@ class TunelAssay(Assay):
     roles = ROLES
     control_roles = ("negative_control",)
     Params = TunelParams
+    figure_titles = (
+        ("tunel", "TUNEL signal and the positive threshold"),
+        ("cleanup", "Debris and doublets removed before counting"),
+    )
+    summaries = (
+        Summary(
+            "sample",
+            (
+                SummaryColumn("tunel_positive_pct", "TUNEL-positive %"),
+                SummaryColumn("singlet_count", "singlets"),
+                SummaryColumn("threshold_source", "threshold from", "experiment"),
+            ),
+            "TUNEL: DNA fragmentation",
+            ("treatment", "dose_uM"),
+        ),
+    )
     metrics = (
         Metric(
             "sample",

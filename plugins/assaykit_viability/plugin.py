@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assaykit import Assay, AssayResult, Experiment, Flag, Metric, Params, hookimpl
+from assaykit.assay import Summary, SummaryColumn
 from assaykit.plates.reader import PlateReader
 from assaykit.readers import Reader
 from pydantic import Field
@@ -103,6 +104,28 @@ class Viability(Assay):
     required_columns = ("cell_line",)
     Params = ViabilityParams
     flags = VIABILITY_FLAGS
+    figure_titles = (
+        ("dose_response", "Dose-response curves and IC50 per cell line"),
+    )
+    summaries = (
+        Summary(
+            "cell_line",
+            (
+                SummaryColumn(
+                    "ic50_uM", "IC50 µM [95 % CI]", low="ic50_ci_low_uM", high="ic50_ci_high_uM"
+                ),
+                SummaryColumn(
+                    "resistance_factor",
+                    "resistance factor [95 % CI]",
+                    low="resistance_factor_ci_low",
+                    high="resistance_factor_ci_high",
+                ),
+                SummaryColumn("r_squared", "R²"),
+                SummaryColumn("n_wells", "wells"),
+            ),
+            "Viability: IC50 and resistance factor per cell line",
+        ),
+    )
     metrics = (
         Metric(
             "well",

@@ -102,7 +102,7 @@ from assaykit import (
     QCFlag,
     hookimpl,
 )
-from assaykit.assay import Flag
+from assaykit.assay import Flag, Summary, SummaryColumn
 from assaykit.imaging.assay import (
     BAND_ROW_FLAGS,
     GEOMETRY_FLAGS,
@@ -275,6 +275,21 @@ class WesternBlot(Assay):
     roles = ("sample", "reference", "ladder", "blank")
     control_roles = ("reference",)
     Params = WesternParams
+    figure_titles = (
+        ("blot", "The blot with lanes, bands and their volumes"),
+        ("profiles", "Lane profiles: each band's signal above background"),
+    )
+    summaries = (
+        Summary(
+            "band",
+            (
+                SummaryColumn("normalized_ratio", "normalised ratio (target / loading)"),
+                SummaryColumn("fold_change", "fold change"),
+            ),
+            "Western blot: protein per sample and target",
+            ("cell_line", "treatment"),
+        ),
+    )
     metrics = (
         shared_metric("band_volume", "band", f"Target band: {_VOLUME}. {_DETECTION}."),
         Metric(

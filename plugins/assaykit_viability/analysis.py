@@ -43,6 +43,7 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
     pooled: dict[str, _Line] = {}
     parents: dict[str, str] = {}
     files = experiment.by_file()
+    n_plates = sum(any(not i.missing for i in inputs) for inputs in files.values())
     for rel, inputs in files.items():
         present = [i for i in inputs if not i.missing]
         if not present:
@@ -86,7 +87,7 @@ def analyze_plates(assay: Assay, experiment: Experiment, params: Any) -> AssayRe
                 cols=12 if (present[0].plate_format or 96) == 96 else 24,
             )
             if ee.flag is not None:
-                res.qc_flags.append(ee.flag)
+                res.qc_flags.extend(_plate_flags(ee.flag, rel, list(norm), n_plates))
         for line, (dose, pct, names) in norm.items():
             for n, p in zip(names, pct, strict=True):
                 res.add(ids[n], "well", n, "pct_viability", float(p), unit="%", source=rel)
@@ -188,6 +189,15 @@ class _Line:
 def _figure_title(experiment: str, lines: list[_Line]) -> str:
     plates = list(dict.fromkeys(p for line in lines for p in line.plates))
     return plates[0] if len(plates) == 1 else f"{experiment} ({len(plates)} plates pooled)"
+
+
+def _plate_flags(flag: QCFlag, rel: str, lines: list[str], n_plates: int) -> list[QCFlag]:
+    """A plate-level flag named by its file; scoped to the plate's cell lines when the
+    experiment holds several plates (unscoped it would mark every plate's records)."""
+    message = f"{rel}: {flag.message}"
+    if n_plates <= 1:
+        return [QCFlag(flag.flag, flag.severity, entity=flag.entity, message=message)]
+    return [QCFlag(flag.flag, flag.severity, entity=line, message=message) for line in lines]
 
 
 def _plugin_flags(fit: CurveFit, line: str, names: list[str], dose: Any, pct: Any) -> list[QCFlag]:

@@ -207,9 +207,12 @@ def test_example_folder_has_no_negative_value(tmp_path: Path) -> None:
     proc = _cli("run", str(EXAMPLE), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     rows = _csv(out / "results.csv")
+    # signed by definition: rotations (counter-clockwise positive), a standard curve's
+    # slope (Cq falls as quantity rises) and the qPCR differences ΔCt and ΔΔCt
+    signed = {("qpcr", "slope"), ("qpcr", "delta_ct"), ("qpcr", "delta_delta_ct")}
     for r in rows:
-        # rotations are signed by definition (counter-clockwise positive)
-        if r["value_num"] and not r["metric"].endswith("_deg"):
+        if (r["value_num"] and not r["metric"].endswith("_deg")
+                and (r["assay"], r["metric"]) not in signed):
             assert float(r["value_num"]) >= 0.0, (r["assay"], r["sample_id"], r["metric"])
     # the generator's truth for the two silenced RARB lanes is 0 (expected.csv)
     expected = _csv(EXAMPLE / "western_blot" / "expected.csv")

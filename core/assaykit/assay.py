@@ -192,6 +192,53 @@ class Summary:
     conditions: tuple[str, ...] = ()
 
 
+PROFILE_COMBINE = ("mean", "median", "calls")
+
+
+@dataclass(frozen=True)
+class ProfileMetric:
+    """A metric an assay contributes to the per-cell-line resistance profile.
+
+    Why declared: the profile puts the assays side by side per cell line
+    (matched by the sheet's ``cell_line`` column), and a third-party assay
+    joins it by declaring its own. ``metric`` is a declared metric of
+    ``entity_type``, or a tuple of them whose values are summed per record
+    entity (parts of one share, e.g. early + late apoptotic %).
+
+    - ``by``: condition columns that split the value (``dose_uM``,
+      ``treatment``): one profile column per distinct value; records without
+      a value there are left out (controls with no dose).
+    - ``target_sep``: the record entity ends in a target after this separator
+      (``"sample|RARB"``): one profile column per target.
+    - ``roles``: only records of samples with these sheet roles (``None``: all);
+      a record without a role (a per-cell-line value) always counts.
+    - ``combine``: how the records of one cell line (replicates) become one
+      value: ``mean`` or ``median`` of numbers, or ``calls`` for text (one
+      call, or each distinct call with its count).
+    - ``label``: the column heading in words.
+    - ``position``: where the column sits in the profile (low first; the
+      built-in assays use 10-70, a lab's assay defaults to after them).
+    """
+
+    metric: str | tuple[str, ...]
+    label: str
+    entity_type: str = "sample"
+    by: tuple[str, ...] = ()
+    target_sep: str | None = None
+    roles: tuple[str, ...] | None = ("sample",)
+    combine: str = "mean"
+    position: int = 100
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric,) if isinstance(self.metric, str) else tuple(self.metric)
+
+    @property
+    def key(self) -> str:
+        """The profile metric name: ``metric`` or ``a+b`` for a sum."""
+        return "+".join(self.metrics)
+
+
 @dataclass(frozen=True)
 class QCFlag:
     """A quality-control finding.
@@ -439,6 +486,9 @@ class Assay(ABC):
     #: ``(("quadrants", "Annexin V vs PI quadrants"),)``; the report shows the
     #: title first and the figure's caption (the exact method) one click away.
     figure_titles: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Metrics that join the per-cell-line resistance profile (report and
+    #: profile.csv); see :class:`ProfileMetric`.
+    profile: ClassVar[tuple[ProfileMetric, ...]] = ()
 
     @abstractmethod
     def analyze(self, experiment: Experiment, params: Any) -> AssayResult:
@@ -554,7 +604,36 @@ def declaration_problems(assay: Assay) -> list[str]:
         for t in titles
     ):
         problems.append("figure_titles must be a tuple of (name start, title) string pairs")
+    problems += _profile_problems(getattr(assay, "profile", ()), seen)
     problems += _shared_metric_problems(metrics)
+    return problems
+
+
+def _profile_problems(profile: object, declared: set[tuple[str, str]]) -> list[str]:
+    """A profile metric must name declared metrics, so a profile column cannot go silently
+    empty, and say how replicates combine."""
+    if not isinstance(profile, tuple):
+        return ["profile must be a tuple of ProfileMetric objects"]
+    problems: list[str] = []
+    for p in profile:
+        if not isinstance(p, ProfileMetric):
+            problems.append(f"profile must hold ProfileMetric objects, got {p!r}")
+            continue
+        if not p.label or not p.metrics:
+            problems.append(f"profile metric {p.key!r}: needs a label and a metric")
+        for name in p.metrics:
+            if (p.entity_type, name) not in declared:
+                problems.append(
+                    f"profile metric {(p.entity_type, name)} is not among the declared metrics"
+                )
+        if p.combine not in PROFILE_COMBINE:
+            problems.append(
+                f"profile metric {p.key!r}: combine must be one of {', '.join(PROFILE_COMBINE)}"
+            )
+        if p.combine == "calls" and len(p.metrics) > 1:
+            problems.append(f"profile metric {p.key!r}: calls cannot be summed")
+        if not all(isinstance(b, str) and b for b in p.by):
+            problems.append(f"profile metric {p.key!r}: by must hold condition column names")
     return problems
 
 

@@ -54,6 +54,7 @@ from assaykit.execute import (
 )
 from assaykit.experiment import Experiment, sha256_file
 from assaykit.plugins import HostConfig, PluginHost
+from assaykit.profile import PROFILE_CSV, Profile, build_profile, profile_table, write_profile_csv
 from assaykit.readers import Reader
 from assaykit.records import (
     Record,
@@ -208,12 +209,16 @@ def run_batch(
                 statuses = _execute_and_store(run, planned, store, reporter or _NullReporter())
             with run.timed("export"):
                 table = store.table(planned.order)
+                profile = build_profile(table, run.host.assays)
+                table = profile_table(profile, table, run_id)
                 exported = _export(run.host, table, out, opts.exporters)
+                if profile:
+                    exported.append(write_profile_csv(profile, out / PROFILE_CSV))
             exp_status = [statuses[k] for k in planned.order if k in statuses]
             exit_code = 1 if any(s.status != DONE for s in exp_status) else 0
             with run.timed("report"):
                 if opts.report:
-                    _write_report(run, found, inputs, planned, exp_status, table, store)
+                    _write_report(run, found, inputs, planned, exp_status, table, store, profile)
             summary = _summary(planned, exp_status, table)
             finished = utc_now()
             run_json = _run_json(
@@ -583,9 +588,16 @@ def _write_report(
     exp_status: list[ExperimentStatus],
     table: ResultTable,
     store: Store,
+    profile: Profile,
 ) -> None:
     from assaykit.report import write_report
 
+    figure = None
+    if profile and run.opts.figures:
+        from assaykit.assay import render_png
+        from assaykit.profile import profile_figure
+
+        figure = render_png(profile_figure(profile))
     write_report(
         run.out / "report.html",
         run_id=run.run_id,
@@ -597,6 +609,8 @@ def _write_report(
         ignored=found.plan.ignored,
         conformance=inputs.conformance,
         assays=run.host.assays,
+        profile=profile,
+        profile_figure=figure,
     )
 
 

@@ -413,11 +413,10 @@ def measurement_pools(measurements: Iterable[Measurement]) -> dict[str, list[str
 
 
 def _joined_cells(i: Input) -> Mapping[str, str]:
-    """The columns of a row that are joined onto its records: conditions, its well and
-    its position (each only when given)."""
-    if i.well is None and i.position is None:
-        return i.conditions
+    """The columns of a row that are joined onto its records: conditions, its role (so a
+    table says which rows are controls), its well and its position (each only when given)."""
     out = dict(i.conditions)
+    out["role"] = i.role
     if i.well is not None:
         out["well"] = i.well
     if i.position is not None:

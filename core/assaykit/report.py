@@ -23,6 +23,7 @@ from assaykit.store import QCFinding, StoredFigure
 if TYPE_CHECKING:
     from assaykit.assay import Assay
     from assaykit.execute import ExperimentStatus
+    from assaykit.profile import Profile
 
 MAX_REPORT_ROWS = 20_000
 _SHOWN = (
@@ -213,16 +214,16 @@ def _figure_title(name: str, sample_id: str | None, titles: Mapping[str, str]) -
     return title, of
 
 
-def _profile(
-    rows: Sequence[Mapping[str, Any]] | None, figure: bytes | None
-) -> dict[str, Any] | None:
-    """The resistance profile section's data, or ``None`` (no section) without rows."""
-    if not rows:
+def _profile(profile: Profile | None, figure: bytes | None) -> dict[str, Any] | None:
+    """The resistance profile section's data, or ``None`` (no section) without values."""
+    if not profile:
         return None
-    cols = list(dict.fromkeys(k for r in rows for k in r))
+    from assaykit.profile import report_rows
+
+    heads, rows = report_rows(profile)
     return {
-        "columns": cols,
-        "rows": [[_cell(c, r.get(c)) for c in cols] for r in rows],
+        "columns": heads,
+        "rows": rows,
         "b64": base64.b64encode(figure).decode("ascii") if figure else "",
     }
 
@@ -239,7 +240,7 @@ def write_report(
     ignored: Sequence[str],
     conformance: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     assays: Mapping[str, Assay | None] | None = None,
-    profile: Sequence[Mapping[str, Any]] | None = None,
+    profile: Profile | None = None,
     profile_figure: bytes | None = None,
 ) -> Path:
     """Render the report. ``conformance`` maps an input path to its deviations
@@ -247,9 +248,10 @@ def write_report(
     listed as conforming, so a reader sees which files were checked.
 
     ``assays`` (name to plugin) supplies each assay's declared summary tables.
-    ``profile`` (rows of the resistance profile, one mapping per row) and
-    ``profile_figure`` (PNG bytes) fill the "Resistance profile" section at
-    the top; without rows the section is absent."""
+    ``profile`` (:func:`assaykit.profile.build_profile`) and ``profile_figure``
+    (PNG bytes) fill the "Resistance profile" section at the top: one row per
+    cell line, each cell's QC as colour and text, its sources on hover; without
+    values the section is absent."""
     cols = [c for c in _SHOWN if c in table.columns] + table.condition_columns
     idx = [table.columns.index(c) for c in cols]
     rows = [[_cell(table.columns[i], r[i]) for i in idx] for r in table.rows[:MAX_REPORT_ROWS]]

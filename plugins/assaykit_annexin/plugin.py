@@ -58,7 +58,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
-from assaykit.assay import Flag, Summary, SummaryColumn, deprecated_parameter
+from assaykit.assay import Flag, ProfileMetric, Summary, SummaryColumn, deprecated_parameter
 from assaykit.cytometry.params import FLOW_FLAGS, ControlThresholdParams
 from assaykit.vocabulary import THRESHOLD_METHOD_CODES, THRESHOLD_SOURCE_CODES, shared_metric
 from pydantic import Field, model_validator
@@ -228,6 +228,13 @@ class AnnexinPI(Assay):
             ),
             "Annexin V / PI: cells per quadrant",
             ("cell_line", "treatment", "dose_uM"),
+        ),
+    )
+    profile = (
+        ProfileMetric(
+            ("early_apoptotic_pct", "late_apoptotic_pct"),
+            "apoptotic % (Annexin V+, early + late)",
+            by=("dose_uM",), position=60,
         ),
     )
     metrics = (

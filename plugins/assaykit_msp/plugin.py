@@ -63,7 +63,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from assaykit import Assay, AssayResult, Experiment, Metric, QCFlag, hookimpl
-from assaykit.assay import Flag, Summary, SummaryColumn
+from assaykit.assay import Flag, ProfileMetric, Summary, SummaryColumn
 from assaykit.imaging.assay import IMAGING_FLAGS
 from assaykit.imaging.io import LoadedImage
 from assaykit.vocabulary import shared_metric
@@ -101,6 +101,11 @@ class MSPGel(Assay):
             ),
             "MSP: methylation call per sample",
             ("cell_line", "control"),
+        ),
+    )
+    profile = (
+        ProfileMetric(
+            "call", "methylation (MSP call)", roles=("M", "U"), combine="calls", position=20
         ),
     )
     metrics = (

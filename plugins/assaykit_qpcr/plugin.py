@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from assaykit import Assay, AssayResult, Experiment, Metric, Params, Reader, hookimpl
-from assaykit.assay import Flag, Summary, SummaryColumn
+from assaykit.assay import Flag, ProfileMetric, Summary, SummaryColumn
 from pydantic import Field
 
 from assaykit_qpcr import __version__
@@ -147,6 +147,12 @@ class Qpcr(Assay):
             ),
             "qPCR: fold change per sample and gene",
             ("calibrator", "reference_genes"),
+        ),
+    )
+    profile = (
+        ProfileMetric(
+            "fold_change", "mRNA fold change (qPCR)", entity_type="sample_target", target_sep="|",
+            roles=None, position=40,
         ),
     )
     metrics = (

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
-from assaykit.assay import Flag, Summary, SummaryColumn
+from assaykit.assay import Flag, ProfileMetric, Summary, SummaryColumn
 from assaykit.cytometry.params import FITC_FALLBACKS, FLOW_FLAGS, FlowParams
 from assaykit.vocabulary import shared_metric
 from pydantic import Field
@@ -128,6 +128,11 @@ class Rh123Assay(Assay):
             ),
             "Rh123 efflux: median fluorescence per tube",
             ("cell_line", "inhibitor", "inhibitor_uM"),
+        ),
+    )
+    profile = (
+        ProfileMetric(
+            "maf", "P-gp activity (Rh123 MAF)", entity_type="cell_line", roles=None, position=50
         ),
     )
     metrics = (

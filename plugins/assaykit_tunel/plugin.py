@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assaykit import Assay, AssayResult, Experiment, Metric, hookimpl
-from assaykit.assay import Flag, Summary, SummaryColumn
+from assaykit.assay import Flag, ProfileMetric, Summary, SummaryColumn
 from assaykit.cytometry.params import FITC_FALLBACKS, FLOW_FLAGS, ControlThresholdParams
 from assaykit.vocabulary import THRESHOLD_SOURCE_CODES, shared_metric
 from pydantic import Field
@@ -111,6 +111,9 @@ class TunelAssay(Assay):
             "TUNEL: DNA fragmentation",
             ("treatment", "dose_uM"),
         ),
+    )
+    profile = (
+        ProfileMetric("tunel_positive_pct", "TUNEL-positive %", by=("dose_uM",), position=70),
     )
     metrics = (
         Metric(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assaykit import Assay, AssayResult, Experiment, Flag, Metric, Params, hookimpl
-from assaykit.assay import Summary, SummaryColumn
+from assaykit.assay import ProfileMetric, Summary, SummaryColumn
 from assaykit.plates.reader import PlateReader
 from assaykit.readers import Reader
 from pydantic import Field
@@ -124,6 +124,13 @@ class Viability(Assay):
                 SummaryColumn("n_wells", "wells"),
             ),
             "Viability: IC50 and resistance factor per cell line",
+        ),
+    )
+    profile = (
+        ProfileMetric("ic50_uM", "IC50 (MTT)", entity_type="cell_line", roles=None, position=10),
+        ProfileMetric(
+            "resistance_factor", "resistance factor (IC50 / parental)", entity_type="cell_line",
+            roles=None, position=11,
         ),
     )
     metrics = (

@@ -102,7 +102,7 @@ from assaykit import (
     QCFlag,
     hookimpl,
 )
-from assaykit.assay import Flag, Summary, SummaryColumn
+from assaykit.assay import Flag, ProfileMetric, Summary, SummaryColumn
 from assaykit.imaging.assay import (
     BAND_ROW_FLAGS,
     GEOMETRY_FLAGS,
@@ -288,6 +288,12 @@ class WesternBlot(Assay):
             ),
             "Western blot: protein per sample and target",
             ("cell_line", "treatment"),
+        ),
+    )
+    profile = (
+        ProfileMetric(
+            "fold_change", "protein fold change (western)", entity_type="band", target_sep=":",
+            by=("treatment",), roles=("sample", "reference"), position=30,
         ),
     )
     metrics = (

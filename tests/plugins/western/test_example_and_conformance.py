@@ -61,7 +61,7 @@ def test_example_folder_through_the_cli(tmp_path: Path) -> None:
     assert not problems, "\n".join(problems)
     assert not [r for r in results if r["metric"] == "error"]
     # the conditions of the sheet are joined on, and figures and the report exist
-    assert {r["cell_line"] for r in results if r["sample_id"] == "R_DAC"} == {"SH-SY5Y/13cisRA"}
+    assert {r["cell_line"] for r in results if r["sample_id"] == "R_DAC"} == {"SH-SY5Y-R"}
     assert len(list((out / "figures").rglob("*.png"))) == 6  # 3 images x 2
     assert (out / "report.html").is_file()
 

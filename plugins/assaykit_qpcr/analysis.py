@@ -96,6 +96,9 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         if r.mean is None:
             res.flag("undetected_replicate", sample_id=sid, entity=ent,
                      message=f"{rel}: {t} not detected in any replicate of {s}")
+            if t not in refs:
+                res.flag("not_quantified", severity="fail", sample_id=sid, entity=ent,
+                         message=f"{rel}: no fold change for {t} in {s}: {t} not detected")
             continue
         res.add(sid, ST, ent, "cq_mean", r.mean, unit="cycles", source=rel)
         res.add(sid, ST, ent, "cq_sd", r.sd, unit="cycles", source=rel)
@@ -104,7 +107,13 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
             res.flag("replicate_outlier", sample_id=sid, entity=ent,
                      message=f"{rel}: {t} in {s}: excluded {', '.join(r.outlier_wells)} "
                      f"(Cq {', '.join(f'{x:.2f}' for x in r.outliers)})")
-        if t in refs or s not in ref_mean:
+        if t in refs:
+            continue
+        if s not in ref_mean:
+            missing = [g for g in refs if (s, g) not in reps or reps[(s, g)].mean is None]
+            res.flag("not_quantified", severity="fail", sample_id=sid, entity=ent,
+                     message=f"{rel}: no fold change for {t} in {s}: reference gene "
+                     f"{', '.join(missing)} not detected in {s}")
             continue
         res.add(sid, ST, ent, "delta_ct", r.mean - ref_mean[s], unit="cycles", source=rel)
         genes = (t, *refs)
@@ -116,7 +125,8 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         try:
             e = relative_expression(reps, t, refs, s, calibrator, efficiencies=eff)
         except AnalysisError as exc:
-            res.flag("not_quantified", sample_id=sid, entity=ent, message=f"{rel}: {exc}")
+            res.flag("not_quantified", severity="fail", sample_id=sid, entity=ent,
+                     message=f"{rel}: no fold change for {t} in {s}: {exc}")
             continue
         fl = list(e.flags)
         res.add(sid, ST, ent, "delta_delta_ct", e.ddct, unit="cycles", source=rel, flags=fl)

@@ -195,9 +195,10 @@ class Qpcr(Assay):
         Flag("undetected_replicate", "warn",
              "A replicate of the group (or of the calibrator or a reference gene) was not "
              "detected and is not averaged."),
-        Flag("not_quantified", "warn",
+        Flag("not_quantified", "fail",
              "No fold change for the sample and target: a Cq of the target or a reference "
-             "gene is missing in the sample or the calibrator (the message says which)."),
+             "gene is missing in the sample or the calibrator (the message names the "
+             "missing gene); the tool could not measure it."),
     )
 
     def analyze(self, experiment: Experiment, params: Any) -> AssayResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assaykit import AnalysisError, AssayResult, Experiment, Input
+from assaykit import AnalysisError, AssayResult, Experiment, Input, QCFlag
 from assaykit.qpcr.analysis import (
     StandardCurve,
     qc_findings,
@@ -81,6 +81,7 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         except AnalysisError:
             continue
     sid = inp.sample_id
+    add_well_records(res, sid, rel, wells)
     for t, c in curves.items():
         res.add(sid, "target", t, "efficiency", c.efficiency_percent, unit="%", source=rel)
         res.add(sid, "target", t, "r_squared", c.r2, source=rel)
@@ -151,6 +152,36 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
                     f"Run {rel}."
                 ),
             )
+
+
+def well_entity(w: Well) -> str:
+    """The record entity of one reaction: ``well|target`` (a multiplex well has several)."""
+    return f"{w.well}|{w.target}"
+
+
+def add_well_records(res: AssayResult, sid: str, rel: str, wells: list[Well]) -> None:
+    """One ``cq`` record per reaction, so every Cq the export holds can be traced.
+
+    An undetected reaction has a record with no number (never a made-up Cq); in an
+    unknown or standard well it carries ``undetected_replicate``, while an
+    undetected NTC or no-RT well is the expected result and is not flagged. A well
+    the export marks omitted/excluded keeps its Cq and gets ``well_excluded``.
+    """
+    seen: dict[str, int] = {}
+    for w in wells:
+        ent = well_entity(w)
+        seen[ent] = seen.get(ent, 0) + 1
+        if seen[ent] > 1:  # the same well in a second RDML run of the file
+            ent = f"{ent}#{seen[ent]}"
+        flags: list[QCFlag] = []
+        if w.cq is None and w.role in ("unknown", "standard"):
+            flags.append(QCFlag("undetected_replicate", "warn", sid, ent,
+                                f"{rel}: well {w.well} ({w.sample}, {w.target}) not detected"))
+        if w.excluded:
+            flags.append(QCFlag("well_excluded", "warn", sid, ent,
+                                f"{rel}: well {w.well} ({w.sample}, {w.target}) is marked "
+                                "excluded in the export; its Cq is not averaged"))
+        res.add(sid, "well", ent, "cq", w.cq, unit="cycles", source=rel, flags=flags)
 
 
 def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibrator: str) -> Any:

@@ -171,6 +171,10 @@ class Qpcr(Assay):
                "Upper end of the fold-change interval, 2^-(ΔΔCt − SD)."),
         Metric(_ST, "method", None, "str",
                "How the fold change was computed: 'livak' (all E = 2) or 'pfaffl'."),
+        Metric("well", "cq", "cycles", "float",
+               "Cq of one reaction as the export gives it, entity 'well|target' (e.g. "
+               "'A1|RARB'), every role (unknown, NTC, no-RT, standard); no number when the "
+               "export says the target was not detected (Undetermined, N/A, RDML -1)."),
         Metric("target", "efficiency", "%", "float",
                "Amplification efficiency from the run's standard curve, (E − 1)·100 with "
                "E = 10^(−1/slope) of Cq on log10 quantity."),
@@ -194,7 +198,11 @@ class Qpcr(Assay):
              "was excluded."),
         Flag("undetected_replicate", "warn",
              "A replicate of the group (or of the calibrator or a reference gene) was not "
-             "detected and is not averaged."),
+             "detected and is not averaged; on a well record: that unknown or standard well "
+             "was not detected."),
+        Flag("well_excluded", "warn",
+             "The export marks the well omitted or excluded (QuantStudio Omit, RDML excl): "
+             "its Cq is recorded but not averaged."),
         Flag("not_quantified", "fail",
              "No fold change for the sample and target: a Cq of the target or a reference "
              "gene is missing in the sample or the calibrator (the message names the "

@@ -184,18 +184,41 @@ def add_well_records(res: AssayResult, sid: str, rel: str, wells: list[Well]) ->
         res.add(sid, "well", ent, "cq", w.cq, unit="cycles", source=rel, flags=flags)
 
 
-def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibrator: str) -> Any:
-    from matplotlib.figure import Figure
+#: smallest text in the figure, in points (legible at dpi 100 in a report)
+FIGURE_FONT_PT = 10.0
 
-    fig = Figure(figsize=(1.2 + 0.8 * len(rows), 3.2), dpi=100)
+
+def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibrator: str) -> Any:
+    """Fold change per sample on a log2 axis, bars drawn from 1 (the calibrator).
+
+    Why log2: a 4-fold down-regulation (0.25) and a 4-fold up-regulation (4) are the
+    same distance from 1, as ΔΔCt is; on a linear axis the former is a sliver.
+    """
+    import math
+
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    fs = FIGURE_FONT_PT
+    fig = Figure(figsize=(max(4.0, 1.6 + 0.9 * len(rows)), 4.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     xs = list(range(len(rows)))
     folds = [r[1] for r in rows]
     err = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
-    ax.bar(xs, folds, color="#4c72b0", yerr=err, capsize=4)
+    ax.set_yscale("log", base=2)
+    ax.bar(xs, [f - 1.0 for f in folds], bottom=1.0, color="#4c72b0", yerr=err, capsize=4,
+           error_kw={"elinewidth": 1.0})
     ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
-    ax.set_xticks(xs, [r[0] for r in rows], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"fold change vs {calibrator}")
-    ax.set_title(target, fontsize=10)
+    lo = min([1.0, *(r[2] for r in rows)])
+    hi = max([1.0, *(r[3] for r in rows)])
+    span = max(math.log2(hi) - math.log2(lo), 1.0)
+    ax.set_ylim(2 ** (math.log2(lo) - 0.15 * span), 2 ** (math.log2(hi) + 0.15 * span))
+    ax.yaxis.set_major_locator(LogLocator(base=2, numticks=12))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(xs, [r[0] for r in rows], rotation=30, ha="right")
+    ax.tick_params(axis="both", which="both", labelsize=fs)
+    ax.set_ylabel(f"fold change vs {calibrator} (log2 scale)", fontsize=fs)
+    ax.set_title(target, fontsize=fs + 1)
     fig.tight_layout()
     return fig

@@ -111,7 +111,7 @@ class QpcrReader(Reader):
         from assaykit.qpcr.wells import sniff
 
         try:
-            return 1.0 if sniff(head) else None
+            return 1.0 if sniff(head, path.name) else None
         except Exception:
             return None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from assaykit import AnalysisError, AssayResult, Experiment, Input, QCFlag
 from assaykit.qpcr.analysis import (
+    Finding,
     StandardCurve,
     qc_findings,
     relative_expression,
@@ -136,9 +137,11 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         res.add(sid, ST, ent, "fold_change_high", e.fold_high, source=rel, flags=fl)
         res.add(sid, ST, ent, "method", e.method, source=rel)
         figure_rows.setdefault(t, []).append((s, e.fold, e.fold_low, e.fold_high))
+    pairs = _nrt_pairs(wells)
     for f in qc_findings(wells, ntc_cutoff=params.ntc_cutoff, nrt_min_gap=params.nrt_min_gap,
-                         nrt_pairs=_nrt_pairs(wells)):
-        res.flag(f.code, sample_id=sid, message=f"{rel}: {f.message}")
+                         nrt_pairs=pairs):
+        for ent in control_scope(f, wells, sorted(reps), refs, calibrator, pairs):
+            res.flag(f.code, sample_id=sid, entity=ent, message=f"{rel}: {f.message}")
     if experiment.figures:
         for t, rows in sorted(figure_rows.items()):
             method = "Pfaffl (efficiency-corrected)" if t in curves else "2^-ΔΔCt (Livak)"
@@ -152,6 +155,34 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
                     f"Run {rel}."
                 ),
             )
+
+
+def control_scope(
+    f: Finding,
+    wells: list[Well],
+    groups: list[tuple[str, str]],
+    refs: list[str],
+    calibrator: str,
+    nrt_pairs: dict[str, str],
+) -> list[str]:
+    """The record entities an NTC / no-RT finding casts doubt on, not the whole run.
+
+    The control's own well record, the target's standard curve, and each
+    ``sample|target`` whose fold change uses the suspect Cq: an amplified NTC of
+    target T, or a no-RT control of the calibrator, touches T in every sample (each
+    fold change uses the calibrator's Cq); a no-RT of another sample touches T in that
+    sample only. When T is a reference gene, every target of those samples is touched.
+    An unpaired no-RT (compared with the target's lowest mean) touches every sample.
+    """
+    t = f.target
+    base = nrt_pairs.get(f.sample) if f.code == "nrt_close" else None
+    samples = {s for s, _ in groups}
+    if base is not None and base != calibrator:
+        samples = {base}
+    genes = {g for _, g in groups} if t in refs else {t}
+    ents = [entity(s, g) for s, g in groups if s in samples and g in genes]
+    wl = [well_entity(w) for w in wells if w.well == f.well and w.target == t]
+    return [*wl[:1], t, *ents]
 
 
 def well_entity(w: Well) -> str:

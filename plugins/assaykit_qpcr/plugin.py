@@ -30,7 +30,11 @@ gene and ``efficiency_correction`` is on, the ratio is efficiency-corrected
 (Pfaffl 2001) with E = 10^(−1/slope) per gene; ``delta_delta_ct`` is then
 −log2 of that ratio. The fold-change interval is 2^−(ΔΔCt ± SD), the SD
 propagated from the sample's replicate SDs. NTC and no-RT wells are checked
-(``ntc_amplified``, ``nrt_close``).
+(``ntc_amplified``, ``nrt_close``); each such flag marks only the records whose
+value uses the suspect Cq (see :func:`assaykit_qpcr.analysis.control_scope`).
+
+Every reaction also gets a ``cq`` record (entity ``well|target``), without a
+number when the export says the target was not detected.
 """
 
 from __future__ import annotations
@@ -186,10 +190,14 @@ class Qpcr(Assay):
     flags = (
         Flag("ntc_amplified", "warn",
              "A no-template control amplified below ntc_cutoff: contamination or primer "
-             "dimers; the message names the well and target."),
+             "dimers; the message names the well and target. It marks the NTC well, the "
+             "target's curve and that target in every sample (every target, when it is a "
+             "reference gene)."),
         Flag("nrt_close", "warn",
              "A no-RT control amplified less than nrt_min_gap cycles after the +RT sample: "
-             "genomic DNA may contribute to the Cq."),
+             "genomic DNA may contribute to the Cq. It marks the no-RT well, the target's "
+             "curve and that target in its +RT sample (in every sample when that is the "
+             "calibrator or the control is unpaired; every target, for a reference gene)."),
         Flag("replicate_outlier", "warn",
              "A replicate was excluded by the outlier rule (more than max_dev cycles from the "
              "median) in the sample, its calibrator or a reference gene."),

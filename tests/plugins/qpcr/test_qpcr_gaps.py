@@ -301,3 +301,56 @@ def test_bar_figure_is_log2_with_legible_text_and_error_bars(
             top = patch.get_y() + patch.get_height()
             assert top == pytest.approx(fold[ent])
             assert ylo < low[ent] and high[ent] < yhi
+
+
+# 6: NTC / no-RT flags scoped ----------------------------------------------------------
+
+
+def _flags_by_entity(res: AnalysisResult, flag: str) -> set[str]:
+    return {r.entity for r in res.records if flag in r.qc_flags}
+
+
+def test_control_flags_mark_only_the_records_that_use_the_suspect_cq(
+    tmp_path: Path, host: PluginHost
+) -> None:
+    """The generator contaminates the NTC of its first target (CYP26A1) and gives the
+    calibrator's no-RT of that target a Cq 2 cycles after vehicle: both touch CYP26A1 in
+    every sample (each fold change uses the calibrator's Cq), not RARB or ABCB1."""
+    wells, truth = synthetic_run(1)
+    ntc = next(w for w in wells if w.well == truth.ntc_well)
+    assert ntc.target == "CYP26A1"
+    res = _run(_synthetic_folder(tmp_path / "a", wells), "run1.txt", host, "GAPDH;ACTB",
+               "vehicle")
+    samples = {s for by in truth.fold.values() for s in by}
+    cyp = {f"{s}|CYP26A1" for s in samples}
+    st = {r.entity for r in res.records if r.entity_type == "sample_target"}
+    for flag in ("ntc_amplified", "nrt_close"):
+        marked = _flags_by_entity(res, flag)
+        assert marked & st == cyp, (flag, marked & st)
+        assert "CYP26A1" in marked  # its standard curve
+    assert f"{ntc.well}|CYP26A1" in _flags_by_entity(res, "ntc_amplified")
+    nrt = next(w for w in wells if w.sample == truth.nrt_sample and w.cq is not None)
+    assert f"{nrt.well}|{nrt.target}" in _flags_by_entity(res, "nrt_close")
+    other_wells = {f"{w.well}|{w.target}" for w in wells if w.target != "CYP26A1"}
+    assert not (_flags_by_entity(res, "ntc_amplified") & other_wells)
+
+
+def test_reference_ntc_marks_every_target_and_a_sample_nrt_marks_that_sample(
+    tmp_path: Path, host: PluginHost
+) -> None:
+    wells, _ = synthetic_run(3)
+    wells = [
+        Well(w.well, w.sample, w.target, 31.0, w.role) if w.role == "ntc" and w.target == "GAPDH"
+        else Well(w.well, w.sample, w.target, None, w.role) if w.role == "ntc"
+        else w
+        for w in wells
+    ]
+    iso = [w.cq for w in wells if (w.sample, w.target) == ("isotretinoin", "RARB")]
+    wells = [w for w in wells if w.role != "nrt"]
+    wells.append(Well("P1", "isotretinoin -RT", "RARB", min(c for c in iso if c) + 1.0, "nrt"))
+    res = _run(_synthetic_folder(tmp_path / "b", wells), "run1.txt", host, "GAPDH;ACTB",
+               "vehicle")
+    st = {r.entity for r in res.records if r.entity_type == "sample_target"}
+    assert _flags_by_entity(res, "ntc_amplified") & st == st  # a reference gene: all of them
+    assert _flags_by_entity(res, "nrt_close") & st == {"isotretinoin|RARB"}
+    assert "P1|RARB" in _flags_by_entity(res, "nrt_close")

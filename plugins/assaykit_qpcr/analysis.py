@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assaykit import AnalysisError, AssayResult, Experiment, Input
+from assaykit import AnalysisError, AssayResult, Experiment, Input, QCFlag
 from assaykit.qpcr.analysis import (
+    Finding,
     StandardCurve,
     qc_findings,
     relative_expression,
@@ -81,6 +82,7 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         except AnalysisError:
             continue
     sid = inp.sample_id
+    add_well_records(res, sid, rel, wells)
     for t, c in curves.items():
         res.add(sid, "target", t, "efficiency", c.efficiency_percent, unit="%", source=rel)
         res.add(sid, "target", t, "r_squared", c.r2, source=rel)
@@ -96,6 +98,9 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         if r.mean is None:
             res.flag("undetected_replicate", sample_id=sid, entity=ent,
                      message=f"{rel}: {t} not detected in any replicate of {s}")
+            if t not in refs:
+                res.flag("not_quantified", severity="fail", sample_id=sid, entity=ent,
+                         message=f"{rel}: no fold change for {t} in {s}: {t} not detected")
             continue
         res.add(sid, ST, ent, "cq_mean", r.mean, unit="cycles", source=rel)
         res.add(sid, ST, ent, "cq_sd", r.sd, unit="cycles", source=rel)
@@ -104,7 +109,13 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
             res.flag("replicate_outlier", sample_id=sid, entity=ent,
                      message=f"{rel}: {t} in {s}: excluded {', '.join(r.outlier_wells)} "
                      f"(Cq {', '.join(f'{x:.2f}' for x in r.outliers)})")
-        if t in refs or s not in ref_mean:
+        if t in refs:
+            continue
+        if s not in ref_mean:
+            missing = [g for g in refs if (s, g) not in reps or reps[(s, g)].mean is None]
+            res.flag("not_quantified", severity="fail", sample_id=sid, entity=ent,
+                     message=f"{rel}: no fold change for {t} in {s}: reference gene "
+                     f"{', '.join(missing)} not detected in {s}")
             continue
         res.add(sid, ST, ent, "delta_ct", r.mean - ref_mean[s], unit="cycles", source=rel)
         genes = (t, *refs)
@@ -116,7 +127,8 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         try:
             e = relative_expression(reps, t, refs, s, calibrator, efficiencies=eff)
         except AnalysisError as exc:
-            res.flag("not_quantified", sample_id=sid, entity=ent, message=f"{rel}: {exc}")
+            res.flag("not_quantified", severity="fail", sample_id=sid, entity=ent,
+                     message=f"{rel}: no fold change for {t} in {s}: {exc}")
             continue
         fl = list(e.flags)
         res.add(sid, ST, ent, "delta_delta_ct", e.ddct, unit="cycles", source=rel, flags=fl)
@@ -125,9 +137,11 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
         res.add(sid, ST, ent, "fold_change_high", e.fold_high, source=rel, flags=fl)
         res.add(sid, ST, ent, "method", e.method, source=rel)
         figure_rows.setdefault(t, []).append((s, e.fold, e.fold_low, e.fold_high))
+    pairs = _nrt_pairs(wells)
     for f in qc_findings(wells, ntc_cutoff=params.ntc_cutoff, nrt_min_gap=params.nrt_min_gap,
-                         nrt_pairs=_nrt_pairs(wells)):
-        res.flag(f.code, sample_id=sid, message=f"{rel}: {f.message}")
+                         nrt_pairs=pairs):
+        for ent in control_scope(f, wells, sorted(reps), refs, calibrator, pairs):
+            res.flag(f.code, sample_id=sid, entity=ent, message=f"{rel}: {f.message}")
     if experiment.figures:
         for t, rows in sorted(figure_rows.items()):
             method = "Pfaffl (efficiency-corrected)" if t in curves else "2^-ΔΔCt (Livak)"
@@ -143,18 +157,99 @@ def analyze_run(experiment: Experiment, inp: Input, params: Any, res: AssayResul
             )
 
 
-def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibrator: str) -> Any:
-    from matplotlib.figure import Figure
+def control_scope(
+    f: Finding,
+    wells: list[Well],
+    groups: list[tuple[str, str]],
+    refs: list[str],
+    calibrator: str,
+    nrt_pairs: dict[str, str],
+) -> list[str]:
+    """The record entities an NTC / no-RT finding casts doubt on, not the whole run.
 
-    fig = Figure(figsize=(1.2 + 0.8 * len(rows), 3.2), dpi=100)
+    The control's own well record, the target's standard curve, and each
+    ``sample|target`` whose fold change uses the suspect Cq: an amplified NTC of
+    target T, or a no-RT control of the calibrator, touches T in every sample (each
+    fold change uses the calibrator's Cq); a no-RT of another sample touches T in that
+    sample only. When T is a reference gene, every target of those samples is touched.
+    An unpaired no-RT (compared with the target's lowest mean) touches every sample.
+    """
+    t = f.target
+    base = nrt_pairs.get(f.sample) if f.code == "nrt_close" else None
+    samples = {s for s, _ in groups}
+    if base is not None and base != calibrator:
+        samples = {base}
+    genes = {g for _, g in groups} if t in refs else {t}
+    ents = [entity(s, g) for s, g in groups if s in samples and g in genes]
+    wl = [well_entity(w) for w in wells if w.well == f.well and w.target == t]
+    return [*wl[:1], t, *ents]
+
+
+def well_entity(w: Well) -> str:
+    """The record entity of one reaction: ``well|target`` (a multiplex well has several)."""
+    return f"{w.well}|{w.target}"
+
+
+def add_well_records(res: AssayResult, sid: str, rel: str, wells: list[Well]) -> None:
+    """One ``cq`` record per reaction, so every Cq the export holds can be traced.
+
+    An undetected reaction has a record with no number (never a made-up Cq); in an
+    unknown or standard well it carries ``undetected_replicate``, while an
+    undetected NTC or no-RT well is the expected result and is not flagged. A well
+    the export marks omitted/excluded keeps its Cq and gets ``well_excluded``.
+    """
+    seen: dict[str, int] = {}
+    for w in wells:
+        ent = well_entity(w)
+        seen[ent] = seen.get(ent, 0) + 1
+        if seen[ent] > 1:  # the same well in a second RDML run of the file
+            ent = f"{ent}#{seen[ent]}"
+        flags: list[QCFlag] = []
+        if w.cq is None and w.role in ("unknown", "standard"):
+            flags.append(QCFlag("undetected_replicate", "warn", sid, ent,
+                                f"{rel}: well {w.well} ({w.sample}, {w.target}) not detected"))
+        if w.excluded:
+            flags.append(QCFlag("well_excluded", "warn", sid, ent,
+                                f"{rel}: well {w.well} ({w.sample}, {w.target}) is marked "
+                                "excluded in the export; its Cq is not averaged"))
+        res.add(sid, "well", ent, "cq", w.cq, unit="cycles", source=rel, flags=flags)
+
+
+#: smallest text in the figure, in points (legible at dpi 100 in a report)
+FIGURE_FONT_PT = 10.0
+
+
+def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibrator: str) -> Any:
+    """Fold change per sample on a log2 axis, bars drawn from 1 (the calibrator).
+
+    Why log2: a 4-fold down-regulation (0.25) and a 4-fold up-regulation (4) are the
+    same distance from 1, as ΔΔCt is; on a linear axis the former is a sliver.
+    """
+    import math
+
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    fs = FIGURE_FONT_PT
+    fig = Figure(figsize=(max(4.0, 1.6 + 0.9 * len(rows)), 4.5), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     xs = list(range(len(rows)))
     folds = [r[1] for r in rows]
     err = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
-    ax.bar(xs, folds, color="#4c72b0", yerr=err, capsize=4)
+    ax.set_yscale("log", base=2)
+    ax.bar(xs, [f - 1.0 for f in folds], bottom=1.0, color="#4c72b0", yerr=err, capsize=4,
+           error_kw={"elinewidth": 1.0})
     ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
-    ax.set_xticks(xs, [r[0] for r in rows], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"fold change vs {calibrator}")
-    ax.set_title(target, fontsize=10)
+    lo = min([1.0, *(r[2] for r in rows)])
+    hi = max([1.0, *(r[3] for r in rows)])
+    span = max(math.log2(hi) - math.log2(lo), 1.0)
+    ax.set_ylim(2 ** (math.log2(lo) - 0.15 * span), 2 ** (math.log2(hi) + 0.15 * span))
+    ax.yaxis.set_major_locator(LogLocator(base=2, numticks=12))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(xs, [r[0] for r in rows], rotation=30, ha="right")
+    ax.tick_params(axis="both", which="both", labelsize=fs)
+    ax.set_ylabel(f"fold change vs {calibrator} (log2 scale)", fontsize=fs)
+    ax.set_title(target, fontsize=fs + 1)
     fig.tight_layout()
     return fig

@@ -30,7 +30,11 @@ gene and ``efficiency_correction`` is on, the ratio is efficiency-corrected
 (Pfaffl 2001) with E = 10^(−1/slope) per gene; ``delta_delta_ct`` is then
 −log2 of that ratio. The fold-change interval is 2^−(ΔΔCt ± SD), the SD
 propagated from the sample's replicate SDs. NTC and no-RT wells are checked
-(``ntc_amplified``, ``nrt_close``).
+(``ntc_amplified``, ``nrt_close``); each such flag marks only the records whose
+value uses the suspect Cq (see :func:`assaykit_qpcr.analysis.control_scope`).
+
+Every reaction also gets a ``cq`` record (entity ``well|target``), without a
+number when the export says the target was not detected.
 """
 
 from __future__ import annotations
@@ -111,7 +115,7 @@ class QpcrReader(Reader):
         from assaykit.qpcr.wells import sniff
 
         try:
-            return 1.0 if sniff(head) else None
+            return 1.0 if sniff(head, path.name) else None
         except Exception:
             return None
 
@@ -177,6 +181,10 @@ class Qpcr(Assay):
                "Upper end of the fold-change interval, 2^-(ΔΔCt − SD)."),
         Metric(_ST, "method", None, "str",
                "How the fold change was computed: 'livak' (all E = 2) or 'pfaffl'."),
+        Metric("well", "cq", "cycles", "float",
+               "Cq of one reaction as the export gives it, entity 'well|target' (e.g. "
+               "'A1|RARB'), every role (unknown, NTC, no-RT, standard); no number when the "
+               "export says the target was not detected (Undetermined, N/A, RDML -1)."),
         Metric("target", "efficiency", "%", "float",
                "Amplification efficiency from the run's standard curve, (E − 1)·100 with "
                "E = 10^(−1/slope) of Cq on log10 quantity."),
@@ -188,10 +196,14 @@ class Qpcr(Assay):
     flags = (
         Flag("ntc_amplified", "warn",
              "A no-template control amplified below ntc_cutoff: contamination or primer "
-             "dimers; the message names the well and target."),
+             "dimers; the message names the well and target. It marks the NTC well, the "
+             "target's curve and that target in every sample (every target, when it is a "
+             "reference gene)."),
         Flag("nrt_close", "warn",
              "A no-RT control amplified less than nrt_min_gap cycles after the +RT sample: "
-             "genomic DNA may contribute to the Cq."),
+             "genomic DNA may contribute to the Cq. It marks the no-RT well, the target's "
+             "curve and that target in its +RT sample (in every sample when that is the "
+             "calibrator or the control is unpaired; every target, for a reference gene)."),
         Flag("replicate_outlier", "warn",
              "A replicate was excluded by the outlier rule (more than max_dev cycles from the "
              "median) in the sample, its calibrator or a reference gene."),
@@ -200,10 +212,15 @@ class Qpcr(Assay):
              "was excluded."),
         Flag("undetected_replicate", "warn",
              "A replicate of the group (or of the calibrator or a reference gene) was not "
-             "detected and is not averaged."),
-        Flag("not_quantified", "warn",
+             "detected and is not averaged; on a well record: that unknown or standard well "
+             "was not detected."),
+        Flag("well_excluded", "warn",
+             "The export marks the well omitted or excluded (QuantStudio Omit, RDML excl): "
+             "its Cq is recorded but not averaged."),
+        Flag("not_quantified", "fail",
              "No fold change for the sample and target: a Cq of the target or a reference "
-             "gene is missing in the sample or the calibrator (the message says which)."),
+             "gene is missing in the sample or the calibrator (the message names the "
+             "missing gene); the tool could not measure it."),
     )
 
     def analyze(self, experiment: Experiment, params: Any) -> AssayResult:

@@ -3,7 +3,8 @@
 Formats (content decides, not the suffix — see :func:`sniff`):
 
 - **RDML** (RDML consortium, schema 1.0–1.3): plain XML or the zipped ``.rdml``
-  (``rdml_data.xml`` inside). Read: ``sample`` (``type`` ``unkn``/``ntc``/``nrt``/
+  (``rdml_data.xml`` inside; a zip is recognised by that member name in its
+  header, or else by an ``.rdml`` file name). Read: ``sample`` (``type`` ``unkn``/``ntc``/``nrt``/
   ``std``/… and ``quantity/value``), ``target`` (``type`` ``ref``/``toi``),
   ``experiment/run/react`` (``id`` → well through ``pcrFormat``) with
   ``data/tar`` and ``data/cq``; ``excl`` marks an excluded reaction. A missing or
@@ -102,16 +103,29 @@ def normalise_well(name: str) -> str:
 # ---------------------------------------------------------------- sniffing
 
 
-def sniff(head: bytes) -> str | None:
-    """The format of a file from its first bytes: ``rdml``, ``quantstudio``, ``cfx`` or None."""
+_QS_KEY_LINE = re.compile(r"^\* .+ = ")
+
+
+def sniff(head: bytes, name: str | None = None) -> str | None:
+    """The format of a file from its first bytes: ``rdml``, ``quantstudio``, ``cfx`` or None.
+
+    Strict on purpose: the qPCR reader claims ``.csv``/``.txt``/``.xml`` beside the
+    table and plate readers, so it must not take a file only because it looks like
+    text. A zip is RDML only when its local header names ``rdml_data.xml`` (the
+    first member's name is in the head) or the file ``name`` ends in ``.rdml``; a
+    QuantStudio export has a ``* key = value`` header line or a ``[Results]`` line.
+    """
     if head[:2] == b"PK":
-        return "rdml"  # zipped RDML; read_rdml checks for rdml_data.xml
+        if b"rdml_data.xml" in head or (name or "").lower().endswith(".rdml"):
+            return "rdml"
+        return None
     text = head.decode("utf-8-sig", errors="replace")
     if "<rdml" in text[:4000]:
         return "rdml"
-    if text.lstrip().startswith("*") or "[Results]" in text:
+    lines = text.splitlines()
+    if any(_QS_KEY_LINE.match(ln) or ln.rstrip("\r\n\t ") == "[Results]" for ln in lines):
         return "quantstudio"
-    first = text.splitlines()[0] if text else ""
+    first = lines[0] if lines else ""
     cells = [c.strip() for c in re.split(r"[,\t;]", first)]
     if {"Well", "Target", "Content", "Sample", "Cq"} <= set(cells):
         return "cfx"
@@ -121,7 +135,7 @@ def sniff(head: bytes) -> str | None:
 def read_wells(path: str | Path) -> list[Well]:
     """Read any supported file, choosing the reader by content."""
     p = Path(path)
-    kind = sniff(p.read_bytes()[:8192])
+    kind = sniff(p.read_bytes()[:8192], p.name)
     if kind == "rdml":
         return read_rdml(p)
     if kind == "quantstudio":

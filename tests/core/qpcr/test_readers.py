@@ -36,6 +36,36 @@ def test_sniff_tells_the_three_formats_apart() -> None:
     assert sniff(b"Well,Value\nA1,3\n") is None
 
 
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    return buf.getvalue()
+
+
+def test_sniff_is_strict_about_zips_and_quantstudio_lines() -> None:
+    """A zip is RDML by its member name rdml_data.xml (in the local header) or an .rdml
+    file name; an xlsx or other zip is not. QuantStudio needs a `* key = value` line or
+    a `[Results]` line, not merely a leading `*` or the word somewhere."""
+    rdml_zip = _zip({"rdml_data.xml": RDML.read_bytes()})
+    assert sniff(rdml_zip[:8192]) == "rdml"
+    other = _zip({"run.xml": RDML.read_bytes()})
+    assert sniff(other[:8192]) is None
+    assert sniff(other[:8192], "run.rdml") == "rdml"
+    assert sniff(other[:8192], "RUN.RDML") == "rdml"
+    xlsx = _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
+    assert sniff(xlsx[:8192], "plate.xlsx") is None
+    assert sniff(b"* Experiment Name = x\nWell\tCT\n") == "quantstudio"
+    assert sniff(b"Well\tCT\n[Results]\r\nA1\t20\n") == "quantstudio"
+    assert sniff(b"*note: plate 1\nA,1,2\n") is None
+    assert sniff(b"comment,see [Results] tab\nA,1\n") is None
+    assert sniff(b",1,2,3\nA,0.5,0.6,0.7\nB,0.5,0.6,0.7\n") is None  # a plate grid
+
+
 def test_quantstudio_wells_roles_quantities() -> None:
     wells = read_quantstudio(QS)
     assert len(wells) == 12

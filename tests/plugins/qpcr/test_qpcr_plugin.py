@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import math
 import shutil
-from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -21,34 +20,14 @@ from assaykit import AnalysisResult, HostConfig, PluginHost
 from assaykit.qpcr.synthetic import Truth, synthetic_run
 from assaykit.qpcr.wells import Well
 from assaykit.testing import assert_conforms, experiment_from_folder
+from helpers.qpcr_data import write_quantstudio
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "qpcr"
-_TASK = {"unknown": "UNKNOWN", "ntc": "NTC", "nrt": "NRT", "standard": "STANDARD"}
 
 
 @pytest.fixture(scope="module")
 def host() -> PluginHost:
     return PluginHost(HostConfig(autoload=False, modules=("assaykit_qpcr.plugin",)))
-
-
-def write_quantstudio(wells: Iterable[Well], path: Path) -> Path:
-    """A QuantStudio 7 "Results" text export of ``wells`` (header block as the fixture's)."""
-    lines = [
-        "* Chemistry = SYBR_GREEN",
-        "* Experiment Name = synthetic",
-        "* Instrument Type = QuantStudio(TM) 7 Flex System",
-        "",
-        "[Results]",
-        "\t".join(["Well", "Well Position", "Omit", "Sample Name", "Target Name", "Task",
-                   "CT", "Quantity"]),
-    ]
-    for i, w in enumerate(wells, start=1):
-        cq = "Undetermined" if w.cq is None else f"{w.cq:.3f}"
-        q = "" if w.quantity is None else f"{w.quantity:,.3f}"
-        lines.append("\t".join([str(i), w.well, "false", w.sample, w.target, _TASK[w.role],
-                                cq, q]))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def make_run(

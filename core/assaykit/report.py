@@ -17,6 +17,7 @@ import jinja2
 from assaykit._files import atomic_write
 from assaykit._version import __version__
 from assaykit.assay import Summary, SummaryColumn
+from assaykit.profile import PROFILE_ASSAY
 from assaykit.records import ResultTable, utc_now
 from assaykit.store import QCFinding, StoredFigure
 
@@ -120,7 +121,8 @@ def summary_tables(
     """
     by_assay: dict[str, list[dict[str, Any]]] = {}
     for r in table.dicts():
-        by_assay.setdefault(r["assay"], []).append(r)
+        if r["assay"] != PROFILE_ASSAY:  # the profile has its own section at the top
+            by_assay.setdefault(r["assay"], []).append(r)
     out: list[dict[str, Any]] = []
     for name, recs in by_assay.items():
         assay = (assays or {}).get(name)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from assaykit import Assay, AssayResult, Experiment, Metric, Summary, SummaryColumn
 from assaykit.assay import declaration_problems
 from assaykit.execute import ExperimentStatus
+from assaykit.profile import Profile, ProfileValue
 from assaykit.records import RECORD_FIELDS, ResultTable
 from assaykit.report import summary_tables, write_report
 from assaykit.store import StoredFigure
@@ -157,15 +158,26 @@ def test_figures_have_titles_in_words_and_the_method_one_click_away(tmp_path: Pa
 
 def test_resistance_profile_slot_renders_only_when_given_rows(tmp_path: Path) -> None:
     assert 'id="resistance-profile"' not in _write(tmp_path)
-    rows = [
-        {"cell_line": "SH-SY5Y", "ic50_uM": 0.73, "msp_call": "unmethylated"},
-        {"cell_line": "SH-SY5Y-R", "ic50_uM": 2.79, "msp_call": "<b>methylated</b>"},
-    ]
-    html = _write(tmp_path, profile=rows, profile_figure=PNG)
+    def value(line: str, column: str, label: str, num: float | None, text: str | None,
+              status: str) -> ProfileValue:
+        return ProfileValue(
+            cell_line=line, column=column, label=label, assay=column.split(".")[0],
+            metric=column.split(".")[1], target="", by={}, value_num=num, value_str=text,
+            unit=None, combine="single", qc_status=status, qc_flags=[], experiments=["e"],
+            sample_ids=[line], input_paths=["f"], input_hashes=["h"], source_record_ids=["r"],
+        )
+
+    prof = Profile([
+        value("SH-SY5Y", "viability.ic50_uM", "IC50", 0.73, None, "pass"),
+        value("SH-SY5Y-R", "viability.ic50_uM", "IC50", 2.79, None, "pass"),
+        value("SH-SY5Y-R", "msp_gel.call", "MSP call", None, "<b>methylated</b>", "warn"),
+    ])
+    html = _write(tmp_path, profile=prof, profile_figure=PNG)
     section = html[html.index('id="resistance-profile"') : html.index('<h2 id="summary">')]
-    assert "<th>cell_line</th><th>ic50_uM</th><th>msp_call</th>" in section
+    assert "<th>cell line</th><th>IC50</th><th>MSP call</th>" in section
     assert "SH-SY5Y-R" in section and "2.79" in section
-    assert "&lt;b&gt;methylated&lt;/b&gt;" in section  # escaped like every value
+    assert "&lt;b&gt;methylated&lt;/b&gt; (warn)" in section  # escaped like every value
+    assert "—" in section  # the parental line has no MSP value: a dash, not an empty cell
     assert section.count("data:image/png;base64,") == 1
     assert html.index('id="resistance-profile"') < html.index('id="summary"'), "at the top"
 

@@ -110,7 +110,7 @@ def test_summary_tables_hold_the_records_values(
                  metric: c.dataset.metric, et: c.dataset.et, v: c.dataset.v || '',
                  text: c.textContent}))}))}))"""
     )
-    assays = {r["assay"] for r in records}
+    assays = {r["assay"] for r in records} - {"profile"}  # the profile has its own section
     assert {t["assay"] for t in tables} == assays, "every assay has a summary table"
     colours: dict[str, set[str]] = {}
     for t in tables:
@@ -188,6 +188,9 @@ def test_filter_box_filters_the_long_table(
     assert all("viable_pct" in v for v in visible)
     pg.fill("#filter", "tunel iso_5uM")
     want = sum(1 for r in records if r["assay"] == "tunel" and r["sample_id"] == "iso_5uM")
+    # and the profile's record made from that tube (its input path names it)
+    want += sum(1 for r in records if r["assay"] == "profile"
+                and r["metric"].startswith("tunel.") and "iso_5uM" in r["input_path"])
     assert pg.locator(f"{long_rows}:not([hidden])").count() == want > 0
     pg.fill("#filter", "")
     assert pg.locator(f"{long_rows}:not([hidden])").count() == len(records)
@@ -274,4 +277,45 @@ def test_clicking_a_thumbnail_opens_the_figure_at_native_size(
     pg.keyboard.press("Escape")
     assert not fig.evaluate("f => f.matches(':target')")
     assert fig.evaluate("f => getComputedStyle(f).position") != "fixed"
+    assert errors == []
+
+
+def test_resistance_profile_comes_first_and_holds_profile_csv(
+    page: tuple[Any, list[str]], report: Path
+) -> None:
+    """The profile section is the first section, its figure is loaded and shown at (nearly)
+    its own size, and its wide table shows every profile.csv value in its cell line's row
+    and its column, with the value's QC status as colour class and text."""
+    pg, errors = page
+    first = pg.evaluate("document.querySelector('h2').textContent")
+    assert first == "Resistance profile"
+    img = pg.evaluate(
+        "(() => { const i = document.querySelector('#resistance-profile img'); "
+        "return [i.complete, i.naturalWidth, i.getBoundingClientRect().width]; })()"
+    )
+    assert img[0] and img[1] > 0
+    assert img[2] >= 0.85 * img[1], "the profile figure is not shrunk below readable size"
+    table = pg.evaluate(
+        """(() => { const t = document.querySelector('#profile-table');
+             const heads = Array.from(t.tHead.rows[0].cells).map(c => c.textContent);
+             return {heads, rows: Array.from(t.tBodies[0].rows).map(r =>
+               Array.from(r.cells).map(c => ({text: c.textContent, cls: c.className,
+                                               v: c.dataset.v || ''})))}; })()"""
+    )
+    heads = table["heads"]
+    by_line = {r[0]["text"]: r for r in table["rows"]}
+    with (report / "profile.csv").open(newline="", encoding="utf-8") as fh:
+        prof = list(csv.DictReader(fh))
+    assert len(prof) > 20
+    for p in prof:
+        cell = by_line[p["cell_line"]][heads.index(p["label"])]
+        if p["value_num"]:
+            assert math.isclose(float(cell["v"]), float(p["value_num"]), rel_tol=1e-12)
+            assert math.isclose(float(cell["text"].split()[0]), float(p["value_num"]),
+                                rel_tol=5e-3)
+        else:
+            assert cell["text"].startswith(p["value_str"] or "no value")
+        assert cell["cls"] == f"qc-{p['qc_status']}"
+        if p["qc_status"] != "pass":
+            assert f"({p['qc_status']})" in cell["text"]
     assert errors == []

@@ -1,4 +1,4 @@
-"""The batch runner: scan → plan → execute → store → export → report.
+"""The batch runner: scan → plan → execute → store → profile → export → report.
 
 It knows nothing about any assay: it moves experiments, records and figures.
 :func:`run_batch` calls one function per stage, in that order, and each hands

@@ -5,7 +5,7 @@
   ``assaykit.plates``,
   which may import only the contract modules a science layer needs.
 - No host module imports a module of a later stage in
-  scan → plan → execute → store → export → report; the front ends (the batch
+  scan → plan → execute → store → profile → export → report; the front ends (the batch
   runner, the API, the CLI, the conformance kit) sit above every stage.
 - ``import assaykit`` loads nothing but the package: its names load lazily.
 
@@ -46,6 +46,7 @@ STAGES: list[tuple[str, set[str]]] = [
     ("plan", set()),
     ("execute", {"execute", "_pool", "progress"}),
     ("store", {"store"}),
+    ("profile", {"profile"}),  # per-cell-line profile from the stored records
     ("export", {"exporters"}),
     ("report", {"report"}),
 ]

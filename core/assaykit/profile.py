@@ -139,8 +139,9 @@ class Profile:
 
     @property
     def columns(self) -> list[tuple[str, str]]:
-        """(column key, heading) in declaration order, each once."""
-        return list(dict.fromkeys((v.column, v.heading) for v in self.values))
+        """(column key, heading), each once, by the assays' ``position`` then first seen."""
+        ordered = sorted(self.values, key=lambda v: v.position)  # stable
+        return list(dict.fromkeys((v.column, v.heading) for v in ordered))
 
     def get(self, cell_line: str, column: str) -> ProfileValue | None:
         for v in self.values:
@@ -403,14 +404,18 @@ def write_profile_csv(profile: Profile, path: Path) -> Path:
 
 
 def report_rows(profile: Profile) -> tuple[list[str], list[list[dict[str, str]]]]:
-    """The report's wide table: headings and, per cell line, one cell per column
-    (text, QC class and the exact value to sort by)."""
-    cols = profile.columns
-    heads = ["cell line", *(h for _, h in cols)]
+    """The report's table: one row per profile column (what was measured), one column per
+    cell line, so the lines sit side by side; each cell has its text, QC class, the exact
+    value to sort by and, on hover, the experiments, record count and flags behind it."""
+    lines = profile.cell_lines
+    heads = ["measure", "assay", *lines]
     out: list[list[dict[str, str]]] = []
-    for line in profile.cell_lines:
-        row = [{"text": line, "cls": "", "value": "", "title": ""}]
-        for key, _ in cols:
+    for key, heading in profile.columns:
+        row = [
+            {"text": heading, "cls": "", "value": "", "title": key},
+            {"text": key.split(".", 1)[0], "cls": "", "value": "", "title": ""},
+        ]
+        for line in lines:
             v = profile.get(line, key)
             if v is None:
                 row.append({"text": "—", "cls": "", "value": "", "title": "not measured"})
@@ -454,10 +459,10 @@ def profile_figure(profile: Profile) -> Any:
     colors = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
     ncol = min(4, max(1, len(panels)))
     nrow = math.ceil(len(panels) / ncol)
-    w, h = 3.5 * ncol, 3.1 * nrow + 0.7
+    w, h = 3.5 * ncol, 2.9 * nrow + 0.7
     fig = Figure(figsize=(w, h), dpi=100)
     fig.subplots_adjust(left=0.05, right=0.99, top=1 - 0.75 / h, bottom=0.75 / h,
-                        wspace=0.3, hspace=1.0)
+                        wspace=0.3, hspace=0.8)
     for k, ((_, target), vals) in enumerate(panels.items()):
         ax = fig.add_subplot(nrow, ncol, k + 1)
         v0 = vals[0]

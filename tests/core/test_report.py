@@ -174,7 +174,7 @@ def test_resistance_profile_slot_renders_only_when_given_rows(tmp_path: Path) ->
     ])
     html = _write(tmp_path, profile=prof, profile_figure=PNG)
     section = html[html.index('id="resistance-profile"') : html.index('<h2 id="summary">')]
-    assert "<th>cell line</th><th>IC50</th><th>MSP call</th>" in section
+    assert "<th>measure</th><th>assay</th><th>SH-SY5Y</th><th>SH-SY5Y-R</th>" in section
     assert "SH-SY5Y-R" in section and "2.79" in section
     assert "&lt;b&gt;methylated&lt;/b&gt; (warn)" in section  # escaped like every value
     assert "—" in section  # the parental line has no MSP value: a dash, not an empty cell

@@ -302,13 +302,14 @@ def test_resistance_profile_comes_first_and_holds_profile_csv(
                Array.from(r.cells).map(c => ({text: c.textContent, cls: c.className,
                                                v: c.dataset.v || ''})))}; })()"""
     )
-    heads = table["heads"]
-    by_line = {r[0]["text"]: r for r in table["rows"]}
+    heads = table["heads"]  # measure, assay, then one column per cell line
+    assert heads[:2] == ["measure", "assay"]
+    by_measure = {r[0]["text"]: r for r in table["rows"]}
     with (report / "profile.csv").open(newline="", encoding="utf-8") as fh:
         prof = list(csv.DictReader(fh))
     assert len(prof) > 20
     for p in prof:
-        cell = by_line[p["cell_line"]][heads.index(p["label"])]
+        cell = by_measure[p["label"]][heads.index(p["cell_line"])]
         if p["value_num"]:
             assert math.isclose(float(cell["v"]), float(p["value_num"]), rel_tol=1e-12)
             assert math.isclose(float(cell["text"].split()[0]), float(p["value_num"]),

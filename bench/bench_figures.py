@@ -166,9 +166,9 @@ def render_timer() -> Iterator[dict[str, list[float]]]:
         return orig_add(self, name, *a, **kw)
 
     def render(fig: Any, *a: Any, **kw: Any) -> bytes:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = orig_render(fig, *a, **kw)
-        times[current[0]].append(time.perf_counter() - t0)
+        times[current[0]].append(time.process_time() - t0)
         return out
 
     am.render_png = render  # type: ignore[assignment]
@@ -182,7 +182,11 @@ def render_timer() -> Iterator[dict[str, list[float]]]:
 
 def time_figure(kind: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
                 repeats: int) -> float:
-    """Median ms of one call of a captured figure function (drawing + PNG), fresh result."""
+    """Median CPU ms of one call of a captured figure function (drawing + PNG), fresh result.
+
+    Why CPU time (``process_time``): drawing is single-threaded, and on a shared
+    machine the wall time of a 50 ms call swings with other people's load.
+    """""
     import assaykit.cytometry.flow as flow
     from assaykit import AssayResult
     from assaykit.assay import render_png
@@ -202,9 +206,9 @@ def time_figure(kind: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
         one()
         ts = []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             one()
-            ts.append(time.perf_counter() - t0)
+            ts.append(time.process_time() - t0)
     finally:
         if mod is not None and saved is not None:
             mod.add_cleanup_figure = saved  # type: ignore[attr-defined]
@@ -215,7 +219,7 @@ def time_figure(kind: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
 def figure_costs(plate: Path, root: Path, repeats: int) -> list[str]:
     import assaykit
 
-    lines = ["== (c) one figure of each kind, drawn and rendered alone (median ms)"]
+    lines = ["== (c) one figure of each kind, drawn and rendered alone (median CPU ms)"]
     with capture_calls() as seen:
         # in-process so the captured arguments are ours
         assaykit.run(EXAMPLE, root / "cap_ex", workers=0, figures=True, report=False)
@@ -232,7 +236,7 @@ def figure_costs(plate: Path, root: Path, repeats: int) -> list[str]:
             ms = time_figure(kind, fn, a, kw, repeats)
             lines.append(f"  {label:20s} {kind:24s} {ms:7.1f} ms")
     lines.append("== (c) PNG rendering alone (render_png) per figure name, example folder "
-                 "(median ms, n figures)")
+                 "(median CPU ms, n figures)")
     with render_timer() as times:
         assaykit.run(EXAMPLE, root / "render_ex", workers=0, figures=True, report=False)
     for name in sorted(times):

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from assaykit import AnalysisError, AssayResult, Experiment, QCFlag, new_figure
+from assaykit import AnalysisError, AssayResult, Experiment, QCFlag
 from assaykit.cytometry.figures import (
     common_logicle,
     density_2d,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +76,32 @@ class AnalysisResult:
         return hits[0].value
 
 
+_HOSTS: dict[HostConfig, PluginHost] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def clear_host_cache() -> None:
+    """Forget the per-process default plugin hosts, so newly installed plugins are seen."""
+    with _HOSTS_LOCK:
+        _HOSTS.clear()
+
+
 def _host(host: PluginHost | None) -> PluginHost:
-    return host if host is not None else PluginHost(HostConfig.from_env())
+    """The given host, or this process's default host for the current environment.
+
+    Why cached: building a host loads every plugin's entry point, which cost
+    more than a small analysis on every ``analyze`` call. The key is the
+    :class:`HostConfig` the environment gives, so changing ``ASSAYKIT_*``
+    variables gets a new host; :func:`clear_host_cache` forgets them all.
+    """
+    if host is not None:
+        return host
+    cfg = HostConfig.from_env()
+    with _HOSTS_LOCK:
+        h = _HOSTS.get(cfg)
+        if h is None:
+            h = _HOSTS[cfg] = PluginHost(cfg)
+    return h
 
 
 def make_experiment(

@@ -14,7 +14,11 @@ Plates: one file may hold 96 or 384 samples, one per well. Wells are named
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +70,38 @@ def plate_format_of(wells: Iterable[str]) -> int:
         if all(r < nrows and c < ncols for r, c in map(well_position, wells)):
             return size
     raise ValueError("wells beyond P24; the largest plate format is 384")
+
+
+#: (path, size, mtime_ns, inode, dev) -> sha256, for files not modified in the last 2 s
+_HASHES: OrderedDict[tuple[str, int, int, int, int], str] = OrderedDict()
+_HASHES_MAX = 4096
+_HASHES_LOCK = threading.Lock()
+#: a file modified less than this long ago may still be written to: never cached
+_SETTLE_NS = 2_000_000_000
+
+
+def sha256_file_cached(path: Path) -> str:
+    """sha256 of a file, remembered per process by (path, size, mtime_ns, inode, dev).
+
+    Why: ``assaykit.analyze`` on the same files again (a notebook loop, a
+    parameter scan) hashed every input afresh. A file modified less than 2 s
+    ago is hashed and not remembered (a write in the same mtime tick would
+    otherwise go unseen); at most 4096 entries are kept (least recently used out).
+    """
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    with _HASHES_LOCK:
+        hit = _HASHES.get(key)
+        if hit is not None:
+            _HASHES.move_to_end(key)
+            return hit
+    digest = sha256_file(path)
+    if time.time_ns() - st.st_mtime_ns >= _SETTLE_NS:
+        with _HASHES_LOCK:
+            _HASHES[key] = digest
+            while len(_HASHES) > _HASHES_MAX:
+                _HASHES.popitem(last=False)
+    return digest
 
 
 def sha256_file(path: Path) -> str:
@@ -176,7 +212,7 @@ class Input:
             role=role,
             sample_id=sid,
             lane=lane,
-            sha256=sha256_file(p),
+            sha256=sha256_file_cached(p),
             conditions=dict(conditions or {}),
             well=well,
             plate_format=plate_format if well is not None else None,

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from assaykit import AnalysisError, AssayResult, Experiment, Input, QCFlag, new_figure
-from assaykit.cytometry.figures import common_logicle, density_2d, overlay_histograms
+from assaykit.cytometry.figures import (
+    common_logicle,
+    density_2d,
+    overlay_histograms,
+    reused_figure,
+)
 from assaykit.cytometry.flow import (
     FlowSample,
     add_cleanup_figure,
@@ -284,7 +289,8 @@ def _group_figure(
     rh = next(measured[t.sample_id].rh123 for t in g.tubes() if t.sample_id in measured)
     overlay_histograms(ax, series, tr, markers=markers, xlabel=f"Rh123 ({rh})")
     ax.set_title(f"Rh123 efflux — {g.label}", fontsize=10)
-    fig.tight_layout()
+    # fixed margins: tight_layout costs as much as drawing the figure
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)
     res.add_figure(
         "rh123_overlay",
         fig,
@@ -296,8 +302,10 @@ def _group_figure(
 
 def _gate_figure(m: _Measured, res: AssayResult) -> None:
     """The live gate of one tube (its cleanup gates are the flow layer's cleanup figure)."""
-    fig = new_figure(4.6, 3.8)
-    ax2 = fig.add_subplot(111)
+    # one figure per process, reused for every tube (add_figure below renders it);
+    # fixed margins: tight_layout costs as much as drawing the figure
+    fig, (ax2,) = reused_figure("rh123_gates", 4.6, 3.8, 1,
+                                {"left": 0.17, "right": 0.96, "bottom": 0.13, "top": 0.84})
     keep = m.prep.keep
     th = [] if m.live.threshold is None else [m.live.threshold]
     rh_all = m.prep.column(m.rh123)[keep]
@@ -320,7 +328,6 @@ def _gate_figure(m: _Measured, res: AssayResult) -> None:
                    ylabel=f"Rh123 ({m.rh123})")
     ax2.set_title(f"live {m.live.n_live}/{m.prep.n_kept} singlets", fontsize=9)
     fig.suptitle(f"{m.tube.sample_id}: live gate", fontsize=10)
-    fig.tight_layout()
     res.add_figure(
         "rh123_gates", fig, sample_id=m.tube.sample_id, caption=_gate_text(m.live)
     )

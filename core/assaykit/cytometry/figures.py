@@ -14,7 +14,8 @@ so compensated negatives stay visible and bright events stay log-like.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "common_logicle",
     "density_2d",
     "overlay_histograms",
+    "reused_figure",
 ]
 
 #: Colours of successive series (colour-blind safe, after Okabe & Ito).
@@ -40,6 +42,98 @@ _THRESHOLD_COLOR = "crimson"
 #: Scatter plots of the cleanup gates draw at most this many events (an even stride):
 #: a density image of 10^5 events looks the same as one of 10^6.
 PLOT_EVENTS = 100_000
+
+
+class _Skeleton:
+    """A Figure and its axes, kept between samples, and what a fresh one held.
+
+    Why: creating a Figure with its axes, and the ticks the first draw of
+    each axis creates, is a good part of a small QC figure's cost. Every
+    artist a drawing adds is removed on reuse, and every axes property the
+    figure helpers set is put back to what a fresh figure has.
+    """
+
+    def __init__(self, width: float, height: float, ncols: int,
+                 adjust: Mapping[str, float]) -> None:
+        from assaykit.assay import new_figure
+
+        self.fig = new_figure(width, height)
+        self.axes = list(np.atleast_1d(self.fig.subplots(1, ncols)))
+        self.fig.subplots_adjust(**adjust)
+        self._fig_base = {id(a) for a in self.fig.get_children()}
+        self._base = [{id(a) for a in ax.get_children()} for ax in self.axes]
+        self._lims = [(ax.get_xlim(), ax.get_ylim()) for ax in self.axes]
+        self._label_props = [
+            (ax.xaxis.label.get_fontsize(), ax.yaxis.label.get_fontsize()) for ax in self.axes
+        ]
+
+    def reset(self) -> None:
+        from matplotlib.ticker import AutoLocator, NullFormatter, NullLocator, ScalarFormatter
+
+        fig = self.fig
+        for a in list(fig.get_children()):
+            if id(a) not in self._fig_base:
+                a.remove()
+        if getattr(fig, "_suptitle", None) is not None and fig._suptitle not in fig.texts:
+            fig._suptitle = None
+        for ax, base, (xl, yl), (fx, fy) in zip(self.axes, self._base, self._lims,
+                                                 self._label_props):
+            if ax.legend_ is not None:
+                ax.legend_.remove()
+            for a in list(ax.get_children()):
+                if id(a) not in base:
+                    a.remove()
+            for t in (ax.title, ax._left_title, ax._right_title):
+                t.set_text("")
+            ax.set_title("")
+            ax.set_xlabel("", fontsize=fx)
+            ax.set_ylabel("", fontsize=fy)
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_major_locator(AutoLocator())
+                axis.set_major_formatter(ScalarFormatter())
+                axis.set_minor_locator(NullLocator())
+                axis.set_minor_formatter(NullFormatter())
+                axis.isDefault_majloc = axis.isDefault_majfmt = True
+                axis.isDefault_minloc = axis.isDefault_minfmt = True
+            ax.set_axis_on()
+            ax.set_aspect("auto")
+            ax.relim()
+            ax.set_xlim(*xl, auto=True)
+            ax.set_ylim(*yl, auto=True)
+            ax.ignore_existing_data_limits = True
+
+
+_SKELETONS = threading.local()
+
+
+def reused_figure(
+    kind: str,
+    width: float,
+    height: float,
+    ncols: int = 1,
+    adjust: Mapping[str, float] | None = None,
+) -> tuple[Any, list[Any]]:
+    """A Figure of ``ncols`` axes in one row, reused for every sample of a figure kind.
+
+    Why: QC figures are the bulk of a batch's run time and the Figure and
+    axes set-up is a good part of each. The figure comes back empty, as
+    :func:`assaykit.new_figure` plus ``subplots`` plus ``subplots_adjust``
+    would make it; it is kept per thread and per ``(kind, size, ncols,
+    adjust)``, so render it (e.g. through ``AssayResult.add_figure``)
+    before asking for the same kind again, and never hand it to a caller
+    who keeps it.
+    """
+    adj = dict(adjust or {})
+    key = (kind, float(width), float(height), int(ncols), tuple(sorted(adj.items())))
+    cache: dict[tuple[Any, ...], _Skeleton] | None = getattr(_SKELETONS, "cache", None)
+    if cache is None:
+        cache = _SKELETONS.cache = {}
+    sk = cache.get(key)
+    if sk is None:
+        sk = cache[key] = _Skeleton(width, height, ncols, adj)
+    else:
+        sk.reset()
+    return sk.fig, list(sk.axes)
 
 
 def _finite(values: ArrayLike) -> NDArray[np.float64]:
@@ -188,7 +282,7 @@ def overlay_histograms(
     if xlabel:
         ax.set_xlabel(xlabel)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=8, loc="best")
     return ax
 
 
@@ -234,7 +328,7 @@ def density_2d(
     if ylabel:
         ax.set_ylabel(ylabel)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=8, loc="upper left")
     return ax
 
 
@@ -268,25 +362,36 @@ def _gate_axes(
         draw_cleanup_gates(ax, result, g)
     ax.ticklabel_format(style="sci", scilimits=(-3, 3))  # no mathtext: it dominates render time
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=8, loc="upper left")
 
 
-def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, bins: int = 160
-                   ) -> Any:
+#: fixed margins of the cleanup figure: tight_layout would cost more than drawing it
+_CLEANUP_ADJUST = {"left": 0.09, "right": 0.98, "bottom": 0.14, "top": 0.84, "wspace": 0.32}
+
+
+def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, bins: int = 160,
+                   reuse: bool = False) -> Any:
     """The cleanup figure of every flow assay: FSC-A/SSC-A with the debris cutoff, and the
     cells' FSC-A/FSC-H with the singlet band. Returns a matplotlib Figure (Agg canvas).
 
     ``data`` holds the scatter columns (a ``{channel: values}`` mapping such as
     :attr:`~assaykit.cytometry.prepare.Prepared.columns`, or an EventFrame); a
     missing side-scatter channel leaves the debris panel as an FSC-A histogram.
+    ``reuse=True`` draws on this thread's :func:`reused_figure` (faster; the
+    figure must be rendered before the next call), for callers that render at
+    once such as :func:`assaykit.cytometry.flow.add_cleanup_figure`.
     """
     from assaykit.assay import new_figure
 
     p = result.params
     src = as_event_source(data)
     a = np.asarray(src.column(p.fsc_area), dtype=np.float64)
-    fig = new_figure(9.0, 4.0)
-    ax1, ax2 = fig.subplots(1, 2)
+    if reuse:
+        fig, (ax1, ax2) = reused_figure("cleanup", 9.0, 4.0, 2, _CLEANUP_ADJUST)
+    else:
+        fig = new_figure(9.0, 4.0)
+        ax1, ax2 = fig.subplots(1, 2)
+        fig.subplots_adjust(**_CLEANUP_ADJUST)
     try:
         ssc: NDArray[np.float64] | None = np.asarray(src.column(p.ssc_area), dtype=np.float64)
     except Exception:  # a missing SSC-A must not lose the whole figure
@@ -310,8 +415,6 @@ def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, b
         ax2.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=10)
-    # fixed margins: tight_layout would cost more than drawing the figure (issue 12 bench)
-    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.84, wspace=0.32)
     return fig
 
 
@@ -336,7 +439,7 @@ def cleanup_panel(
         draw_cleanup_gates(ax, result, "debris")
         ax.ticklabel_format(style="sci", scilimits=(-3, 3))
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="upper left")
+            ax.legend(fontsize=8, loc="upper left")
     else:
         h = np.asarray(fsc_height, dtype=np.float64)
         _gate_axes(ax, a, h, result, ("singlets", "debris"), p.fsc_area, p.fsc_height, bins)

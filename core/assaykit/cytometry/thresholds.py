@@ -335,4 +335,4 @@ def _decorate(
         ax.set_xticklabels(labels)
     ax.set_xlim(*rng)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)

@@ -46,12 +46,12 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
     prep = gel.prepared
     data = prep.data
     h, w = data.shape
-    top, bottom = 0.09 * h, 0.20 * h
+    top, bottom = 0.11 * h, 0.26 * h
     side = 0.07 * w
-    width_in = 11.0
-    height_in = width_in * (h + top + bottom) / (w + 2 * side) + 0.5
+    width_in = 12.0
+    height_in = width_in * (h + top + bottom) / (w + 2 * side) + 0.6
     fig = new_figure(width_in, height_in)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.5 / height_in))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.6 / height_in))
     # A square-root stretch between the 1st and 99.7th percentiles: faint bands a few
     # grey levels above the background become visible without saturating strong ones.
     from matplotlib.colors import PowerNorm
@@ -69,7 +69,8 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
     ax.set_axis_off()
     rows = np.arange(h, dtype=np.float64)
     tol = gel.params.size_tolerance
-    small = 7.0
+    # 9 pt at 100 dpi = 12.5 px; the smallest text (small - 1) is 11 px, above the 10 px floor.
+    small = 9.0
 
     for n, lr in sorted(gel.lanes.items()):
         lane, role = lr.lane, lr.spec.role
@@ -216,7 +217,7 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
         f"rotation {prep.rotation_deg:+.2f}°, smile {gel.smile_range_px:.1f} px",
     ]
     fig.suptitle(
-        " | ".join(p for p in parts if p), fontsize=9, color="#c0392b" if failed else "black"
+        " | ".join(p for p in parts if p), fontsize=11, color="#c0392b" if failed else "black"
     )
     return fig
 

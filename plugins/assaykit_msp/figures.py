@@ -16,6 +16,7 @@ What is on it, and why:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -233,7 +234,7 @@ def _width_for_labels(gel: GelAnalysis, span: float, small: float) -> float:
     )
     if len(centers) < 2:
         return 12.0
-    pitch = min(b - a for a, b in zip(centers, centers[1:], strict=False))
+    pitch = min(b - a for a, b in itertools.pairwise(centers))
     longest = max(
         max(len(s.spec.sample_id), len(s.call.replace("partially_methylated", "partial (MI 0.00)")))
         for s in gel.samples

@@ -9,7 +9,9 @@ from helpers.figure_text import MIN_PX, capture_figures, small_texts
 from helpers.msp_data import EXAMPLE, experiment
 
 
-def test_gel_figure_text_is_at_least_10_px(host: PluginHost, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gel_figure_text_is_at_least_10_px(
+    host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen = capture_figures(monkeypatch)
     analyze("msp_gel", experiment(EXAMPLE, host), figures=True, host=host)
     assert [name for name, _, _ in seen] == ["gel"]

@@ -16,6 +16,7 @@ What is on it, and why:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -46,12 +47,13 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
     prep = gel.prepared
     data = prep.data
     h, w = data.shape
-    top, bottom = 0.09 * h, 0.20 * h
+    top, bottom = 0.11 * h, 0.26 * h
     side = 0.07 * w
-    width_in = 11.0
-    height_in = width_in * (h + top + bottom) / (w + 2 * side) + 0.5
+    small = 9.0  # pt; 12.5 px at 100 dpi, the smallest text (small - 1) is 11 px
+    width_in = _width_for_labels(gel, w + 2 * side, small)
+    height_in = width_in * (h + top + bottom) / (w + 2 * side) + 0.6
     fig = new_figure(width_in, height_in)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.5 / height_in))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.6 / height_in))
     # A square-root stretch between the 1st and 99.7th percentiles: faint bands a few
     # grey levels above the background become visible without saturating strong ones.
     from matplotlib.colors import PowerNorm
@@ -69,7 +71,6 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
     ax.set_axis_off()
     rows = np.arange(h, dtype=np.float64)
     tol = gel.params.size_tolerance
-    small = 7.0
 
     for n, lr in sorted(gel.lanes.items()):
         lane, role = lr.lane, lr.spec.role
@@ -216,9 +217,31 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
         f"rotation {prep.rotation_deg:+.2f}°, smile {gel.smile_range_px:.1f} px",
     ]
     fig.suptitle(
-        " | ".join(p for p in parts if p), fontsize=9, color="#c0392b" if failed else "black"
+        " | ".join(p for p in parts if p), fontsize=11, color="#c0392b" if failed else "black"
     )
     return fig
+
+
+def _width_for_labels(gel: GelAnalysis, span: float, small: float) -> float:
+    """Figure width (in) at which neighbouring samples' ids and calls do not overlap.
+
+    Why: the labels under each M/U pair are as wide as their text; on a gel with
+    many narrow lanes they ran into each other at a readable font size.
+    """
+    centers = sorted(
+        0.5 * (gel.lanes[s.spec.m_lane].lane.center + gel.lanes[s.spec.u_lane].lane.center)
+        for s in gel.samples
+    )
+    if len(centers) < 2:
+        return 12.0
+    pitch = min(b - a for a, b in itertools.pairwise(centers))
+    longest = max(
+        max(len(s.spec.sample_id), len(s.call.replace("partially_methylated", "partial (MI 0.00)")))
+        for s in gel.samples
+    )
+    # ~0.55 em per character for DejaVu Sans, plus a 12 px gap; 100 px per inch
+    need_px = longest * 0.55 * (small + 0.5) * 100 / 72 + 12
+    return float(np.clip(need_px * span / max(pitch, 1e-6) / 100, 12.0, 18.0))
 
 
 def _dark(colour: str) -> str:

@@ -89,7 +89,7 @@ class MSPGel(Assay):
     roles = ROLES
     Params = MSPParams
     figure_titles = (
-        ("gel", "The gel with each lane's bands and methylation call"),
+        ("gel", "MSP gel: methylated and unmethylated lanes of each sample, with its call"),
     )
     summaries = (
         Summary(
@@ -276,10 +276,14 @@ class MSPGel(Assay):
                 "gel",
                 gel_figure(gel, title=experiment.name),
                 caption=(
-                    "Straightened gel: lane boxes (L ladder, M, U), ladder sizes at the side, "
-                    "every band with its size (green: product, orange dashed: product size "
-                    "below the SNR limit, grey: primer dimer, yellow: other), the expected "
-                    "product window of each lane shaded, and each sample's call below."
+                    f"{experiment.name} MSP gel: methylated (M) and unmethylated (U) lanes "
+                    "per sample, with the call (methylated, unmethylated, partial, failed) "
+                    "below each pair and the ladder sizes at the side. "
+                    "Method: gel straightened (rotation and smile corrected); lane boxes "
+                    "(L ladder, M, U); every band with its size from the ladder fit and its "
+                    "SNR (green: product, orange dashed: product size below the SNR limit, "
+                    "grey: primer dimer, yellow: other); the expected product window "
+                    "(size +/- tolerance) of each lane shaded."
                 ),
             )
         return res

@@ -82,7 +82,8 @@ def blot_figure(fr: FileResult, params: WesternParams) -> Any:
     )
     ax = fig.axes[0]
     reported = {(rr.strip.index, rr.lane.index): rr for rr in fr.rows}
-    fs = max(4.0, min(8.0, 60.0 / max(1, max(len(s.lane_list) for s in p.strips))))
+    # never below 8 pt (11 px at 100 dpi): smaller text cannot be read at native size
+    fs = max(8.0, min(10.0, 80.0 / max(1, max(len(s.lane_list) for s in p.strips))))
     for s in p.strips:
         for ln in s.lane_list:
             rr = reported.get((s.index, ln.index))
@@ -136,7 +137,7 @@ def profiles_figure(
     n = max(1, len(rows))
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
-    fig = new_figure(4.2 * ncols, 2.5 * nrows + 0.85)
+    fig = new_figure(5.2 * ncols, 3.2 * nrows + 1.0)
     p = fr.prepared
     for i, rr in enumerate(rows):
         ax = fig.add_subplot(nrows, ncols, i + 1)
@@ -174,24 +175,24 @@ def profiles_figure(
                 title += f"\nratio to {params.loading_target} {_fmt(ratio)}, fold change {_fmt(fc)}"
         else:
             title += "\nno band"
-        ax.set_title(title, fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8)
         ax.locator_params(nbins=5)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
-        ax.yaxis.get_offset_text().set_fontsize(6)
+        ax.yaxis.get_offset_text().set_fontsize(8)
         if i % ncols == 0:
-            ax.set_ylabel("sum across lane (AU)", fontsize=6)
+            ax.set_ylabel("sum across lane (AU)", fontsize=9)
         if i >= n - ncols:
-            ax.set_xlabel("row (px, deskewed)", fontsize=6)
+            ax.set_xlabel("row (px, deskewed)", fontsize=9)
     fig.suptitle(
         f"{fr.relpath}: shaded = integrated volume; blue = baseline",
-        fontsize=8,
-        y=1 - 0.2 / (2.5 * nrows + 0.85),
+        fontsize=11,
+        y=1 - 0.2 / (3.2 * nrows + 1.0),
     )
     # fixed margins: tight_layout measures every label twice and dominates large figures
-    height = 2.5 * nrows + 0.85
+    height = 3.2 * nrows + 1.0
     fig.subplots_adjust(
-        left=0.07, right=0.98, bottom=0.5 / height, top=1 - 0.85 / height, wspace=0.25,
+        left=0.07, right=0.98, bottom=0.55 / height, top=1 - 1.0 / height, wspace=0.28,
         hspace=0.9,
     )  # fmt: skip
     return fig
@@ -205,12 +206,24 @@ def add_figures(
 ) -> None:
     """Both figures of every image, captioned with the background method and parameters."""
     for fr in files:
-        caption = (
-            f"{fr.relpath}. {fr.background_text}. Polarity {fr.prepared.polarity} "
+        method = (
+            f"Method: {fr.background_text}. Polarity {fr.prepared.polarity} "
             f"({fr.prepared.polarity_rule}); rotation {fr.prepared.rotation_deg:+.3f} deg."
         )
-        res.add_figure(f"blot:{fr.relpath}", blot_figure(fr, params), caption=caption)
+        blot_caption = (
+            f"Western blot {fr.relpath}: each lane numbered, the band measured for each "
+            "sample and protein boxed and labelled with sample, protein and band volume "
+            "(yellow: band found, red: saturated, grey dashed: no band, area measured "
+            f"anyway). {method}"
+        )
+        res.add_figure(f"blot:{fr.relpath}", blot_figure(fr, params), caption=blot_caption)
         if fr.rows:
-            res.add_figure(
-                f"profiles:{fr.relpath}", profiles_figure(fr, params, derived), caption=caption
+            prof_caption = (
+                f"Band signal per lane, {fr.relpath}: the lane's intensity down the gel "
+                "(black), the background under the band (blue) and the measured band "
+                f"volume (shaded area above the background). {method}"
             )
+            res.add_figure(
+                f"profiles:{fr.relpath}", profiles_figure(fr, params, derived),
+                caption=prof_caption,
+            )  # fmt: skip

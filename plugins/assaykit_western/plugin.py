@@ -276,8 +276,8 @@ class WesternBlot(Assay):
     control_roles = ("reference",)
     Params = WesternParams
     figure_titles = (
-        ("blot", "The blot with lanes, bands and their volumes"),
-        ("profiles", "Lane profiles: each band's signal above background"),
+        ("blot", "Western blot: lanes, measured bands and their volumes"),
+        ("profiles", "Band signal per lane: each band's signal above background"),
     )
     summaries = (
         Summary(

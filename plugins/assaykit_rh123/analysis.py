@@ -295,8 +295,10 @@ def _group_figure(
         "rh123_overlay",
         fig,
         sample_id=g.label,
-        caption=f"{g.label}: Rh123 of live singlets with and without inhibitor; "
-        "dotted lines mark the medians (MFI)",
+        caption=f"{g.label}: how much Rh123 the live cells keep with and without the P-gp "
+        "inhibitor (a shift to the right with the inhibitor means P-gp was pumping the dye "
+        "out). Method: Rh123 of live singlets on a logicle scale; dotted lines mark the "
+        "medians (MFI).",
     )
 
 
@@ -329,7 +331,9 @@ def _gate_figure(m: _Measured, res: AssayResult) -> None:
     ax2.set_title(f"live {m.live.n_live}/{m.prep.n_kept} singlets", fontsize=9)
     fig.suptitle(f"{m.tube.sample_id}: live gate", fontsize=10)
     res.add_figure(
-        "rh123_gates", fig, sample_id=m.tube.sample_id, caption=_gate_text(m.live)
+        "rh123_gates", fig, sample_id=m.tube.sample_id,
+        caption=f"{m.tube.sample_id}: which cells count as alive (dead cells take up PI and "
+        f"are left out of the Rh123 median). Method: {_gate_text(m.live)}.",
     )
 
 

@@ -258,6 +258,7 @@ def _figure(
         "tunel",
         fig,
         sample_id=t.sample_id,
-        caption=f"{t.sample_id}: FITC-dUTP with threshold {threshold.value:.4g} "
-        f"({threshold_method_code(threshold)} from {threshold.control})",
+        caption=f"{t.sample_id}: cells with fragmented DNA (TUNEL-positive) lie beyond "
+        f"the threshold line, set from {threshold.control}. Method: FITC-dUTP of singlets, "
+        f"threshold {threshold.value:.4g} ({threshold_method_code(threshold)}).",
     )

@@ -134,7 +134,7 @@ def draw_unit(
                 bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
     ax.set_xlabel(f"Annexin V ({u.annexin}), compensated, logicle")
     ax.set_ylabel(f"PI ({u.pi}), compensated, logicle")
-    ax.set_title(f"{u.sample_id} ({u.role}): {n} singlet cells", fontsize=9)
+    ax.set_title(f"{u.sample_id} ({u.role}): {n} singlet cells", fontsize=9, y=1.0)
     res.add_figure(
         "quadrants",
         fig,
@@ -174,7 +174,7 @@ def draw_thresholds(
             rng = _range(tr.apply(np.concatenate(series)), mark)
             density_plot(ax, series, tr, [th.threshold], labels=labels, range=rng)
         ax.set_xlabel(f"{name}, compensated, logicle")
-        ax.set_title(f"{name}: {th.method} from {th.source}", fontsize=9)
+        ax.set_title(f"{name}: {th.method} from {th.source}", fontsize=9, y=1.0)
     # fixed margins: tight_layout costs as much as drawing the figure
     fig.subplots_adjust(left=0.06, right=0.985, bottom=0.13, top=0.91, wspace=0.2)
     res.add_figure(

@@ -250,6 +250,6 @@ def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibra
     ax.set_xticks(xs, [r[0] for r in rows], rotation=30, ha="right")
     ax.tick_params(axis="both", which="both", labelsize=fs)
     ax.set_ylabel(f"fold change vs {calibrator} (log2 scale)", fontsize=fs)
-    ax.set_title(target, fontsize=fs + 1)
+    ax.set_title(target, fontsize=fs + 1, y=1.0)
     fig.tight_layout()
     return fig

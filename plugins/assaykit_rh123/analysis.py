@@ -288,7 +288,7 @@ def _group_figure(
     ax = fig.add_subplot(111)
     rh = next(measured[t.sample_id].rh123 for t in g.tubes() if t.sample_id in measured)
     overlay_histograms(ax, series, tr, markers=markers, xlabel=f"Rh123 ({rh})")
-    ax.set_title(f"Rh123 efflux — {g.label}", fontsize=10)
+    ax.set_title(f"Rh123 efflux — {g.label}", fontsize=10, y=1.0)
     # fixed margins: tight_layout costs as much as drawing the figure
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)
     res.add_figure(
@@ -328,7 +328,7 @@ def _gate_figure(m: _Measured, res: AssayResult) -> None:
         density_2d(ax2, m.prep.column(fsc)[keep], rh_all, None, common_logicle(rh_all),
                    thresholds_x=th, xlabel=f"{fsc} (scatter live gate)",
                    ylabel=f"Rh123 ({m.rh123})")
-    ax2.set_title(f"live {m.live.n_live}/{m.prep.n_kept} singlets", fontsize=9)
+    ax2.set_title(f"live {m.live.n_live}/{m.prep.n_kept} singlets", fontsize=9, y=1.0)
     fig.suptitle(f"{m.tube.sample_id}: live gate", fontsize=10)
     res.add_figure(
         "rh123_gates", fig, sample_id=m.tube.sample_id,

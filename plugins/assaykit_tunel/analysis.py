@@ -247,7 +247,7 @@ def _figure(
     fig, axes = reused_figure("tunel", 4.2 * panels, 3.8, panels, adjust)
     overlay_histograms(axes[0], series, tr, thresholds=[threshold], xlabel=t.fitc)
     pct = _percent(values, threshold)
-    axes[0].set_title(f"{pct:.1f} % TUNEL+ of {values.size} singlets", fontsize=9)
+    axes[0].set_title(f"{pct:.1f} % TUNEL+ of {values.size} singlets", fontsize=9, y=1.0)
     if t.dna is not None:
         density_2d(
             axes[1], t.prep.kept(t.dna), values, None, tr, thresholds_y=[threshold],

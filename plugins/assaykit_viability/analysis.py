@@ -367,7 +367,7 @@ def _figure(rel: str, curves: list[tuple[str, Any, Any, CurveFit]]) -> Any:
     ax.tick_params(labelsize=9)
     ax.axhline(100, color="0.6", lw=0.6, ls="--")
     ax.axhline(0, color="0.6", lw=0.6, ls="--")
-    ax.set_title(rel, fontsize=10)
+    ax.set_title(rel, fontsize=10, y=1.0)
     ax.legend(fontsize=8, loc="best")
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.93)
     return fig

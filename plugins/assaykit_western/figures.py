@@ -175,7 +175,7 @@ def profiles_figure(
                 title += f"\nratio to {params.loading_target} {_fmt(ratio)}, fold change {_fmt(fc)}"
         else:
             title += "\nno band"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)  # fixed: auto placement is slow
         ax.tick_params(labelsize=8)
         ax.locator_params(nbins=5)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))

@@ -403,14 +403,16 @@ def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, b
     else:
         _gate_axes(ax1, a, ssc, result, ("debris",), p.fsc_area, p.ssc_area, bins)
     s = result.summary()
+    # y=1.0 fixes the title above the axes: matplotlib's automatic title placement costs
+    # a tight bounding box of every axis per draw, a good part of a figure's render time
     ax1.set_title(f"cells {s['n_cells']}/{s['n_events']} ({s['debris_method_used']})",
-                  fontsize=9)
+                  fontsize=9, y=1.0)
     if p.singlets and result.ratio_low is not None:
         h = np.asarray(src.column(p.fsc_height), dtype=np.float64)
         cells = result.cells
         _gate_axes(ax2, a[cells], h[cells], result, ("singlets",), p.fsc_area, p.fsc_height,
                    bins)
-        ax2.set_title(f"singlets {s['n_singlets']}/{s['n_cells']}", fontsize=9)
+        ax2.set_title(f"singlets {s['n_singlets']}/{s['n_cells']}", fontsize=9, y=1.0)
     else:
         ax2.set_axis_off()
     if title:
@@ -444,5 +446,5 @@ def cleanup_panel(
         h = np.asarray(fsc_height, dtype=np.float64)
         _gate_axes(ax, a, h, result, ("singlets", "debris"), p.fsc_area, p.fsc_height, bins)
     n = int(result.cells.size)
-    ax.set_title(f"singlets {int(result.singlets.sum())}/{n} events", fontsize=9)
+    ax.set_title(f"singlets {int(result.singlets.sum())}/{n} events", fontsize=9, y=1.0)
     return ax

@@ -73,7 +73,7 @@ def plot_lanes_and_bands(
     ax.set_ylim(h, 0)
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=1.0)
     fig.tight_layout()
     return fig
 
@@ -110,7 +110,7 @@ def plot_lane_profiles(
                 rows[sel], base, y, color="red" if b.saturated else "tab:orange", alpha=0.4
             )
             ax.axvline(b.row, color="tab:red", lw=0.5)
-        ax.set_title(f"lane {prof.lane.index + 1}", fontsize=10)
+        ax.set_title(f"lane {prof.lane.index + 1}", fontsize=10, y=1.0)
         ax.tick_params(labelsize=8)
         ax.set_xlabel("row (px)", fontsize=9)
         ax.set_ylabel("sum across lane (AU)", fontsize=9)

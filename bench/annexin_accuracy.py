@@ -14,12 +14,12 @@ the worst error per case (the tests require <= 1.5 percentage points).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from _fixtures import load_generator
 from assaykit import HostConfig, PluginHost, analyze
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,15 +35,6 @@ CASES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_annexin_pi", ROOT / "fixtures" / "make_annexin_pi.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_annexin_pi"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main() -> int:

@@ -15,7 +15,6 @@ included. Target: ours <= 3x the baseline.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _fixtures import load_generator
 from assaykit import HostConfig, Input, PluginHost, analyze
 from assaykit.api import make_experiment
 from assaykit.cytometry.fcs import read_fcs_metadata
@@ -33,15 +33,6 @@ from assaykit.experiment import sha256_file
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_annexin_pi", ROOT / "fixtures" / "make_annexin_pi.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_annexin_pi"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def paired(

@@ -19,7 +19,6 @@ script says so and exits 0.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import statistics
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _fixtures import load_generator
 from assaykit import HostConfig, Input, PluginHost, analyze
 from assaykit.api import make_experiment
 from assaykit.cytometry.fcs import read_fcs
@@ -40,15 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 QUADS = ("viable_pct", "early_apoptotic_pct", "late_apoptotic_pct", "necrotic_pct")
 
 
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_annexin_pi", ROOT / "fixtures" / "make_annexin_pi.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_annexin_pi"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def timeit(fn: Callable[[], object], repeats: int) -> list[float]:

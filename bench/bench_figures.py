@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
-import importlib.util
 import shutil
 import statistics
 import sys
@@ -32,19 +31,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _fixtures import load_generator
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "fixtures" / "example-folder"
 
 
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_annexin_pi", ROOT / "fixtures" / "make_annexin_pi.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_annexin_pi"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def make_plate(folder: Path, tubes: int, events: int, per_experiment: int) -> int:

@@ -20,14 +20,12 @@ medians are reported, and the ratio ours / baseline.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from assaykit import HostConfig, PluginHost, analyze
 from assaykit.imaging.io import load_image
@@ -35,18 +33,8 @@ from assaykit.imaging.io import load_image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _fixtures import load_generator  # noqa: E402  (bench/ is the script's folder)
 from helpers.msp_data import experiment  # noqa: E402
-
-
-def load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_msp_gel", ROOT / "fixtures" / "make_msp_gel.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["make_msp_gel"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def interleaved(candidates: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
@@ -69,7 +57,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--figure", action="store_true", help="also time the audit figure")
     args = ap.parse_args()
-    mk = load_generator()
+    mk = load_generator("make_msp_gel")
     base = list(mk.default_samples())
     samples = base[:3] + [
         mk.SampleTruth(f"s{k + 1}", m_volume=12000.0 * (k % 2), u_volume=9000.0 * (k % 3 > 0))

@@ -223,36 +223,39 @@ def build_profile(table: ResultTable, assays: Mapping[str, Assay | None]) -> Pro
     (a missing or non-finite number), keeps ``qc_status`` ``fail`` and no
     number, so the profile never shows a number its sources do not support.
     """
+    declared = [
+        (name, pm)
+        for name, assay in assays.items()
+        for pm in (getattr(assay, "profile", ()) if assay is not None else ())
+    ]
+    wanted = {(name, m) for name, pm in declared for m in pm.metrics}
+    if not wanted:
+        return Profile()
     known = known_cell_lines(table)
+    i_assay, i_metric = table.columns.index("assay"), table.columns.index("metric")
+    cols = table.columns
     by_assay: dict[str, list[dict[str, Any]]] = {}
-    for rec in table.dicts():
-        if rec["assay"] != PROFILE_ASSAY:
-            by_assay.setdefault(rec["assay"], []).append(rec)
-    groups: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
-    decl: dict[tuple[str, str], ProfileMetric] = {}
-    order: list[tuple[str, str, str, tuple[tuple[str, str], ...]]] = []
-    for name, assay in assays.items():
-        for pm in getattr(assay, "profile", ()) if assay is not None else ():
-            decl[(name, pm.key)] = pm
-            wanted = set(pm.metrics)
-            for rec in by_assay.get(name, ()):
-                if rec["entity_type"] != pm.entity_type or rec["metric"] not in wanted:
-                    continue
-                if not _role_ok(rec, pm.roles):
-                    continue
-                by = tuple((b, str(rec.get(b) or "")) for b in pm.by)
-                if any(not v or ";" in v for _, v in by):
-                    continue
-                ct = _cell_line(rec, pm, known)
-                if ct is None:
-                    continue
-                tkey = (name, pm.key, ct[0], (*by, ("\0target", ct[1])))
-                if tkey not in groups:
-                    order.append(tkey)
-                groups.setdefault(tkey, []).append(rec)
+    for row in table.rows:  # only the declared metrics' records become dicts
+        if (row[i_assay], row[i_metric]) in wanted:
+            by_assay.setdefault(row[i_assay], []).append(dict(zip(cols, row, strict=True)))
+    Key = tuple[str, ProfileMetric, str, tuple[tuple[str, str], ...], str]
+    groups: dict[Key, list[dict[str, Any]]] = {}
+    for name, pm in declared:
+        metrics = set(pm.metrics)
+        for rec in by_assay.get(name, ()):
+            if rec["entity_type"] != pm.entity_type or rec["metric"] not in metrics:
+                continue
+            if not _role_ok(rec, pm.roles):
+                continue
+            by = tuple((b, str(rec.get(b) or "")) for b in pm.by)
+            if any(not v or ";" in v for _, v in by):
+                continue
+            ct = _cell_line(rec, pm, known)
+            if ct is not None:
+                groups.setdefault((name, pm, ct[0], by, ct[1]), []).append(rec)
     values = [
-        _value(name, decl[(name, pkey)], line, dict(byt), groups[(name, pkey, line, byt)])
-        for (name, pkey, line, byt) in order
+        _value(name, pm, line, dict(by), target, recs)
+        for (name, pm, line, by, target), recs in groups.items()
     ]
     lines = sorted({v.cell_line for v in values})
     col_order = list(dict.fromkeys(v.column for v in values))
@@ -261,9 +264,9 @@ def build_profile(table: ResultTable, assays: Mapping[str, Assay | None]) -> Pro
 
 
 def _value(
-    assay: str, pm: ProfileMetric, line: str, by: dict[str, str], recs: list[dict[str, Any]]
+    assay: str, pm: ProfileMetric, line: str, by: dict[str, str], target: str,
+    recs: list[dict[str, Any]],
 ) -> ProfileValue:
-    target = by.pop("\0target", "")
     status = max((str(r["qc_status"]) for r in recs), key=lambda s: _RANK.get(s, 2))
     flags = list(dict.fromkeys(f for r in recs for f in (r["qc_flags"] or [])))
     if len(pm.metrics) > 1:  # a sum of parts per source entity
@@ -527,15 +530,6 @@ def profile_figure(profile: Profile) -> Any:
     fig.suptitle("Resistance profile per cell line", fontsize=12, x=0.01, ha="left",
                  y=1 - 0.1 / h, va="top")
     return fig
-
-
-def profile_caption(profile: Profile) -> str:
-    return (
-        f"{len(profile.cell_lines)} cell line(s) across "
-        f"{len({v.assay for v in profile.values})} assay(s): each bar is one cell line's value "
-        "(the mean of its replicate records); profile.csv names the experiments and records "
-        "behind every value."
-    )
 
 
 __all__: Sequence[str] = (

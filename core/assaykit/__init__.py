@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         HostConfig,
         PluginHost,
     )
+    from assaykit.raster import RasterFigure, raster_figure
     from assaykit.readers import (
         Reader,
         Table,
@@ -102,6 +103,8 @@ _EXPORTS: dict[str, str] = {
     "Summary": "assaykit.assay",
     "SummaryColumn": "assaykit.assay",
     "new_figure": "assaykit.assay",
+    "RasterFigure": "assaykit.raster",
+    "raster_figure": "assaykit.raster",
     "render_png": "assaykit.assay",
     "RunResult": "assaykit.batch",
     "AnalysisError": "assaykit.errors",
@@ -156,6 +159,7 @@ __all__ = [
     "PluginHost",
     "ProfileMetric",
     "QCFlag",
+    "RasterFigure",
     "Reader",
     "Record",
     "ResultTable",
@@ -172,6 +176,7 @@ __all__ = [
     "hookimpl",
     "make_experiment",
     "new_figure",
+    "raster_figure",
     "render_png",
     "run",
     "shared_metric",

@@ -384,7 +384,8 @@ class AssayResult:
     def add_figure(
         self, name: str, figure: Any, *, sample_id: str | None = None, caption: str = ""
     ) -> FigureData:
-        """Add a QC figure: a matplotlib ``Figure`` (rendered to PNG here) or PNG bytes."""
+        """Add a QC figure: a matplotlib ``Figure`` or :class:`assaykit.raster.RasterFigure`
+        (rendered to PNG here), or PNG bytes."""
         png = figure if isinstance(figure, bytes | bytearray) else render_png(figure)
         fd = FigureData(name=name, png=bytes(png), sample_id=sample_id, caption=caption)
         self.figures.append(fd)
@@ -424,9 +425,15 @@ def render_png(figure: Any, dpi: int = 100) -> bytes:
     """Render a matplotlib Figure to PNG bytes and release it.
 
     Rendering uses the figure's own Agg canvas, never pyplot's global state,
-    so it is safe in worker processes and embedding pipelines.
+    so it is safe in worker processes and embedding pipelines. A
+    :class:`assaykit.raster.RasterFigure` renders itself (no matplotlib).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from assaykit.raster import RasterFigure
+
+    if isinstance(figure, RasterFigure):
+        return figure.to_png()
 
     if figure.canvas is None or not isinstance(figure.canvas, FigureCanvasAgg):
         FigureCanvasAgg(figure)

@@ -10,12 +10,11 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from assaykit import AnalysisError, AssayResult, Experiment, Input, QCFlag, new_figure
+from assaykit import AnalysisError, AssayResult, Experiment, Input, QCFlag, raster_figure
 from assaykit.cytometry.figures import (
     common_logicle,
     density_2d,
     overlay_histograms,
-    reused_figure,
 )
 from assaykit.cytometry.flow import (
     FlowSample,
@@ -284,13 +283,12 @@ def _group_figure(
     if not series:
         return
     tr = common_logicle(*(v for _, v in series))
-    fig = new_figure(6.5, 4.2)
-    ax = fig.add_subplot(111)
+    # fixed margins, drawn straight to pixels (assaykit.raster)
+    fig, (ax,) = raster_figure(6.5, 4.2, 1, {"left": 0.11, "right": 0.97, "bottom": 0.12,
+                                             "top": 0.92})
     rh = next(measured[t.sample_id].rh123 for t in g.tubes() if t.sample_id in measured)
     overlay_histograms(ax, series, tr, markers=markers, xlabel=f"Rh123 ({rh})")
     ax.set_title(f"Rh123 efflux — {g.label}", fontsize=10, y=1.0)
-    # fixed margins: tight_layout costs as much as drawing the figure
-    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)
     res.add_figure(
         "rh123_overlay",
         fig,
@@ -304,9 +302,8 @@ def _group_figure(
 
 def _gate_figure(m: _Measured, res: AssayResult) -> None:
     """The live gate of one tube (its cleanup gates are the flow layer's cleanup figure)."""
-    # one figure per process, reused for every tube (add_figure below renders it);
-    # fixed margins: tight_layout costs as much as drawing the figure
-    fig, (ax2,) = reused_figure("rh123_gates", 4.6, 3.8, 1,
+    # fixed margins, drawn straight to pixels (assaykit.raster)
+    fig, (ax2,) = raster_figure(4.6, 3.8, 1,
                                 {"left": 0.17, "right": 0.96, "bottom": 0.13, "top": 0.84})
     keep = m.prep.keep
     th = [] if m.live.threshold is None else [m.live.threshold]

@@ -30,7 +30,7 @@ import pytest
 PKG = Path(assaykit.__file__).resolve().parent  # the copy under test (PYTHONPATH may pick it)
 
 #: what the science layers may import from assaykit
-LAYER_CONTRACT = {"_version", "errors", "assay", "vocabulary", "experiment", "readers"}
+LAYER_CONTRACT = {"_version", "errors", "assay", "vocabulary", "experiment", "readers", "raster"}
 #: the contract: what plugins implement and use; imports only the contract
 CONTRACT = LAYER_CONTRACT | {"records", "hookspecs"}
 #: helpers with no stage: they import nothing from assaykit

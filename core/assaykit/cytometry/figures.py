@@ -370,7 +370,7 @@ _CLEANUP_ADJUST = {"left": 0.09, "right": 0.98, "bottom": 0.14, "top": 0.84, "ws
 
 
 def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, bins: int = 160,
-                   reuse: bool = False) -> Any:
+                   reuse: bool = False, raster: bool = False) -> Any:
     """The cleanup figure of every flow assay: FSC-A/SSC-A with the debris cutoff, and the
     cells' FSC-A/FSC-H with the singlet band. Returns a matplotlib Figure (Agg canvas).
 
@@ -380,13 +380,20 @@ def cleanup_figure(data: EventData, result: CleanupResult, title: str = "", *, b
     ``reuse=True`` draws on this thread's :func:`reused_figure` (faster; the
     figure must be rendered before the next call), for callers that render at
     once such as :func:`assaykit.cytometry.flow.add_cleanup_figure`.
+    ``raster=True`` draws it straight to pixels (:mod:`assaykit.raster`, a
+    few ms instead of ~90) and returns a ``RasterFigure``; what it shows is
+    the same.
     """
     from assaykit.assay import new_figure
 
     p = result.params
     src = as_event_source(data)
     a = np.asarray(src.column(p.fsc_area), dtype=np.float64)
-    if reuse:
+    if raster:
+        from assaykit.raster import raster_figure
+
+        fig, (ax1, ax2) = raster_figure(9.0, 4.0, 2, _CLEANUP_ADJUST)
+    elif reuse:
         fig, (ax1, ax2) = reused_figure("cleanup", 9.0, 4.0, 2, _CLEANUP_ADJUST)
     else:
         fig = new_figure(9.0, 4.0)

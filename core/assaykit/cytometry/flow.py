@@ -225,7 +225,7 @@ def add_cleanup_figure(result: AssayResult, sample_id: str, prep: Prepared) -> N
 
     result.add_figure(
         "cleanup",
-        cleanup_figure(prep.columns, prep.cleanup, title=sample_id, reuse=True),
+        cleanup_figure(prep.columns, prep.cleanup, title=sample_id, raster=True),
         sample_id=sample_id,
         caption=(
             "Cleanup gates: debris cutoff on the forward-scatter area, singlet band on "

@@ -1,0 +1,828 @@
+"""QC figures drawn straight to pixels: a small, fixed-layout plotting canvas.
+
+Why not matplotlib for these: a batch draws the same few plot kinds (event
+densities, histograms, gel and blot panels) hundreds of times, and in
+matplotlib the text layout, tick machinery and artist tree cost 40–350 ms a
+figure, most of a run's time (issue 14). Here a figure is a numpy RGB array:
+images are indexed into place, lines are drawn anti-aliased by OpenCV, text
+is FreeType-rendered by Pillow in matplotlib's own DejaVu Sans (each string
+rendered once per process and cached), and the PNG is encoded once. A
+figure costs a few milliseconds.
+
+The axes understand the subset of matplotlib's ``Axes`` API that the figure
+helpers use (``imshow``, ``plot``, ``stairs``, ``fill_between``,
+``axvline``/``axhline``, ``text`` in data or axes coordinates, ticks,
+labels, titles, ``legend``), so one helper can draw on either; anything
+else raises ``AttributeError`` rather than being ignored. Sizes follow
+matplotlib at 100 dpi: a 10 pt font is 13.9 px, a 1.2 pt line 1.7 px.
+Layout is fixed by the caller (``subplots_adjust`` fractions), never
+computed from the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["RasterAxes", "RasterFigure", "encode_png", "raster_figure"]
+
+DPI = 100
+_PT = DPI / 72.0
+_TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+          "#7f7f7f", "#bcbd22", "#17becf")
+_MATH10 = re.compile(r"^(-?)\$10\^\{(-?\d+)\}\$$")
+_RGB = tuple[int, int, int]
+
+
+# -- colours and text ------------------------------------------------------------------------
+@lru_cache(maxsize=512)
+def _rgb(color: Any) -> _RGB:
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(color)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+@lru_cache(maxsize=16)
+def _lut(name: str) -> NDArray[np.uint8]:
+    """A colormap as a 256 x 3 uint8 table (matplotlib's own colours)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps[name]
+    return np.asarray(np.round(cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255), dtype=np.uint8)
+
+
+@lru_cache(maxsize=8)
+def _font(px: int, bold: bool = False) -> Any:
+    from pathlib import Path
+
+    import matplotlib
+    from PIL import ImageFont
+
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), px)
+
+
+def _px(size_pt: float) -> int:
+    return max(1, round(size_pt * _PT))
+
+
+def _line_mask(text: str, px: int, bold: bool) -> NDArray[np.uint8]:
+    """One line of text as an alpha mask, ascender to descender high (one baseline for all)."""
+    from PIL import Image, ImageDraw
+
+    m = _MATH10.match(text)
+    if m:  # a decade tick label: "10" with the exponent raised and smaller
+        base = _line_mask(("\u2212" if m.group(1) else "") + "10", px, bold)
+        exp = _line_mask(m.group(2).replace("-", "\u2212"), max(1, int(px * 0.7)), bold)
+        out = np.zeros((base.shape[0], base.shape[1] + exp.shape[1] + 1), dtype=np.uint8)
+        out[:, : base.shape[1]] = base
+        h = min(exp.shape[0], out.shape[0])
+        out[:h, base.shape[1] + 1:] = np.maximum(out[:h, base.shape[1] + 1:], exp[:h])
+        return out
+    font = _font(px, bold)
+    ascent, descent = font.getmetrics()
+    width = max(1, math.ceil(font.getlength(text)) + 1)
+    im = Image.new("L", (width, ascent + descent))
+    ImageDraw.Draw(im).text((0, 0), text, font=font, fill=255, anchor="la")
+    return np.asarray(im)
+
+
+@lru_cache(maxsize=4096)
+def text_mask(text: str, size_pt: float, rotation: int = 0, bold: bool = False,
+              align: str = "left") -> NDArray[np.uint8]:
+    """``text`` (lines split at newlines) as an alpha mask; ``rotation`` 0 or 90 degrees."""
+    px = _px(size_pt)
+    lines = [_line_mask(t, px, bold) for t in text.split("\n")]
+    step = round(1.2 * px)
+    width = max(m.shape[1] for m in lines)
+    height = step * (len(lines) - 1) + lines[-1].shape[0]
+    out = np.zeros((height, width), dtype=np.uint8)
+    for k, m in enumerate(lines):
+        x = {"left": 0, "center": (width - m.shape[1]) // 2, "right": width - m.shape[1]}[align]
+        y = k * step
+        out[y:y + m.shape[0], x:x + m.shape[1]] = np.maximum(out[y:y + m.shape[0],
+                                                                 x:x + m.shape[1]], m)
+    if rotation == 90:
+        out = np.ascontiguousarray(np.rot90(out))
+    out.setflags(write=False)
+    return out
+
+
+def _blend(canvas: NDArray[np.uint8], mask: NDArray[Any], x: int, y: int, color: _RGB,
+           alpha: float = 1.0) -> None:
+    """Paint ``color`` through ``mask`` (0–255) with its top-left corner at (x, y), clipped."""
+    h, w = mask.shape
+    H, W = canvas.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x0 >= x1 or y0 >= y1:
+        return
+    a = mask[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32) * (alpha / 255.0)
+    region = canvas[y0:y1, x0:x1].astype(np.float32)
+    col = np.asarray(color, dtype=np.float32)
+    canvas[y0:y1, x0:x1] = np.asarray(region + (col - region) * a[..., None] + 0.5,
+                                      dtype=np.uint8)
+
+
+def _anchor(w: int, h: int, x: float, y: float, ha: str, va: str) -> tuple[int, int]:
+    left = x - {"left": 0.0, "center": w / 2.0, "right": float(w)}[ha]
+    top = y - {"top": 0.0, "center": h / 2.0, "center_baseline": h / 2.0, "baseline": h * 0.76,
+               "bottom": float(h)}[va]
+    return round(left), round(top)
+
+
+def draw_text(canvas: NDArray[np.uint8], text: str, x: float, y: float, *, size: float = 10.0,
+              color: Any = "black", ha: str = "left", va: str = "baseline", rotation: int = 0,
+              bold: bool = False, box: Mapping[str, Any] | None = None
+              ) -> tuple[int, int, int, int]:
+    """Draw ``text`` anchored at pixel (x, y); return its box (x0, y0, x1, y1)."""
+    if not text:
+        return (int(x), int(y), int(x), int(y))
+    mask = text_mask(text, float(size), 90 if rotation == 90 else 0, bold, ha)
+    h, w = mask.shape
+    left, top = _anchor(w, h, x, y, ha, va)
+    if box is not None:
+        pad = round(0.3 * _px(size))
+        fc = box.get("facecolor", "white")
+        if fc not in (None, "none"):
+            bm = np.full((h + 2 * pad, w + 2 * pad), 255, dtype=np.uint8)
+            _blend(canvas, bm, left - pad, top - pad, _rgb(fc), float(box.get("alpha", 1.0)))
+    _blend(canvas, mask, left, top, _rgb(color))
+    return left, top, left + w, top + h
+
+
+# -- lines -----------------------------------------------------------------------------------
+_DASHES = {"--": (3.7, 1.6), "dashed": (3.7, 1.6), ":": (1.0, 1.65), "dotted": (1.0, 1.65),
+           "-.": (6.4, 1.6, 1.0, 1.6), "dashdot": (6.4, 1.6, 1.0, 1.6)}
+
+
+def _dashed(points: NDArray[np.float64], pattern: Sequence[float]) -> list[NDArray[np.float64]]:
+    """Split a polyline (pixels) into its dash segments (``pattern`` in pixels, on/off)."""
+    out: list[NDArray[np.float64]] = []
+    seg = np.diff(points, axis=0)
+    lengths = np.hypot(seg[:, 0], seg[:, 1])
+    total = float(lengths.sum())
+    if total <= 0:
+        return out
+    cum = np.concatenate([[0.0], np.cumsum(lengths)])
+    period = float(sum(pattern))
+    s = 0.0
+    k = 0
+    while s < total:
+        on = pattern[k % len(pattern)]
+        if k % 2 == 0:
+            e = min(s + on, total)
+            ts = np.concatenate([[s], cum[(cum > s) & (cum < e)], [e]])
+            xs = np.interp(ts, cum, points[:, 0])
+            ys = np.interp(ts, cum, points[:, 1])
+            out.append(np.column_stack([xs, ys]))
+        s += on
+        k += 1
+        if period <= 0:
+            break
+    return out
+
+
+def _box(pts: NDArray[np.float64], shape: tuple[int, ...], margin: float
+         ) -> tuple[int, int, int, int] | None:
+    """The pixel rectangle (clipped to ``shape``) that holds ``pts`` widened by ``margin``."""
+    x0 = max(math.floor(float(pts[:, 0].min()) - margin), 0)
+    y0 = max(math.floor(float(pts[:, 1].min()) - margin), 0)
+    x1 = min(math.ceil(float(pts[:, 0].max()) + margin) + 1, shape[1])
+    y1 = min(math.ceil(float(pts[:, 1].max()) + margin) + 1, shape[0])
+    return None if x0 >= x1 or y0 >= y1 else (x0, y0, x1, y1)
+
+
+def _fixed(pts: NDArray[np.float64], dx: int = 0, dy: int = 0) -> NDArray[np.int32]:
+    """Points in OpenCV's fixed point (4 fractional bits), shifted by (dx, dy)."""
+    q = np.round((pts - np.array([dx, dy], dtype=np.float64)) * 16)
+    return np.asarray(q, dtype=np.int32).reshape(-1, 1, 2)
+
+
+def _clean(points: Any) -> NDArray[np.float64]:
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    return np.clip(pts, -1e5, 1e5)
+
+
+def draw_polyline(canvas: NDArray[np.uint8], points: Any, color: Any, lw: float = 1.5,
+                  ls: str = "-", alpha: float = 1.0) -> None:
+    """An anti-aliased polyline through pixel ``points`` (n x 2, x then y), ``lw`` in points."""
+    import cv2
+
+    pts = _clean(points)
+    if len(pts) < 2:
+        return
+    # OpenCV's anti-aliased line of thickness t covers about t + 1 pixels: floor, not round
+    thick = max(1, int(lw * _PT))
+    pattern = _DASHES.get(ls)
+    if pattern is None:
+        parts = [pts]
+    else:  # the round caps of OpenCV's thick lines add thick/2 to each end of a dash
+        cap = (thick - 1) / 2.0
+        pat = [p * lw * _PT + (-2 * cap if k % 2 == 0 else 2 * cap) for k, p in enumerate(pattern)]
+        parts = _dashed(pts, [max(p, 0.5) for p in pat])
+    parts = [p for p in parts if len(p) >= 2]
+    if not parts:
+        return
+    col = _rgb(color)
+    if alpha >= 1.0:
+        cv2.polylines(canvas, [_fixed(p) for p in parts], False, col, thick, cv2.LINE_AA, 4)
+        return
+    box = _box(np.concatenate(parts), canvas.shape, thick + 2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.polylines(mask, [_fixed(p, x0, y0) for p in parts], False, 255, thick, cv2.LINE_AA, 4)
+    _blend(canvas, mask, x0, y0, col, alpha)
+
+
+def fill_polygon(canvas: NDArray[np.uint8], points: Any, color: Any, alpha: float = 1.0) -> None:
+    """A filled polygon (pixel points), blended with ``alpha``."""
+    import cv2
+
+    pts = _clean(points)
+    if len(pts) < 3:
+        return
+    box = _box(pts, canvas.shape, 2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.fillPoly(mask, [_fixed(pts, x0, y0)], 255, cv2.LINE_AA, 4)
+    _blend(canvas, mask, x0, y0, _rgb(color), alpha)
+
+
+# -- ticks -----------------------------------------------------------------------------------
+def _auto_ticks(lo: float, hi: float, length_px: int, per_tick: float) -> list[float]:
+    """matplotlib's AutoLocator: at most one tick per ``per_tick`` label sizes of axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return []
+    nbins = max(1, min(9, int(length_px / _PT / (10.0 * per_tick))))
+    ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    eps = 1e-9 * (hi - lo)
+    return [float(t) for t in ticks if lo - eps <= t <= hi + eps]
+
+
+def _tick_labels(ticks: Sequence[float], scilimits: tuple[int, int]) -> tuple[list[str], str]:
+    """Plain labels with the fewest decimals that tell the ticks apart, and an offset text
+    (``1e5``) when the largest lies outside ``10**scilimits``, like ScalarFormatter."""
+    if not ticks:
+        return [], ""
+    big = max(abs(t) for t in ticks)
+    exp = math.floor(math.log10(big)) if big > 0 else 0
+    offset = ""
+    scale = 1.0
+    if big > 0 and not (scilimits[0] <= exp < scilimits[1] + 1):
+        scale = 10.0 ** exp
+        offset = f"1e{exp}"
+    vals = [t / scale for t in ticks]
+    span = max(abs(v) for v in vals) or 1.0
+    dec = next((d for d in range(7)
+                if all(abs(round(v, d) - v) <= 1e-9 * span for v in vals)), 6)
+    labels = [f"{v:.{dec}f}".replace("-", "\u2212") for v in vals]
+    labels = ["0" if lab.strip("\u22120.") == "" else lab for lab in labels]
+    return labels, offset
+
+
+# -- axes ------------------------------------------------------------------------------------
+class _Transform:
+    """A marker for ``transform=ax.transAxes`` (coordinates 0–1 of the axes box)."""
+
+
+@dataclass
+class _Op:
+    z: float
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class RasterAxes:
+    """One plot box of a :class:`RasterFigure`; a matplotlib-like subset (see the module)."""
+
+    def __init__(self, fig: RasterFigure, box: tuple[int, int, int, int]) -> None:
+        self.figure = fig
+        self.box = box  # x0, y0, x1, y1 in figure pixels, y down; the frame lies outside it
+        self.transAxes = _Transform()
+        self.transData = None
+        self._ops: list[_Op] = []
+        self._xlim: tuple[float, float] | None = None
+        self._ylim: tuple[float, float] | None = None
+        self._xdata: list[float] = []
+        self._ydata: list[float] = []
+        self._ysticky0 = False
+        self._ticks: dict[str, list[float] | None] = {"x": None, "y": None}
+        self._ticklabels: dict[str, list[str] | None] = {"x": None, "y": None}
+        self._labels = {"x": "", "y": ""}
+        self._title = ("", 9.0)
+        self._legend: dict[str, Any] | None = None
+        self._handles: list[tuple[str, dict[str, Any]]] = []
+        self._scilimits = (-5, 6)
+        self._axis_on = True
+        self._cycle = 0
+        self._fill_cycle = 0
+        self.legend_ = None
+
+    # data extent -------------------------------------------------------------------------
+    def _extend(self, xs: Any, ys: Any) -> None:
+        x = np.asarray(xs, dtype=np.float64).ravel()
+        y = np.asarray(ys, dtype=np.float64).ravel()
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+        if x.size:
+            self._xdata += [float(x.min()), float(x.max())]
+        if y.size:
+            self._ydata += [float(y.min()), float(y.max())]
+
+    @staticmethod
+    def _auto(data: list[float], sticky0: bool = False) -> tuple[float, float]:
+        if not data:
+            return 0.0, 1.0
+        lo, hi = min(data), max(data)
+        if hi <= lo:
+            return lo - 0.5, hi + 0.5
+        pad = 0.05 * (hi - lo)
+        return (lo if sticky0 and lo == 0 else lo - pad), hi + pad
+
+    def get_xlim(self) -> tuple[float, float]:
+        return self._xlim if self._xlim is not None else self._auto(self._xdata)
+
+    def get_ylim(self) -> tuple[float, float]:
+        return self._ylim if self._ylim is not None else self._auto(self._ydata, self._ysticky0)
+
+    def set_xlim(self, left: Any, right: float | None = None, **_: Any) -> None:
+        lo, hi = left if right is None else (left, right)
+        self._xlim = (float(lo), float(hi))
+
+    def set_ylim(self, bottom: Any, top: float | None = None, **_: Any) -> None:
+        lo, hi = bottom if top is None else (bottom, top)
+        self._ylim = (float(lo), float(hi))
+
+    # labels and ticks --------------------------------------------------------------------
+    def set_xticks(self, ticks: Sequence[float]) -> None:
+        self._ticks["x"] = [float(t) for t in ticks]
+        self._ticklabels["x"] = None
+
+    def set_yticks(self, ticks: Sequence[float]) -> None:
+        self._ticks["y"] = [float(t) for t in ticks]
+        self._ticklabels["y"] = None
+
+    def set_xticklabels(self, labels: Sequence[str], **_: Any) -> None:
+        self._ticklabels["x"] = [str(s) for s in labels]
+
+    def set_yticklabels(self, labels: Sequence[str], **_: Any) -> None:
+        self._ticklabels["y"] = [str(s) for s in labels]
+
+    def set_xlabel(self, text: str, **_: Any) -> None:
+        self._labels["x"] = str(text)
+
+    def set_ylabel(self, text: str, **_: Any) -> None:
+        self._labels["y"] = str(text)
+
+    def set_title(self, text: str, fontsize: float = 12.0, **_: Any) -> None:
+        self._title = (str(text), float(fontsize))
+
+    def ticklabel_format(self, style: str = "", scilimits: tuple[int, int] | None = None,
+                         **_: Any) -> None:
+        if scilimits is not None:
+            self._scilimits = (int(scilimits[0]), int(scilimits[1]))
+
+    def set_axis_off(self) -> None:
+        self._axis_on = False
+
+    # artists -----------------------------------------------------------------------------
+    def _color(self, color: Any) -> Any:
+        if color is None:
+            color = _TAB10[self._cycle % len(_TAB10)]
+            self._cycle += 1
+        return color
+
+    def _add(self, z: float, kind: str, label: str | None = None, **args: Any) -> None:
+        self._ops.append(_Op(z, kind, args))
+        if label and not str(label).startswith("_"):
+            self._handles.append((str(label), args))
+
+    def imshow(self, img: Any, *, origin: str = "upper", extent: Sequence[float] | None = None,
+               norm: Any = None, cmap: str = "viridis", vmin: float | None = None,
+               vmax: float | None = None, interpolation: str = "nearest", **_: Any) -> None:
+        """An image in data coordinates; masked or NaN pixels are left transparent."""
+        arr = np.ma.asarray(img)
+        h, w = arr.shape[:2]
+        left, r, b, t = (extent if extent is not None else (-0.5, w - 0.5, h - 0.5, -0.5))
+        if extent is None and origin == "lower":
+            b, t = t, b
+        self._add(0, "image", img=arr, extent=(float(left), float(r), float(b), float(t)),
+                  origin=origin, norm=norm, cmap=cmap, vmin=vmin, vmax=vmax,
+                  interpolation=interpolation)
+        if self._xlim is None:
+            self._xlim = (float(left), float(r))
+        if self._ylim is None:
+            self._ylim = (float(b), float(t))
+
+    def plot(self, x: Any, y: Any, color: Any = None, lw: float = 1.5, ls: str = "-",
+             label: str | None = None, alpha: float = 1.0, **kw: Any) -> None:
+        color = self._color(kw.get("c", color))
+        lw = float(kw.get("linewidth", lw))
+        ls = str(kw.get("linestyle", ls))
+        xs = np.asarray(x, dtype=np.float64).ravel()
+        ys = np.asarray(y, dtype=np.float64).ravel()
+        self._extend(xs, ys)
+        self._add(2, "line", label, x=xs, y=ys, color=color, lw=lw, ls=ls, alpha=alpha)
+
+    def stairs(self, values: Any, edges: Any, color: Any = None, lw: float = 1.5,
+               label: str | None = None, alpha: float = 1.0, fill: bool = False,
+               **_: Any) -> None:
+        h = np.asarray(values, dtype=np.float64)
+        e = np.asarray(edges, dtype=np.float64)
+        xs = np.repeat(e, 2)[1:-1]
+        ys = np.repeat(h, 2)
+        self._extend(e, np.concatenate([ys, [0.0]]))
+        self._ysticky0 = True
+        color = self._color(color)
+        if fill:
+            px = np.concatenate([[xs[0]], xs, [xs[-1]]])
+            py = np.concatenate([[0.0], ys, [0.0]])
+            self._add(1, "fill", label, x=px, y=py, color=color, alpha=alpha)
+        else:
+            self._add(2, "line", label, x=xs, y=ys, color=color, lw=lw, ls="-", alpha=alpha)
+
+    def fill_between(self, x: Any, y1: Any, y2: Any = 0.0, color: Any = None, alpha: float = 1.0,
+                     **_: Any) -> None:
+        xs = np.asarray(x, dtype=np.float64).ravel()
+        a = np.broadcast_to(np.asarray(y1, dtype=np.float64), xs.shape)
+        b = np.broadcast_to(np.asarray(y2, dtype=np.float64), xs.shape)
+        if color is None:
+            color = _TAB10[self._fill_cycle % len(_TAB10)]
+            self._fill_cycle += 1
+        self._extend(xs, np.concatenate([a, b]))
+        self._add(1, "fill", None, x=np.concatenate([xs, xs[::-1]]),
+                  y=np.concatenate([a, b[::-1]]), color=color, alpha=alpha)
+
+    def axvline(self, x: float, color: Any = None, lw: float = 1.5, ls: str = "-",
+                label: str | None = None, **_: Any) -> None:
+        self._add(2, "vline", label, v=float(x), color=self._color(color), lw=lw, ls=ls)
+
+    def axhline(self, y: float, color: Any = None, lw: float = 1.5, ls: str = "-",
+                label: str | None = None, **_: Any) -> None:
+        self._add(2, "hline", label, v=float(y), color=self._color(color), lw=lw, ls=ls)
+
+    def text(self, x: float, y: float, s: str, transform: Any = None, ha: str = "left",
+             va: str = "baseline", fontsize: float = 10.0, color: Any = "black",
+             bbox: Mapping[str, Any] | None = None, rotation: float = 0, **kw: Any) -> None:
+        ha = str(kw.get("horizontalalignment", ha))
+        va = str(kw.get("verticalalignment", va))
+        self._add(3, "text", x=float(x), y=float(y), s=str(s), axes=transform is self.transAxes,
+                  ha=ha, va=va, size=float(fontsize), color=color, bbox=bbox,
+                  rotation=int(rotation), bold=kw.get("fontweight") == "bold")
+
+    def get_legend_handles_labels(self) -> tuple[list[dict[str, Any]], list[str]]:
+        return [a for _, a in self._handles], [lab for lab, _ in self._handles]
+
+    def legend(self, fontsize: float = 10.0, loc: str = "best", **_: Any) -> None:
+        self._legend = {"size": float(fontsize), "loc": str(loc)}
+
+    # drawing -----------------------------------------------------------------------------
+    def _mapper(self) -> tuple[Any, Any]:
+        x0, y0, x1, y1 = self.box
+        (a, b), (c, d) = self.get_xlim(), self.get_ylim()
+        w, h = x1 - x0, y1 - y0
+        sx = w / (b - a) if b != a else 0.0
+        sy = h / (d - c) if d != c else 0.0
+
+        def fx(v: Any) -> Any:
+            return (np.asarray(v, dtype=np.float64) - a) * sx
+
+        def fy(v: Any) -> Any:
+            return h - (np.asarray(v, dtype=np.float64) - c) * sy
+
+        return fx, fy
+
+    def _render_image(self, area: NDArray[np.uint8], op: _Op) -> None:
+        import cv2
+
+        arr: np.ma.MaskedArray = op.args["img"]
+        fx, fy = self._mapper()
+        left, r, b, t = op.args["extent"]
+        h, w = arr.shape[:2]
+        H, W = area.shape[:2]
+        # pixel centres of the plot area in data units, then in image rows / columns
+        (a, bx), (c, d) = self.get_xlim(), self.get_ylim()
+        cx = a + (np.arange(W) + 0.5) * (bx - a) / W
+        cy = d - (np.arange(H) + 0.5) * (d - c) / H
+        col = np.floor((cx - left) / (r - left) * w).astype(np.int64)
+        if op.args["origin"] == "lower":
+            row = np.floor((cy - b) / (t - b) * h).astype(np.int64)
+        else:
+            row = np.floor((t - cy) / (t - b) * h).astype(np.int64) if t != b else cy * 0
+            row = np.asarray(row, dtype=np.int64)
+        okc = (col >= 0) & (col < w)
+        okr = (row >= 0) & (row < h)
+        if not okc.any() or not okr.any():
+            return
+        data = np.ma.getdata(arr)
+        mask: NDArray[np.bool_] = np.asarray(np.ma.getmaskarray(arr), dtype=bool)
+        if data.ndim == 3:  # RGB(A) already
+            rgb = np.asarray(data[..., :3], dtype=np.float64)
+            rgb8 = np.asarray(np.clip(rgb * 255 if rgb.max() <= 1.0 else rgb, 0, 255),
+                              dtype=np.uint8)
+            bad: NDArray[np.bool_] = mask if mask.ndim == 2 else np.asarray(mask.any(axis=-1))
+        else:
+            v = np.asarray(data, dtype=np.float64)
+            norm = op.args["norm"]
+            bad = np.asarray(mask | ~np.isfinite(v))
+            if norm is not None and type(norm).__name__ == "LogNorm":
+                lo = float(norm.vmin) if norm.vmin is not None else float(np.nanmin(v[v > 0]))
+                hi = float(norm.vmax) if norm.vmax is not None else float(np.nanmax(v))
+                bad = np.asarray(bad | (v <= 0))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = (np.log(np.where(v > 0, v, lo)) - math.log(lo)) / (
+                        (math.log(hi) - math.log(lo)) or 1.0)
+            else:
+                good = v[~bad]
+                lo = op.args["vmin"] if op.args["vmin"] is not None else (
+                    float(good.min()) if good.size else 0.0)
+                hi = op.args["vmax"] if op.args["vmax"] is not None else (
+                    float(good.max()) if good.size else 1.0)
+                x = (v - lo) / ((hi - lo) or 1.0)
+            idx = np.clip(np.nan_to_num(x * 256.0, nan=0.0), 0, 255).astype(np.intp)
+            rgb8 = _lut(str(op.args["cmap"]))[idx]
+        interp = op.args["interpolation"]
+        ci, ri = np.clip(col, 0, w - 1), np.clip(row, 0, h - 1)
+        if interp != "nearest" and (h > H or w > W):
+            # downsampling: average the image over each pixel (what 'antialiased' does)
+            cols = np.flatnonzero(okc)
+            rows = np.flatnonzero(okr)
+            x_lo, x_hi = fx(left), fx(r)
+            y_top = float(np.min(fy([b, t])))
+            y_bot = float(np.max(fy([b, t])))
+            sub = rgb8 if op.args["origin"] != "lower" else rgb8[::-1]
+            size = (max(1, round(x_hi - x_lo)), max(1, round(y_bot - y_top)))
+            small = cv2.resize(np.ascontiguousarray(sub), size, interpolation=cv2.INTER_AREA)
+            badm = bad if op.args["origin"] != "lower" else bad[::-1]
+            smallbad = cv2.resize(np.ascontiguousarray(badm.astype(np.uint8)), size,
+                                  interpolation=cv2.INTER_NEAREST).astype(bool)
+            xo, yo = round(x_lo), round(y_top)
+            cc = np.clip(cols - xo, 0, size[0] - 1)
+            rr = np.clip(rows - yo, 0, size[1] - 1)
+            block = small[rr[:, None], cc[None, :]]
+            keep = ~smallbad[rr[:, None], cc[None, :]]
+            target = area[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+            target[keep] = block[keep]
+            return
+        block = rgb8[ri[:, None], ci[None, :]]
+        keep = ~bad[ri[:, None], ci[None, :]] & okr[:, None] & okc[None, :]
+        area[keep] = block[keep]
+
+    def _render(self, canvas: NDArray[np.uint8]) -> None:
+        x0, y0, x1, y1 = self.box
+        area = np.full((y1 - y0, x1 - x0, 3), 255, dtype=np.uint8)
+        fx, fy = self._mapper()
+        H, W = area.shape[:2]
+        for op in sorted(self._ops, key=lambda o: o.z):  # stable: call order within a z
+            k, a = op.kind, op.args
+            if k == "image":
+                self._render_image(area, op)
+            elif k == "line":
+                draw_polyline(area, np.column_stack([fx(a["x"]), fy(a["y"])]), a["color"],
+                              a["lw"], a["ls"], a["alpha"])
+            elif k == "fill":
+                fill_polygon(area, np.column_stack([fx(a["x"]), fy(a["y"])]), a["color"],
+                             a["alpha"])
+            elif k == "vline":
+                p = float(fx(a["v"]))
+                draw_polyline(area, np.array([[p, 0.0], [p, H]]), a["color"], a["lw"], a["ls"])
+            elif k == "hline":
+                p = float(fy(a["v"]))
+                draw_polyline(area, np.array([[0.0, p], [W, p]]), a["color"], a["lw"], a["ls"])
+        # text may overflow the plot area (as in matplotlib): drawn on the figure after
+        canvas[y0:y1, x0:x1] = area
+        for op in self._ops:
+            if op.kind != "text":
+                continue
+            a = op.args
+            if a["axes"]:
+                px, py = x0 + a["x"] * W, y0 + (1.0 - a["y"]) * H
+            else:
+                px, py = x0 + float(fx(a["x"])), y0 + float(fy(a["y"]))
+            draw_text(canvas, a["s"], px, py, size=a["size"], color=a["color"], ha=a["ha"],
+                      va=a["va"], rotation=90 if a["rotation"] == 90 else 0, bold=a["bold"],
+                      box=a["bbox"])
+        if self._legend is not None and self._handles:
+            self._render_legend(canvas)
+        if self._axis_on:
+            self._render_frame(canvas)
+        title, size = self._title
+        if title:
+            draw_text(canvas, title, (x0 + x1) / 2, y0 - 1 - 6 * _PT, size=size, ha="center",
+                      va="bottom")
+
+    def _render_frame(self, canvas: NDArray[np.uint8]) -> None:
+        x0, y0, x1, y1 = self.box
+        k = (0, 0, 0)
+        canvas[y0 - 1, x0 - 1:x1 + 1] = k
+        canvas[y1, x0 - 1:x1 + 1] = k
+        canvas[y0 - 1:y1 + 1, x0 - 1] = k
+        canvas[y0 - 1:y1 + 1, x1] = k
+        tick = round(3.5 * _PT)
+        pad = 3.5 * _PT
+        fx, fy = self._mapper()
+        bottom = float(y1 + 1 + tick + pad)
+        # x axis
+        xlo, xhi = sorted(self.get_xlim())
+        xt = self._ticks["x"]
+        if xt is None:
+            xt = _auto_ticks(xlo, xhi, x1 - x0, 3.0)
+        xl = self._ticklabels["x"]
+        offset = ""
+        if xl is None:
+            xl, offset = _tick_labels(xt, self._scilimits)
+        label_bottom = float(y1 + 1 + tick)
+        for t, lab in zip(xt, xl):
+            p = x0 + float(fx(t))
+            if not (x0 - 1.5 <= p <= x1 + 0.5):
+                continue
+            c = round(min(max(p, x0), x1 - 1))
+            canvas[y1 + 1:y1 + 1 + tick, c] = k
+            box = draw_text(canvas, lab, p, bottom, size=10.0, ha="center", va="top")
+            label_bottom = max(label_bottom, float(box[3]))
+        if offset:
+            draw_text(canvas, offset, x1, label_bottom + 2, size=10.0, ha="right", va="top")
+        if self._labels["x"]:
+            draw_text(canvas, self._labels["x"], (x0 + x1) / 2, label_bottom + 4 * _PT,
+                      size=10.0, ha="center", va="top")
+        # y axis
+        ylo, yhi = sorted(self.get_ylim())
+        yt = self._ticks["y"]
+        if yt is None:
+            yt = _auto_ticks(ylo, yhi, y1 - y0, 2.0)
+        yl = self._ticklabels["y"]
+        yoffset = ""
+        if yl is None:
+            yl, yoffset = _tick_labels(yt, self._scilimits)
+        right = float(x0 - 1 - tick - pad)
+        label_left = float(x0 - 1 - tick)
+        for t, lab in zip(yt, yl):
+            p = y0 + float(fy(t))
+            if not (y0 - 1.5 <= p <= y1 + 0.5):
+                continue
+            r = round(min(max(p, y0), y1 - 1))
+            canvas[r, x0 - 1 - tick:x0 - 1] = k
+            box = draw_text(canvas, lab, right, p, size=10.0, ha="right", va="center")
+            label_left = min(label_left, float(box[0]))
+        if yoffset:
+            draw_text(canvas, yoffset, x0 - 1, y0 - 3, size=10.0, ha="left", va="bottom")
+        if self._labels["y"]:
+            draw_text(canvas, self._labels["y"], label_left - 4 * _PT, (y0 + y1) / 2, size=10.0,
+                      ha="right", va="center", rotation=90)
+
+    def _render_legend(self, canvas: NDArray[np.uint8]) -> None:
+        assert self._legend is not None
+        size = self._legend["size"]
+        px = _px(size)
+        rows = [(lab, a) for lab, a in self._handles]
+        masks = [text_mask(lab, size) for lab, _ in rows]
+        handle = 2 * px
+        gap = int(0.8 * px)
+        pad = int(0.4 * px)
+        step = round(1.25 * px)
+        w = handle + gap + max(m.shape[1] for m in masks) + 2 * pad
+        h = step * len(rows) + 2 * pad
+        x0, y0, x1, y1 = self.box
+        loc = self._legend["loc"]
+        if loc == "best":
+            loc = self._best_corner(w, h)
+        margin = int(0.5 * px)
+        lx = x0 + margin if "left" in loc else x1 - margin - w
+        ly = y0 + margin if "upper" in loc else y1 - margin - h
+        bg = np.full((h, w), 255, dtype=np.uint8)
+        _blend(canvas, bg, lx, ly, (255, 255, 255), 0.8)
+        edge = np.asarray((204, 204, 204), dtype=np.uint8)
+        cl = canvas[max(ly, 0):ly + h, max(lx, 0):lx + w]
+        cl[0, :] = edge
+        cl[-1, :] = edge
+        cl[:, 0] = edge
+        cl[:, -1] = edge
+        for k, ((_, a), m) in enumerate(zip(rows, masks)):
+            cy = ly + pad + k * step + step / 2
+            hx0, hx1 = lx + pad, lx + pad + handle
+            if "lw" in a:
+                draw_polyline(canvas, np.array([[hx0, cy], [hx1, cy]]), a["color"], a["lw"],
+                              a.get("ls", "-"))
+            else:
+                fill_polygon(canvas, np.array([[hx0, cy - px / 3], [hx1, cy - px / 3],
+                                               [hx1, cy + px / 3], [hx0, cy + px / 3]]),
+                             a["color"], max(float(a.get("alpha", 1.0)), 0.3))
+            _blend(canvas, m, hx1 + gap, round(cy - m.shape[0] / 2), (0, 0, 0))
+
+    def _best_corner(self, w: int, h: int) -> str:
+        """The upper corner whose box covers the fewest drawn line points."""
+        fx, fy = self._mapper()
+        x0, y0, x1, y1 = self.box
+        W, _H = x1 - x0, y1 - y0
+        score = {"upper right": 0, "upper left": 0}
+        for op in self._ops:
+            if op.kind not in ("line", "fill"):
+                continue
+            xs, ys = fx(op.args["x"]), fy(op.args["y"])
+            score["upper left"] += int(np.sum((xs < w + 10) & (ys < h + 10)))
+            score["upper right"] += int(np.sum((xs > W - w - 10) & (ys < h + 10)))
+        return min(("upper right", "upper left"), key=lambda k: score[k])
+
+
+class RasterFigure:
+    """A figure ``width`` x ``height`` inches at 100 dpi, rendered by :meth:`to_png`."""
+
+    def __init__(self, width: float, height: float) -> None:
+        self.width_px = round(width * DPI)
+        self.height_px = round(height * DPI)
+        self.axes: list[RasterAxes] = []
+        self._suptitle: tuple[str, float] | None = None
+        self._texts: list[dict[str, Any]] = []
+
+    def subplots(self, nrows: int = 1, ncols: int = 1,
+                 adjust: Mapping[str, float] | None = None) -> list[RasterAxes]:
+        """``ncols`` axes in one row, placed like matplotlib's ``subplots_adjust``."""
+        if nrows != 1:
+            raise ValueError("RasterFigure.subplots: only one row of axes is supported")
+        a = {"left": 0.125, "right": 0.9, "bottom": 0.11, "top": 0.88, "wspace": 0.2}
+        a.update(adjust or {})
+        W, H = self.width_px, self.height_px
+        w = (a["right"] - a["left"]) * W / (ncols + a["wspace"] * (ncols - 1))
+        gap = a["wspace"] * w
+        y0 = round((1 - a["top"]) * H)
+        y1 = round((1 - a["bottom"]) * H)
+        self.axes = []
+        for k in range(ncols):
+            x0 = round(a["left"] * W + k * (w + gap))
+            self.axes.append(RasterAxes(self, (x0, y0, round(x0 + w), y1)))
+        return list(self.axes)
+
+    def suptitle(self, text: str, fontsize: float = 12.0, **_: Any) -> None:
+        self._suptitle = (str(text), float(fontsize))
+
+    def text(self, x: float, y: float, s: str, ha: str = "left", va: str = "baseline",
+             fontsize: float = 10.0, color: Any = "black", **_: Any) -> None:
+        """Text at figure coordinates (0–1, y up)."""
+        self._texts.append({"x": x, "y": y, "s": s, "ha": ha, "va": va, "size": fontsize,
+                            "color": color})
+
+    def to_array(self) -> NDArray[np.uint8]:
+        canvas = np.full((self.height_px, self.width_px, 3), 255, dtype=np.uint8)
+        for ax in self.axes:
+            ax._render(canvas)
+        if self._suptitle and self._suptitle[0]:
+            draw_text(canvas, self._suptitle[0], self.width_px / 2, 0.02 * self.height_px,
+                      size=self._suptitle[1], ha="center", va="top")
+        for t in self._texts:
+            draw_text(canvas, t["s"], t["x"] * self.width_px, (1 - t["y"]) * self.height_px,
+                      size=t["size"], color=t["color"], ha=t["ha"], va=t["va"])
+        return canvas
+
+    def to_png(self) -> bytes:
+        """The figure as PNG bytes."""
+        return encode_png(self.to_array())
+
+
+def encode_png(rgb: NDArray[np.uint8], level: int = 1) -> bytes:
+    """An RGB array as a PNG (8-bit truecolour, no row filter, zlib ``level``).
+
+    Why our own: libpng's adaptive row filters take twice the time of the
+    compression itself on these flat-colour plots and make the files larger.
+    """
+    import struct
+    import zlib
+
+    h, w = rgb.shape[:2]
+    raw = np.empty((h, w * 3 + 1), dtype=np.uint8)
+    raw[:, 0] = 0  # filter type None for every row
+    raw[:, 1:] = np.ascontiguousarray(rgb[..., :3]).reshape(h, w * 3)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
+            + chunk(b"IEND", b""))
+
+
+def raster_figure(
+    width: float, height: float, ncols: int = 1, adjust: Mapping[str, float] | None = None
+) -> tuple[RasterFigure, list[RasterAxes]]:
+    """A :class:`RasterFigure` of ``width`` x ``height`` inches with ``ncols`` axes in a row.
+
+    ``adjust`` are matplotlib's ``subplots_adjust`` fractions. Hand the
+    figure to ``AssayResult.add_figure`` like a matplotlib one.
+    """
+    fig = RasterFigure(width, height)
+    return fig, fig.subplots(1, ncols, adjust)

@@ -97,11 +97,11 @@ def _line_mask(text: str, px: int, bold: bool) -> NDArray[np.uint8]:
 
 @lru_cache(maxsize=4096)
 def text_mask(text: str, size_pt: float, rotation: int = 0, bold: bool = False,
-              align: str = "left") -> NDArray[np.uint8]:
+              align: str = "left", linespacing: float = 1.2) -> NDArray[np.uint8]:
     """``text`` (lines split at newlines) as an alpha mask; ``rotation`` 0 or 90 degrees."""
     px = _px(size_pt)
     lines = [_line_mask(t, px, bold) for t in text.split("\n")]
-    step = round(1.2 * px)
+    step = max(1, round(linespacing * px))
     width = max(m.shape[1] for m in lines)
     height = step * (len(lines) - 1) + lines[-1].shape[0]
     out = np.zeros((height, width), dtype=np.uint8)
@@ -140,17 +140,24 @@ def _anchor(w: int, h: int, x: float, y: float, ha: str, va: str) -> tuple[int, 
 
 def draw_text(canvas: NDArray[np.uint8], text: str, x: float, y: float, *, size: float = 10.0,
               color: Any = "black", ha: str = "left", va: str = "baseline", rotation: int = 0,
-              bold: bool = False, box: Mapping[str, Any] | None = None
+              bold: bool = False, box: Mapping[str, Any] | None = None,
+              linespacing: float = 1.2, log: list[tuple[str, int]] | None = None,
               ) -> tuple[int, int, int, int]:
-    """Draw ``text`` anchored at pixel (x, y); return its box (x0, y0, x1, y1)."""
-    if not text:
+    """Draw ``text`` anchored at pixel (x, y); return its box (x0, y0, x1, y1).
+
+    ``log`` collects (text, font size in px) of what was drawn, for tests of
+    readability (every text >= 10 px at native size).
+    """
+    if not text or not text.strip():
         return (int(x), int(y), int(x), int(y))
-    mask = text_mask(text, float(size), 90 if rotation == 90 else 0, bold, ha)
+    if log is not None:
+        log.append((text, _px(size)))
+    mask = text_mask(text, float(size), 90 if rotation == 90 else 0, bold, ha, float(linespacing))
     h, w = mask.shape
     left, top = _anchor(w, h, x, y, ha, va)
     if box is not None:
-        pad = round(0.3 * _px(size))
-        fc = box.get("facecolor", "white")
+        pad = round(float(box.get("pad", 0.3)) * _px(size))
+        fc = box.get("facecolor", box.get("fc", "white"))
         if fc not in (None, "none"):
             bm = np.full((h + 2 * pad, w + 2 * pad), 255, dtype=np.uint8)
             _blend(canvas, bm, left - pad, top - pad, _rgb(fc), float(box.get("alpha", 1.0)))
@@ -262,13 +269,14 @@ def fill_polygon(canvas: NDArray[np.uint8], points: Any, color: Any, alpha: floa
 
 
 # -- ticks -----------------------------------------------------------------------------------
-def _auto_ticks(lo: float, hi: float, length_px: int, per_tick: float) -> list[float]:
+def _auto_ticks(lo: float, hi: float, length_px: int, per_tick: float,
+                most: int | None = None) -> list[float]:
     """matplotlib's AutoLocator: at most one tick per ``per_tick`` label sizes of axis."""
     from matplotlib.ticker import MaxNLocator
 
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return []
-    nbins = max(1, min(9, int(length_px / _PT / (10.0 * per_tick))))
+    nbins = max(1, min(most or 9, int(length_px / _PT / (10.0 * per_tick))))
     ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
     eps = 1e-9 * (hi - lo)
     return [float(t) for t in ticks if lo - eps <= t <= hi + eps]
@@ -310,9 +318,10 @@ class _Op:
 class RasterAxes:
     """One plot box of a :class:`RasterFigure`; a matplotlib-like subset (see the module)."""
 
-    def __init__(self, fig: RasterFigure, box: tuple[int, int, int, int]) -> None:
+    def __init__(self, fig: RasterFigure, place: tuple[Any, ...]) -> None:
         self.figure = fig
-        self.box = box  # x0, y0, x1, y1 in figure pixels, y down; the frame lies outside it
+        #: ("rect", l, b, w, h) in figure fractions, or ("grid", nrows, ncols, index)
+        self._place = place
         self.transAxes = _Transform()
         self.transData = None
         self._ops: list[_Op] = []
@@ -331,7 +340,15 @@ class RasterAxes:
         self._axis_on = True
         self._cycle = 0
         self._fill_cycle = 0
+        self._ticksize = 10.0
+        self._labelsize = 10.0
+        self._nbins: int | None = None
         self.legend_ = None
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """x0, y0, x1, y1 in figure pixels, y down; the frame lies just outside it."""
+        return self.figure._box(self._place)
 
     # data extent -------------------------------------------------------------------------
     def _extend(self, xs: Any, ys: Any) -> None:
@@ -382,11 +399,15 @@ class RasterAxes:
     def set_yticklabels(self, labels: Sequence[str], **_: Any) -> None:
         self._ticklabels["y"] = [str(s) for s in labels]
 
-    def set_xlabel(self, text: str, **_: Any) -> None:
+    def set_xlabel(self, text: str, fontsize: float | None = None, **_: Any) -> None:
         self._labels["x"] = str(text)
+        if fontsize is not None:
+            self._labelsize = float(fontsize)
 
-    def set_ylabel(self, text: str, **_: Any) -> None:
+    def set_ylabel(self, text: str, fontsize: float | None = None, **_: Any) -> None:
         self._labels["y"] = str(text)
+        if fontsize is not None:
+            self._labelsize = float(fontsize)
 
     def set_title(self, text: str, fontsize: float = 12.0, **_: Any) -> None:
         self._title = (str(text), float(fontsize))
@@ -398,6 +419,25 @@ class RasterAxes:
 
     def set_axis_off(self) -> None:
         self._axis_on = False
+
+    def tick_params(self, labelsize: float | None = None, **_: Any) -> None:
+        if labelsize is not None:
+            self._ticksize = float(labelsize)
+
+    def locator_params(self, nbins: int | None = None, **_: Any) -> None:
+        self._nbins = None if nbins is None else int(nbins)
+
+    def add_patch(self, patch: Any) -> None:
+        """A matplotlib ``Rectangle`` (outline and/or fill), drawn in data coordinates."""
+        x, y = patch.get_xy()
+        w, h = patch.get_width(), patch.get_height()
+        fc = patch.get_facecolor()
+        ec = patch.get_edgecolor()
+        self._extend([x, x + w], [y, y + h])
+        self._add(1, "rect", x=float(x), y=float(y), w=float(w), h=float(h),
+                  fc=tuple(float(c) for c in fc) if patch.get_fill() else None,
+                  ec=tuple(float(c) for c in ec), lw=float(patch.get_linewidth()),
+                  ls=str(patch.get_linestyle()))
 
     # artists -----------------------------------------------------------------------------
     def _color(self, color: Any) -> Any:
@@ -480,9 +520,11 @@ class RasterAxes:
              bbox: Mapping[str, Any] | None = None, rotation: float = 0, **kw: Any) -> None:
         ha = str(kw.get("horizontalalignment", ha))
         va = str(kw.get("verticalalignment", va))
+        weight = kw.get("fontweight", kw.get("weight"))
         self._add(3, "text", x=float(x), y=float(y), s=str(s), axes=transform is self.transAxes,
                   ha=ha, va=va, size=float(fontsize), color=color, bbox=bbox,
-                  rotation=int(rotation), bold=kw.get("fontweight") == "bold")
+                  rotation=int(rotation), bold=weight == "bold",
+                  linespacing=float(kw.get("linespacing", 1.2)))
 
     def get_legend_handles_labels(self) -> tuple[list[dict[str, Any]], list[str]]:
         return [a for _, a in self._handles], [lab for lab, _ in self._handles]
@@ -530,11 +572,15 @@ class RasterAxes:
             return
         data = np.ma.getdata(arr)
         mask: NDArray[np.bool_] = np.asarray(np.ma.getmaskarray(arr), dtype=bool)
-        if data.ndim == 3:  # RGB(A) already
-            rgb = np.asarray(data[..., :3], dtype=np.float64)
-            rgb8 = np.asarray(np.clip(rgb * 255 if rgb.max() <= 1.0 else rgb, 0, 255),
-                              dtype=np.uint8)
+        alpha: NDArray[np.float64] | None = None
+        if data.ndim == 3:  # RGB(A) already, floats 0-1 or uint8
+            scale = 255.0 if data.dtype.kind == "f" else 1.0
+            rgb = np.asarray(data[..., :3], dtype=np.float64) * scale
+            rgb8 = np.asarray(np.clip(rgb, 0, 255), dtype=np.uint8)
             bad: NDArray[np.bool_] = mask if mask.ndim == 2 else np.asarray(mask.any(axis=-1))
+            if data.shape[2] == 4:
+                alpha = np.asarray(data[..., 3], dtype=np.float64) * (scale / 255.0)
+                bad = np.asarray(bad | (alpha <= 0))
         else:
             v = np.asarray(data, dtype=np.float64)
             norm = op.args["norm"]
@@ -546,6 +592,11 @@ class RasterAxes:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = (np.log(np.where(v > 0, v, lo)) - math.log(lo)) / (
                         (math.log(hi) - math.log(lo)) or 1.0)
+            elif norm is not None:  # any matplotlib norm (PowerNorm, ...): 0-1 out
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    x = np.ma.filled(np.ma.asarray(norm(np.ma.masked_array(v, bad)),
+                                                   dtype=np.float64), np.nan)
+                bad = np.asarray(bad | ~np.isfinite(x))
             else:
                 good = v[~bad]
                 lo = op.args["vmin"] if op.args["vmin"] is not None else (
@@ -580,7 +631,11 @@ class RasterAxes:
             return
         block = rgb8[ri[:, None], ci[None, :]]
         keep = ~bad[ri[:, None], ci[None, :]] & okr[:, None] & okc[None, :]
-        area[keep] = block[keep]
+        if alpha is None:
+            area[keep] = block[keep]
+            return
+        a = alpha[ri[:, None], ci[None, :]][keep][:, None]
+        area[keep] = np.asarray(area[keep] * (1 - a) + block[keep] * a + 0.5, dtype=np.uint8)
 
     def _render(self, canvas: NDArray[np.uint8]) -> None:
         x0, y0, x1, y1 = self.box
@@ -597,6 +652,15 @@ class RasterAxes:
             elif k == "fill":
                 fill_polygon(area, np.column_stack([fx(a["x"]), fy(a["y"])]), a["color"],
                              a["alpha"])
+            elif k == "rect":
+                xs = fx([a["x"], a["x"] + a["w"]])
+                ys = fy([a["y"], a["y"] + a["h"]])
+                corners = np.array([[xs[0], ys[0]], [xs[1], ys[0]], [xs[1], ys[1]],
+                                    [xs[0], ys[1]], [xs[0], ys[0]]])
+                if a["fc"] is not None and a["fc"][3] > 0:
+                    fill_polygon(area, corners[:4], a["fc"][:3], a["fc"][3])
+                if a["ec"][3] > 0 and a["lw"] > 0:
+                    draw_polyline(area, corners, a["ec"][:3], a["lw"], a["ls"], a["ec"][3])
             elif k == "vline":
                 p = float(fx(a["v"]))
                 draw_polyline(area, np.array([[p, 0.0], [p, H]]), a["color"], a["lw"], a["ls"])
@@ -613,17 +677,17 @@ class RasterAxes:
                 px, py = x0 + a["x"] * W, y0 + (1.0 - a["y"]) * H
             else:
                 px, py = x0 + float(fx(a["x"])), y0 + float(fy(a["y"]))
-            draw_text(canvas, a["s"], px, py, size=a["size"], color=a["color"], ha=a["ha"],
-                      va=a["va"], rotation=90 if a["rotation"] == 90 else 0, bold=a["bold"],
-                      box=a["bbox"])
+            self.figure._text(canvas, a["s"], px, py, size=a["size"], color=a["color"],
+                              ha=a["ha"], va=a["va"], rotation=90 if a["rotation"] == 90 else 0,
+                              bold=a["bold"], box=a["bbox"], linespacing=a["linespacing"])
         if self._legend is not None and self._handles:
             self._render_legend(canvas)
         if self._axis_on:
             self._render_frame(canvas)
         title, size = self._title
         if title:
-            draw_text(canvas, title, (x0 + x1) / 2, y0 - 1 - 6 * _PT, size=size, ha="center",
-                      va="bottom")
+            self.figure._text(canvas, title, (x0 + x1) / 2, y0 - 1 - 6 * _PT, size=size,
+                              ha="center", va="bottom")
 
     def _render_frame(self, canvas: NDArray[np.uint8]) -> None:
         x0, y0, x1, y1 = self.box
@@ -634,13 +698,14 @@ class RasterAxes:
         canvas[y0 - 1:y1 + 1, x1] = k
         tick = round(3.5 * _PT)
         pad = 3.5 * _PT
+        ts = self._ticksize
         fx, fy = self._mapper()
         bottom = float(y1 + 1 + tick + pad)
         # x axis
         xlo, xhi = sorted(self.get_xlim())
         xt = self._ticks["x"]
         if xt is None:
-            xt = _auto_ticks(xlo, xhi, x1 - x0, 3.0)
+            xt = _auto_ticks(xlo, xhi, x1 - x0, 3.0 * ts / 10.0, self._nbins)
         xl = self._ticklabels["x"]
         offset = ""
         if xl is None:
@@ -652,18 +717,18 @@ class RasterAxes:
                 continue
             c = round(min(max(p, x0), x1 - 1))
             canvas[y1 + 1:y1 + 1 + tick, c] = k
-            box = draw_text(canvas, lab, p, bottom, size=10.0, ha="center", va="top")
+            box = self.figure._text(canvas, lab, p, bottom, size=ts, ha="center", va="top")
             label_bottom = max(label_bottom, float(box[3]))
         if offset:
-            draw_text(canvas, offset, x1, label_bottom + 2, size=10.0, ha="right", va="top")
+            self.figure._text(canvas, offset, x1, label_bottom + 2, size=ts, ha="right", va="top")
         if self._labels["x"]:
-            draw_text(canvas, self._labels["x"], (x0 + x1) / 2, label_bottom + 4 * _PT,
-                      size=10.0, ha="center", va="top")
+            self.figure._text(canvas, self._labels["x"], (x0 + x1) / 2, label_bottom + 4 * _PT,
+                              size=self._labelsize, ha="center", va="top")
         # y axis
         ylo, yhi = sorted(self.get_ylim())
         yt = self._ticks["y"]
         if yt is None:
-            yt = _auto_ticks(ylo, yhi, y1 - y0, 2.0)
+            yt = _auto_ticks(ylo, yhi, y1 - y0, 2.0 * ts / 10.0, self._nbins)
         yl = self._ticklabels["y"]
         yoffset = ""
         if yl is None:
@@ -676,13 +741,13 @@ class RasterAxes:
                 continue
             r = round(min(max(p, y0), y1 - 1))
             canvas[r, x0 - 1 - tick:x0 - 1] = k
-            box = draw_text(canvas, lab, right, p, size=10.0, ha="right", va="center")
+            box = self.figure._text(canvas, lab, right, p, size=ts, ha="right", va="center")
             label_left = min(label_left, float(box[0]))
         if yoffset:
-            draw_text(canvas, yoffset, x0 - 1, y0 - 3, size=10.0, ha="left", va="bottom")
+            self.figure._text(canvas, yoffset, x0 - 1, y0 - 3, size=ts, ha="left", va="bottom")
         if self._labels["y"]:
-            draw_text(canvas, self._labels["y"], label_left - 4 * _PT, (y0 + y1) / 2, size=10.0,
-                      ha="right", va="center", rotation=90)
+            self.figure._text(canvas, self._labels["y"], label_left - 4 * _PT, (y0 + y1) / 2,
+                              size=self._labelsize, ha="right", va="center", rotation=90)
 
     def _render_legend(self, canvas: NDArray[np.uint8]) -> None:
         assert self._legend is not None
@@ -690,6 +755,7 @@ class RasterAxes:
         px = _px(size)
         rows = [(lab, a) for lab, a in self._handles]
         masks = [text_mask(lab, size) for lab, _ in rows]
+        self.figure.text_log.extend((lab, px) for lab, _ in rows)
         handle = 2 * px
         gap = int(0.8 * px)
         pad = int(0.4 * px)
@@ -745,29 +811,61 @@ class RasterFigure:
         self.width_px = round(width * DPI)
         self.height_px = round(height * DPI)
         self.axes: list[RasterAxes] = []
-        self._suptitle: tuple[str, float] | None = None
+        self._adjust = {"left": 0.125, "right": 0.9, "bottom": 0.11, "top": 0.88,
+                        "wspace": 0.2, "hspace": 0.2}
+        self._suptitle: dict[str, Any] | None = None
         self._texts: list[dict[str, Any]] = []
+        #: (text, font size in px) of every text drawn by the last render
+        self.text_log: list[tuple[str, int]] = []
+
+    def subplots_adjust(self, **kw: float) -> None:
+        """Grid margins and gaps as figure fractions, as in matplotlib; may come last."""
+        self._adjust.update({k: float(v) for k, v in kw.items() if v is not None})
 
     def subplots(self, nrows: int = 1, ncols: int = 1,
                  adjust: Mapping[str, float] | None = None) -> list[RasterAxes]:
-        """``ncols`` axes in one row, placed like matplotlib's ``subplots_adjust``."""
-        if nrows != 1:
-            raise ValueError("RasterFigure.subplots: only one row of axes is supported")
-        a = {"left": 0.125, "right": 0.9, "bottom": 0.11, "top": 0.88, "wspace": 0.2}
-        a.update(adjust or {})
-        W, H = self.width_px, self.height_px
-        w = (a["right"] - a["left"]) * W / (ncols + a["wspace"] * (ncols - 1))
-        gap = a["wspace"] * w
-        y0 = round((1 - a["top"]) * H)
-        y1 = round((1 - a["bottom"]) * H)
-        self.axes = []
-        for k in range(ncols):
-            x0 = round(a["left"] * W + k * (w + gap))
-            self.axes.append(RasterAxes(self, (x0, y0, round(x0 + w), y1)))
+        """``nrows`` x ``ncols`` axes (row by row), placed like ``subplots_adjust``."""
+        self.subplots_adjust(**dict(adjust or {}))
+        self.axes = [RasterAxes(self, ("grid", nrows, ncols, k))
+                     for k in range(nrows * ncols)]
         return list(self.axes)
 
-    def suptitle(self, text: str, fontsize: float = 12.0, **_: Any) -> None:
-        self._suptitle = (str(text), float(fontsize))
+    def add_subplot(self, nrows: int = 1, ncols: int = 1, index: int = 1) -> RasterAxes:
+        """Axes number ``index`` (from 1) of an ``nrows`` x ``ncols`` grid."""
+        if isinstance(nrows, int) and nrows > 100 and ncols == 1 and index == 1:
+            nrows, ncols, index = nrows // 100, (nrows // 10) % 10, nrows % 10  # 111
+        ax = RasterAxes(self, ("grid", nrows, ncols, index - 1))
+        self.axes.append(ax)
+        return ax
+
+    def add_axes(self, rect: Sequence[float]) -> RasterAxes:
+        """Axes at (left, bottom, width, height) in figure fractions."""
+        ax = RasterAxes(self, ("rect", *(float(v) for v in rect)))
+        self.axes.append(ax)
+        return ax
+
+    def _box(self, place: tuple[Any, ...]) -> tuple[int, int, int, int]:
+        W, H = self.width_px, self.height_px
+        if place[0] == "rect":
+            _, left, b, w, h = place
+            return (round(left * W), round((1 - b - h) * H), round((left + w) * W),
+                    round((1 - b) * H))
+        _, nrows, ncols, k = place
+        a = self._adjust
+        w = (a["right"] - a["left"]) * W / (ncols + a["wspace"] * (ncols - 1))
+        h = (a["top"] - a["bottom"]) * H / (nrows + a["hspace"] * (nrows - 1))
+        r, c = divmod(k, ncols)
+        x0 = a["left"] * W + c * w * (1 + a["wspace"])
+        y0 = (1 - a["top"]) * H + r * h * (1 + a["hspace"])
+        return round(x0), round(y0), round(x0 + w), round(y0 + h)
+
+    def suptitle(self, text: str, fontsize: float = 12.0, color: Any = "black",
+                 y: float = 0.98, **_: Any) -> None:
+        self._suptitle = {"s": str(text), "size": float(fontsize), "color": color,
+                          "y": float(y)}
+
+    def get_suptitle(self) -> str:
+        return "" if self._suptitle is None else str(self._suptitle["s"])
 
     def text(self, x: float, y: float, s: str, ha: str = "left", va: str = "baseline",
              fontsize: float = 10.0, color: Any = "black", **_: Any) -> None:
@@ -775,16 +873,23 @@ class RasterFigure:
         self._texts.append({"x": x, "y": y, "s": s, "ha": ha, "va": va, "size": fontsize,
                             "color": color})
 
+    def _text(self, canvas: NDArray[np.uint8], text: str, x: float, y: float,
+              **kw: Any) -> tuple[int, int, int, int]:
+        return draw_text(canvas, text, x, y, log=self.text_log, **kw)
+
     def to_array(self) -> NDArray[np.uint8]:
+        """The figure as an RGB array (height x width x 3, uint8)."""
+        self.text_log = []
         canvas = np.full((self.height_px, self.width_px, 3), 255, dtype=np.uint8)
         for ax in self.axes:
             ax._render(canvas)
-        if self._suptitle and self._suptitle[0]:
-            draw_text(canvas, self._suptitle[0], self.width_px / 2, 0.02 * self.height_px,
-                      size=self._suptitle[1], ha="center", va="top")
+        st = self._suptitle
+        if st and st["s"]:
+            self._text(canvas, st["s"], self.width_px / 2, (1 - st["y"]) * self.height_px,
+                       size=st["size"], color=st["color"], ha="center", va="top")
         for t in self._texts:
-            draw_text(canvas, t["s"], t["x"] * self.width_px, (1 - t["y"]) * self.height_px,
-                      size=t["size"], color=t["color"], ha=t["ha"], va=t["va"])
+            self._text(canvas, t["s"], t["x"] * self.width_px, (1 - t["y"]) * self.height_px,
+                       size=t["size"], color=t["color"], ha=t["ha"], va=t["va"])
         return canvas
 
     def to_png(self) -> bytes:

@@ -124,11 +124,29 @@ def _blend(canvas: NDArray[np.uint8], mask: NDArray[Any], x: int, y: int, color:
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
     if x0 >= x1 or y0 >= y1:
         return
-    a = mask[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32) * (alpha / 255.0)
+    a = mask[y0 - y:y1 - y, x0 - x:x1 - x].astype(np.float32) * np.float32(alpha / 255.0)
     region = canvas[y0:y1, x0:x1].astype(np.float32)
     col = np.asarray(color, dtype=np.float32)
     canvas[y0:y1, x0:x1] = np.asarray(region + (col - region) * a[..., None] + 0.5,
                                       dtype=np.uint8)
+
+
+def fill_rect(canvas: NDArray[np.uint8], x0: float, y0: float, x1: float, y1: float,
+              color: Any, alpha: float = 1.0) -> None:
+    """An axis-aligned filled rectangle (pixel edges rounded), blended with ``alpha``."""
+    import cv2
+
+    H, W = canvas.shape[:2]
+    xa, xb = sorted((round(x0), round(x1)))
+    ya, yb = sorted((round(y0), round(y1)))
+    xa, ya, xb, yb = max(xa, 0), max(ya, 0), min(xb, W), min(yb, H)
+    if xa >= xb or ya >= yb:
+        return
+    region = canvas[ya:yb, xa:xb]
+    solid = np.empty_like(region)
+    solid[...] = _rgb(color) if not isinstance(color, tuple) or len(color) != 3 or max(
+        color) > 1 else tuple(round(c * 255) for c in color)
+    region[...] = cv2.addWeighted(solid, float(alpha), region, 1.0 - float(alpha), 0.0)
 
 
 def _anchor(w: int, h: int, x: float, y: float, ha: str, va: str) -> tuple[int, int]:
@@ -171,30 +189,33 @@ _DASHES = {"--": (3.7, 1.6), "dashed": (3.7, 1.6), ":": (1.0, 1.65), "dotted": (
 
 
 def _dashed(points: NDArray[np.float64], pattern: Sequence[float]) -> list[NDArray[np.float64]]:
-    """Split a polyline (pixels) into its dash segments (``pattern`` in pixels, on/off)."""
-    out: list[NDArray[np.float64]] = []
+    """Split a polyline (pixels) into its dash segments (``pattern`` in pixels, on/off).
+
+    Vectorised: a dotted rectangle round every gel band has hundreds of dashes.
+    """
     seg = np.diff(points, axis=0)
-    lengths = np.hypot(seg[:, 0], seg[:, 1])
-    total = float(lengths.sum())
-    if total <= 0:
-        return out
-    cum = np.concatenate([[0.0], np.cumsum(lengths)])
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))])
+    total = float(cum[-1])
     period = float(sum(pattern))
-    s = 0.0
-    k = 0
-    while s < total:
-        on = pattern[k % len(pattern)]
-        if k % 2 == 0:
-            e = min(s + on, total)
-            ts = np.concatenate([[s], cum[(cum > s) & (cum < e)], [e]])
-            xs = np.interp(ts, cum, points[:, 0])
-            ys = np.interp(ts, cum, points[:, 1])
-            out.append(np.column_stack([xs, ys]))
-        s += on
-        k += 1
-        if period <= 0:
-            break
-    return out
+    if total <= 0 or period <= 0:
+        return []
+    offs = np.concatenate([[0.0], np.cumsum(pattern)])[:-1]
+    on_off, on_len = offs[0::2], np.asarray(pattern[0::2], dtype=np.float64)
+    n = int(total // period) + 1
+    starts = (np.arange(n)[:, None] * period + on_off[None, :]).ravel()
+    ends = np.minimum(starts + np.tile(on_len, n), total)
+    keep = starts < total
+    starts, ends = starts[keep], ends[keep]
+    inner = cum[1:-1]
+    j = np.searchsorted(starts, inner, side="right") - 1
+    inside = (j >= 0) & (inner < ends[np.maximum(j, 0)])
+    ids = np.concatenate([np.arange(starts.size), j[inside], np.arange(starts.size)])
+    ts = np.concatenate([starts, inner[inside], ends])
+    order = np.lexsort((ts, ids))
+    ids, ts = ids[order], ts[order]
+    xy = np.column_stack([np.interp(ts, cum, points[:, 0]), np.interp(ts, cum, points[:, 1])])
+    cuts = np.flatnonzero(np.diff(ids)) + 1
+    return [p for p in np.split(xy, cuts) if len(p) >= 2]
 
 
 def _box(pts: NDArray[np.float64], shape: tuple[int, ...], margin: float
@@ -211,6 +232,15 @@ def _fixed(pts: NDArray[np.float64], dx: int = 0, dy: int = 0) -> NDArray[np.int
     """Points in OpenCV's fixed point (4 fractional bits), shifted by (dx, dy)."""
     q = np.round((pts - np.array([dx, dy], dtype=np.float64)) * 16)
     return np.asarray(q, dtype=np.int32).reshape(-1, 1, 2)
+
+
+def _fixed_parts(parts: list[NDArray[np.float64]], dx: int = 0, dy: int = 0
+                 ) -> list[NDArray[np.int32]]:
+    """:func:`_fixed` of many polylines at once (dashes: hundreds per rectangle)."""
+    if len(parts) == 1:
+        return [_fixed(parts[0], dx, dy)]
+    allp = _fixed(np.concatenate(parts), dx, dy)
+    return np.split(allp, np.cumsum([len(p) for p in parts])[:-1])
 
 
 def _clean(points: Any) -> NDArray[np.float64]:
@@ -241,14 +271,14 @@ def draw_polyline(canvas: NDArray[np.uint8], points: Any, color: Any, lw: float 
         return
     col = _rgb(color)
     if alpha >= 1.0:
-        cv2.polylines(canvas, [_fixed(p) for p in parts], False, col, thick, cv2.LINE_AA, 4)
+        cv2.polylines(canvas, _fixed_parts(parts), False, col, thick, cv2.LINE_AA, 4)
         return
     box = _box(np.concatenate(parts), canvas.shape, thick + 2)
     if box is None:
         return
     x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    cv2.polylines(mask, [_fixed(p, x0, y0) for p in parts], False, 255, thick, cv2.LINE_AA, 4)
+    cv2.polylines(mask, _fixed_parts(parts, x0, y0), False, 255, thick, cv2.LINE_AA, 4)
     _blend(canvas, mask, x0, y0, col, alpha)
 
 
@@ -549,6 +579,12 @@ class RasterAxes:
         return fx, fy
 
     def _render_image(self, area: NDArray[np.uint8], op: _Op) -> None:
+        """Resample the image to the plot's pixels first, then colour only those.
+
+        Why that order: a gel of 1500 x 1100 px shown at about its size costs
+        the colour mapping once per shown pixel, and a 160-bin density costs it
+        160 x 160 times plus an index gather.
+        """
         import cv2
 
         arr: np.ma.MaskedArray = op.args["img"]
@@ -561,81 +597,105 @@ class RasterAxes:
         cx = a + (np.arange(W) + 0.5) * (bx - a) / W
         cy = d - (np.arange(H) + 0.5) * (d - c) / H
         col = np.floor((cx - left) / (r - left) * w).astype(np.int64)
-        if op.args["origin"] == "lower":
-            row = np.floor((cy - b) / (t - b) * h).astype(np.int64)
-        else:
-            row = np.floor((t - cy) / (t - b) * h).astype(np.int64) if t != b else cy * 0
-            row = np.asarray(row, dtype=np.int64)
-        okc = (col >= 0) & (col < w)
-        okr = (row >= 0) & (row < h)
-        if not okc.any() or not okr.any():
+        lower = op.args["origin"] == "lower"
+        if t == b:
             return
+        frac = (cy - b) / (t - b) if lower else (t - cy) / (t - b)
+        row = np.floor(frac * h).astype(np.int64)
+        okc = np.flatnonzero((col >= 0) & (col < w))
+        okr = np.flatnonzero((row >= 0) & (row < h))
+        if not okc.size or not okr.size:
+            return
+        r0, r1, c0, c1 = int(okr[0]), int(okr[-1]) + 1, int(okc[0]), int(okc[-1]) + 1
         data = np.ma.getdata(arr)
-        mask: NDArray[np.bool_] = np.asarray(np.ma.getmaskarray(arr), dtype=bool)
-        alpha: NDArray[np.float64] | None = None
-        if data.ndim == 3:  # RGB(A) already, floats 0-1 or uint8
-            scale = 255.0 if data.dtype.kind == "f" else 1.0
-            rgb = np.asarray(data[..., :3], dtype=np.float64) * scale
-            rgb8 = np.asarray(np.clip(rgb, 0, 255), dtype=np.uint8)
-            bad: NDArray[np.bool_] = mask if mask.ndim == 2 else np.asarray(mask.any(axis=-1))
-            if data.shape[2] == 4:
-                alpha = np.asarray(data[..., 3], dtype=np.float64) * (scale / 255.0)
-                bad = np.asarray(bad | (alpha <= 0))
+        mask = np.asarray(np.ma.getmaskarray(arr), dtype=bool)
+        if mask.ndim == 3:
+            mask = np.asarray(mask.any(axis=-1))
+        if data.ndim == 2:
+            mask = np.asarray(mask | ~np.isfinite(data))
+        if op.args["interpolation"] != "nearest" and (h > H or w > W):
+            # downsampling: average the image over each shown pixel (matplotlib's
+            # 'antialiased'), at the size the whole image would have on screen
+            x_lo, x_hi = float(fx(left)), float(fx(r))
+            ys = fy([b, t])
+            y_top, y_bot = float(np.min(ys)), float(np.max(ys))
+            size = (max(1, round(abs(x_hi - x_lo))), max(1, round(y_bot - y_top)))
+            src = np.where(mask[..., None] if data.ndim == 3 else mask, 0, data)
+            src = np.ascontiguousarray(src if not lower else src[::-1], dtype=np.float32)
+            small = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+            mk = np.ascontiguousarray((mask if not lower else mask[::-1]).astype(np.uint8))
+            smallbad = cv2.resize(mk, size, interpolation=cv2.INTER_NEAREST).astype(bool)
+            rr = np.clip(np.arange(r0, r1) - round(y_top), 0, size[1] - 1)
+            cc = np.clip(np.arange(c0, c1) - round(min(x_lo, x_hi)), 0, size[0] - 1)
+            vals = small.take(rr, axis=0).take(cc, axis=1)
+            bad = smallbad.take(rr, axis=0).take(cc, axis=1)
         else:
-            v = np.asarray(data, dtype=np.float64)
-            norm = op.args["norm"]
-            bad = np.asarray(mask | ~np.isfinite(v))
-            if norm is not None and type(norm).__name__ == "LogNorm":
-                lo = float(norm.vmin) if norm.vmin is not None else float(np.nanmin(v[v > 0]))
-                hi = float(norm.vmax) if norm.vmax is not None else float(np.nanmax(v))
-                bad = np.asarray(bad | (v <= 0))
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    x = (np.log(np.where(v > 0, v, lo)) - math.log(lo)) / (
-                        (math.log(hi) - math.log(lo)) or 1.0)
-            elif norm is not None:  # any matplotlib norm (PowerNorm, ...): 0-1 out
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    x = np.ma.filled(np.ma.asarray(norm(np.ma.masked_array(v, bad)),
-                                                   dtype=np.float64), np.nan)
-                bad = np.asarray(bad | ~np.isfinite(x))
-            else:
-                good = v[~bad]
-                lo = op.args["vmin"] if op.args["vmin"] is not None else (
-                    float(good.min()) if good.size else 0.0)
-                hi = op.args["vmax"] if op.args["vmax"] is not None else (
-                    float(good.max()) if good.size else 1.0)
-                x = (v - lo) / ((hi - lo) or 1.0)
+            ri = np.clip(row[r0:r1], 0, h - 1)
+            ci = np.clip(col[c0:c1], 0, w - 1)
+            vals = data.take(ri, axis=0).take(ci, axis=1)
+            bad = mask.take(ri, axis=0).take(ci, axis=1)
+        alpha: NDArray[np.float64] | None = None
+        if vals.ndim == 3:  # RGB(A) already, floats 0-1 or uint8
+            scale = 255.0 if data.dtype.kind == "f" else 1.0
+            rgb8 = np.asarray(np.clip(np.asarray(vals[..., :3], np.float64) * scale, 0, 255),
+                              dtype=np.uint8)
+            if vals.shape[2] == 4:
+                alpha = np.asarray(vals[..., 3], dtype=np.float64) * (scale / 255.0)
+                bad = bad | (alpha <= 0)
+        else:
+            x, bad = self._normalise(np.asarray(vals, dtype=np.float64), bad, op, data, mask)
             idx = np.clip(np.nan_to_num(x * 256.0, nan=0.0), 0, 255).astype(np.intp)
             rgb8 = _lut(str(op.args["cmap"]))[idx]
-        interp = op.args["interpolation"]
-        ci, ri = np.clip(col, 0, w - 1), np.clip(row, 0, h - 1)
-        if interp != "nearest" and (h > H or w > W):
-            # downsampling: average the image over each pixel (what 'antialiased' does)
-            cols = np.flatnonzero(okc)
-            rows = np.flatnonzero(okr)
-            x_lo, x_hi = fx(left), fx(r)
-            y_top = float(np.min(fy([b, t])))
-            y_bot = float(np.max(fy([b, t])))
-            sub = rgb8 if op.args["origin"] != "lower" else rgb8[::-1]
-            size = (max(1, round(x_hi - x_lo)), max(1, round(y_bot - y_top)))
-            small = cv2.resize(np.ascontiguousarray(sub), size, interpolation=cv2.INTER_AREA)
-            badm = bad if op.args["origin"] != "lower" else bad[::-1]
-            smallbad = cv2.resize(np.ascontiguousarray(badm.astype(np.uint8)), size,
-                                  interpolation=cv2.INTER_NEAREST).astype(bool)
-            xo, yo = round(x_lo), round(y_top)
-            cc = np.clip(cols - xo, 0, size[0] - 1)
-            rr = np.clip(rows - yo, 0, size[1] - 1)
-            block = small[rr[:, None], cc[None, :]]
-            keep = ~smallbad[rr[:, None], cc[None, :]]
-            target = area[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-            target[keep] = block[keep]
-            return
-        block = rgb8[ri[:, None], ci[None, :]]
-        keep = ~bad[ri[:, None], ci[None, :]] & okr[:, None] & okc[None, :]
+        target = area[r0:r1, c0:c1]
+        keep = ~bad
         if alpha is None:
-            area[keep] = block[keep]
+            if keep.all():
+                target[...] = rgb8
+            else:
+                target[keep] = rgb8[keep]
             return
-        a = alpha[ri[:, None], ci[None, :]][keep][:, None]
-        area[keep] = np.asarray(area[keep] * (1 - a) + block[keep] * a + 0.5, dtype=np.uint8)
+        al = alpha[keep][:, None]
+        target[keep] = np.asarray(target[keep] * (1 - al) + rgb8[keep] * al + 0.5, dtype=np.uint8)
+
+    @staticmethod
+    def _normalise(v: NDArray[np.float64], bad: NDArray[np.bool_], op: _Op,
+                   data: NDArray[Any], mask: NDArray[np.bool_]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """Shown values to 0–1 as the image's norm does (limits from the whole image)."""
+        norm = op.args["norm"]
+        kind = type(norm).__name__ if norm is not None else ""
+
+        def limits() -> tuple[float, float]:
+            lo = getattr(norm, "vmin", None) if norm is not None else op.args["vmin"]
+            hi = getattr(norm, "vmax", None) if norm is not None else op.args["vmax"]
+            if lo is None or hi is None:
+                good = np.asarray(data, dtype=np.float64)[~mask]
+                if kind == "LogNorm":
+                    good = good[good > 0]
+                lo = float(good.min()) if lo is None and good.size else (lo or 0.0)
+                hi = float(good.max()) if hi is None and good.size else (hi or 1.0)
+            return float(lo), float(hi)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if kind == "LogNorm":
+                lo, hi = limits()
+                bad = bad | ~(v > 0)
+                x = (np.log(np.where(v > 0, v, lo)) - math.log(lo)) / (
+                    (math.log(hi) - math.log(lo)) or 1.0)
+            elif kind == "PowerNorm":  # matplotlib: negatives to 0, then ** gamma
+                lo, hi = limits()
+                g = float(norm.gamma)
+                base = np.maximum(v.astype(np.float32) - np.float32(lo), 0) / np.float32(
+                    (hi - lo) or 1.0)
+                x = np.sqrt(base) if g == 0.5 else np.power(base, np.float32(g))
+            elif norm is not None and kind != "Normalize":  # any other matplotlib norm
+                x = np.ma.filled(np.ma.asarray(norm(np.ma.masked_array(v, bad)),
+                                               dtype=np.float64), np.nan)
+                bad = bad | ~np.isfinite(x)
+            else:
+                lo, hi = limits()
+                x = (v - lo) / ((hi - lo) or 1.0)
+        return x, bad
 
     def _render(self, canvas: NDArray[np.uint8]) -> None:
         x0, y0, x1, y1 = self.box
@@ -658,9 +718,14 @@ class RasterAxes:
                 corners = np.array([[xs[0], ys[0]], [xs[1], ys[0]], [xs[1], ys[1]],
                                     [xs[0], ys[1]], [xs[0], ys[0]]])
                 if a["fc"] is not None and a["fc"][3] > 0:
-                    fill_polygon(area, corners[:4], a["fc"][:3], a["fc"][3])
+                    fill_rect(area, xs[0], ys[0], xs[1], ys[1], a["fc"][:3], a["fc"][3])
                 if a["ec"][3] > 0 and a["lw"] > 0:
-                    draw_polyline(area, corners, a["ec"][:3], a["lw"], a["ls"], a["ec"][3])
+                    if a["ec"][3] >= 1.0:
+                        draw_polyline(area, corners, a["ec"][:3], a["lw"], a["ls"])
+                    else:  # side by side: each blends only its own thin strip
+                        for side in range(4):
+                            draw_polyline(area, corners[side:side + 2], a["ec"][:3], a["lw"],
+                                          a["ls"], a["ec"][3])
             elif k == "vline":
                 p = float(fx(a["v"]))
                 draw_polyline(area, np.array([[p, 0.0], [p, H]]), a["color"], a["lw"], a["ls"])

@@ -229,8 +229,9 @@ def _box(pts: NDArray[np.float64], shape: tuple[int, ...], margin: float
 
 
 def _fixed(pts: NDArray[np.float64], dx: int = 0, dy: int = 0) -> NDArray[np.int32]:
-    """Points in OpenCV's fixed point (4 fractional bits), shifted by (dx, dy)."""
-    q = np.round((pts - np.array([dx, dy], dtype=np.float64)) * 16)
+    """Points in OpenCV's fixed point (4 fractional bits), shifted by (dx, dy) px."""
+    # our coordinates put pixel edges at integers; OpenCV puts pixel centres there
+    q = np.round((pts - np.array([dx + 0.5, dy + 0.5], dtype=np.float64)) * 16)
     return np.asarray(q, dtype=np.int32).reshape(-1, 1, 2)
 
 

@@ -37,14 +37,31 @@ def plot_lanes_and_bands(
     strips: Sequence[tuple[int, int]] = (),
     saturated: NDArray[np.bool_] | None = None,
     labels: dict[int, str] | None = None,
+    raster: bool = False,
+    width: float = 8.0,
 ) -> Any:
-    """The image (bands bright) with lane outlines, band rectangles and saturated pixels in red."""
+    """The image (bands bright) with lane outlines, band rectangles and saturated pixels in red.
+
+    ``raster=True`` returns an :class:`assaykit.raster.RasterFigure` (same
+    drawing, a few ms instead of ~150 ms; for the figures of every batch
+    image); the default is a matplotlib Figure (``assaykit geometry``, and
+    callers that add matplotlib artists of their own). ``width`` is in inches
+    at 100 dpi: callers with many labelled lanes widen it so labels do not collide.
+    """
     from matplotlib.patches import Rectangle
 
     arr = np.asarray(image, dtype=np.float32)
     h, w = arr.shape
-    fig = _figure(8.0, 8.0 * h / max(w, 1) + 0.6)
-    ax = fig.add_subplot(1, 1, 1)
+    height = width * h / max(w, 1) + 0.6
+    if raster:
+        from assaykit.raster import RasterFigure
+
+        fig: Any = RasterFigure(width, height)
+        # the image fills the width; 0.6 in above it hold the title (no tight_layout)
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.6 / height))
+    else:
+        fig = _figure(width, height)
+        ax = fig.add_subplot(1, 1, 1)
     lo, hi = np.percentile(arr, [1.0, 99.8])
     ax.imshow(
         arr, cmap="gray", vmin=float(lo), vmax=float(max(hi, lo + 1e-6)), interpolation="nearest"
@@ -74,7 +91,8 @@ def plot_lanes_and_bands(
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10, y=1.0)
-    fig.tight_layout()
+    if not raster:
+        fig.tight_layout()
     return fig
 
 

@@ -97,3 +97,28 @@ def peak_positions(d: Density, min_prominence: float = 0.05) -> NDArray[np.float
     peaks = peaks - 1
     order = np.argsort(-d.density[peaks])
     return np.asarray(d.grid[peaks[order]], dtype=np.float64)
+
+
+def hist2d(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    bins: int,
+    xrange: tuple[float, float],
+    yrange: tuple[float, float],
+) -> NDArray[np.float64]:
+    """``np.histogram2d(x, y, bins, range=[xrange, yrange])[0]`` for evenly spaced bins.
+
+    Why our own: numpy finds every event's bin by binary search (~15 ms for
+    50,000 events); on even bins the bin is one multiplication (~1 ms), and
+    every density figure bins its events. Same rules as numpy: the last bin
+    holds its right edge, events outside the range or NaN are not counted.
+    """
+    n = int(bins)
+    (x0, x1), (y0, y1) = xrange, yrange
+    with np.errstate(invalid="ignore"):
+        fx = (np.asarray(x, dtype=np.float64) - x0) * (n / ((x1 - x0) or 1.0))
+        fy = (np.asarray(y, dtype=np.float64) - y0) * (n / ((y1 - y0) or 1.0))
+        ok = (fx >= 0) & (fx <= n) & (fy >= 0) & (fy <= n)
+    ix = np.minimum(fx[ok].astype(np.intp), n - 1)
+    iy = np.minimum(fy[ok].astype(np.intp), n - 1)
+    return np.bincount(ix * n + iy, minlength=n * n).reshape(n, n).astype(np.float64)

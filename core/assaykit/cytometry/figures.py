@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from assaykit.cytometry._density import hist2d
 from assaykit.cytometry.cleanup import CleanupResult, draw_cleanup_gates
 from assaykit.cytometry.events import EventData, as_event_source
 from assaykit.cytometry.thresholds import Threshold, auto_logicle, biexponential_ticks
@@ -32,6 +33,7 @@ __all__ = [
     "cleanup_panel",
     "common_logicle",
     "density_2d",
+    "hist2d",
     "overlay_histograms",
     "reused_figure",
 ]
@@ -151,7 +153,7 @@ def common_logicle(*values: ArrayLike) -> Transform:
 
 def _to_scale(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
     v = np.asarray(values, dtype=np.float64).ravel()
-    return v if transform is None else np.asarray(transform.apply(v), dtype=np.float64)
+    return v if transform is None else np.asarray(transform.display(v), dtype=np.float64)
 
 
 def _to_data(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
@@ -216,18 +218,19 @@ def _image2d(
     tx: Transform | None = None,
     ty: Transform | None = None,
 ) -> None:
-    """A 2-D event density drawn as one image (log colour), binned in data units."""
+    """A 2-D event density drawn as one image (log colour), in even bins of the axes' scale.
+
+    The events are put on the scale by :meth:`Transform.display` and binned by
+    :func:`hist2d` (a multiplication an event, where data-unit edges need a
+    binary search each).
+    """
     from matplotlib.colors import LogNorm
 
-    sx, dx = _edges(xr[0], xr[1], bins, tx)
-    sy, dy = _edges(yr[0], yr[1], bins, ty)
-    xs = x if dx is not sx else _to_scale(x, tx)
-    ys = y if dy is not sy else _to_scale(y, ty)
-    counts, _, _ = np.histogram2d(xs, ys, bins=[dx, dy])
+    counts = hist2d(_to_scale(x, tx), _to_scale(y, ty), bins, xr, yr)
     if not counts.any():
         return
     img = np.ma.masked_equal(counts.T, 0)
-    ax.imshow(img, origin="lower", extent=(sx[0], sx[-1], sy[0], sy[-1]), aspect="auto",
+    ax.imshow(img, origin="lower", extent=(xr[0], xr[1], yr[0], yr[1]), aspect="auto",
               norm=LogNorm(vmin=1, vmax=max(float(counts.max()), 1.0)), cmap="viridis",
               interpolation="nearest")
 

@@ -251,7 +251,7 @@ def biexponential_ticks(
 
 def _scaled(values: ArrayLike, transform: Transform | None) -> NDArray[np.float64]:
     v = np.asarray(values, dtype=np.float64).ravel()
-    y = v if transform is None else transform.apply(v)
+    y = v if transform is None else transform.display(v)
     return y[np.isfinite(y)]
 
 
@@ -288,11 +288,14 @@ def density_plot(
     bins: int = 512,
     bandwidth: float | None = 0.01,
     range: tuple[float, float] | None = None,
+    prescaled: bool = False,
 ) -> Any:
     """Overlayed KDE curves (e.g. control vs. sample) on a biexponential axis.
 
     ``values`` is one array or a list of arrays; ``bandwidth`` is in scale
-    units. Threshold lines are drawn at their scale positions. Returns ``ax``.
+    units. Threshold lines are drawn at their scale positions. ``prescaled``:
+    the values are already on ``transform``'s scale (a caller that needed them
+    there for its range need not transform them twice). Returns ``ax``.
     """
     if isinstance(values, np.ndarray) and values.ndim == 1:
         series: list[ArrayLike] = [values]
@@ -300,7 +303,7 @@ def density_plot(
         series = [np.asarray(values)]
     else:
         series = list(values)  # type: ignore[arg-type]
-    scaled = [_scaled(v, transform) for v in series]
+    scaled = [_scaled(v, None if prescaled else transform) for v in series]
     allv = np.concatenate([s for s in scaled if s.size]) if any(s.size for s in scaled) else None
     if range is None:
         range = (

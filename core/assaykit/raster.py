@@ -307,6 +307,61 @@ def fill_polygon(canvas: NDArray[np.uint8], points: Any, color: Any, alpha: floa
     region[...] = cv2.addWeighted(solid, float(alpha), region, 1.0 - float(alpha), 0.0)
 
 
+def draw_markers(canvas: NDArray[np.uint8], xs: Any, ys: Any, marker: str = "o",
+                 size: float = 36.0, face: Any = "C0", edge: Any = None, lw: float = 1.0,
+                 alpha: float = 1.0) -> None:
+    """Markers at pixel points: "o" circle, "D" diamond, "s" square (filled with ``face``,
+    outlined with ``edge``), "X"/"x" cross (drawn in ``edge``, or ``face``). ``size`` is
+    matplotlib's ``s``, the marker's area in pt²."""
+    import cv2
+
+    pts = _clean(np.column_stack([np.asarray(xs, float).ravel(), np.asarray(ys, float).ravel()]))
+    if not len(pts):
+        return
+    r = max(1.0, math.sqrt(float(size)) / 2.0 * _PT)
+    thick = max(1, int(lw * _PT))
+    box = _box(pts, canvas.shape, r + thick + 2)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    layer = canvas[y0:y1, x0:x1].copy()
+    shift = 4  # OpenCV's fixed-point sub-pixel bits
+    for px, py in pts - (x0, y0):
+        c = (round(px * 16), round(py * 16))
+        if marker in ("X", "x"):
+            col = _rgb(edge if edge not in (None, "none") else face)
+            d = r * 0.8
+            for sx in (-1, 1):
+                cv2.line(layer, (round((px - d) * 16), round((py - sx * d) * 16)),
+                         (round((px + d) * 16), round((py + sx * d) * 16)), col,
+                         thick + (1 if marker == "X" else 0), cv2.LINE_AA, shift)
+            continue
+        if marker == "D":
+            poly = np.array([[px, py - r], [px + r, py], [px, py + r], [px - r, py]])
+        elif marker == "s":
+            poly = np.array([[px - r, py - r], [px + r, py - r], [px + r, py + r],
+                             [px - r, py + r]])
+        else:
+            poly = None
+        if face not in (None, "none"):
+            if poly is None:
+                cv2.circle(layer, c, round(r * 16), _rgb(face), -1, cv2.LINE_AA, shift)
+            else:
+                cv2.fillPoly(layer, [np.round(poly * 16).astype(np.int32)], _rgb(face),
+                             cv2.LINE_AA, shift)
+        if edge not in (None, "none"):
+            if poly is None:
+                cv2.circle(layer, c, round(r * 16), _rgb(edge), thick, cv2.LINE_AA, shift)
+            else:
+                cv2.polylines(layer, [np.round(poly * 16).astype(np.int32)], True, _rgb(edge),
+                              thick, cv2.LINE_AA, shift)
+    region = canvas[y0:y1, x0:x1]
+    if alpha >= 1.0:
+        region[...] = layer
+    else:
+        region[...] = cv2.addWeighted(layer, float(alpha), region, 1.0 - float(alpha), 0.0)
+
+
 # -- ticks -----------------------------------------------------------------------------------
 def _auto_ticks(lo: float, hi: float, length_px: int, per_tick: float,
                 most: int | None = None) -> list[float]:
@@ -373,6 +428,7 @@ class RasterAxes:
         self._ticklabels: dict[str, list[str] | None] = {"x": None, "y": None}
         self._labels = {"x": "", "y": ""}
         self._title = ("", 9.0)
+        self._title_loc = "center"
         self._legend: dict[str, Any] | None = None
         self._handles: list[tuple[str, dict[str, Any]]] = []
         self._scilimits = (-5, 6)
@@ -448,8 +504,10 @@ class RasterAxes:
         if fontsize is not None:
             self._labelsize = float(fontsize)
 
-    def set_title(self, text: str, fontsize: float = 12.0, **_: Any) -> None:
+    def set_title(self, text: str, fontsize: float = 12.0, loc: str = "center",
+                  **_: Any) -> None:
         self._title = (str(text), float(fontsize))
+        self._title_loc = loc if loc in ("left", "center", "right") else "center"
 
     def ticklabel_format(self, style: str = "", scilimits: tuple[int, int] | None = None,
                          **_: Any) -> None:
@@ -534,6 +592,20 @@ class RasterAxes:
         else:
             self._add(2, "line", label, x=xs, y=ys, color=color, lw=lw, ls="-", alpha=alpha)
 
+    def scatter(self, x: Any, y: Any, s: float = 36.0, color: Any = None, marker: str = "o",
+                alpha: float = 1.0, facecolor: Any = None, edgecolor: Any = None,
+                linewidths: float = 1.0, label: str | None = None, zorder: float = 2.5,
+                **_: Any) -> None:
+        """Markers (see :func:`draw_markers`); ``color`` fills, ``facecolor``/``edgecolor``
+        override it (``"none"`` for an open marker)."""
+        xs = np.asarray(x, dtype=np.float64).ravel()
+        ys = np.asarray(y, dtype=np.float64).ravel()
+        self._extend(xs, ys)
+        face = facecolor if facecolor is not None else self._color(color)
+        self._add(float(zorder), "markers", label, x=xs, y=ys, marker=marker, size=float(s),
+                  face=face, edge=edgecolor, mlw=float(linewidths), alpha=float(alpha),
+                  color=edgecolor if face in (None, "none") else face)
+
     def fill_between(self, x: Any, y1: Any, y2: Any = 0.0, color: Any = None, alpha: float = 1.0,
                      **_: Any) -> None:
         xs = np.asarray(x, dtype=np.float64).ravel()
@@ -564,6 +636,21 @@ class RasterAxes:
                   ha=ha, va=va, size=float(fontsize), color=color, bbox=bbox,
                   rotation=int(rotation), bold=weight == "bold",
                   linespacing=float(kw.get("linespacing", 1.2)))
+
+    def drawn(self, kind: str) -> list[dict[str, Any]]:
+        """What was drawn of one ``kind`` ("rect", "line", "text", ...), in call order.
+
+        Why: tests and audits check a figure's content (a bar's top, a line's
+        position) without reading pixels; the dicts are the call's arguments.
+        """
+        return [dict(op.args) for op in self._ops if op.kind == kind]
+
+    def get_ylabel(self) -> str:
+        return self._labels["y"]
+
+    def get_xticklabels_text(self) -> list[str]:
+        """The x tick labels as set (``set_xticklabels``), or [] when automatic."""
+        return list(self._ticklabels["x"] or [])
 
     def get_legend_handles_labels(self) -> tuple[list[dict[str, Any]], list[str]]:
         return [a for _, a in self._handles], [lab for lab, _ in self._handles]
@@ -735,6 +822,9 @@ class RasterAxes:
             elif k == "fill":
                 fill_polygon(area, np.column_stack([fx(a["x"]), fy(a["y"])]), a["color"],
                              a["alpha"])
+            elif k == "markers":
+                draw_markers(area, fx(a["x"]), fy(a["y"]), a["marker"], a["size"], a["face"],
+                             a["edge"], a["mlw"], a["alpha"])
             elif k == "rect":
                 xs = fx([a["x"], a["x"] + a["w"]])
                 ys = fy([a["y"], a["y"] + a["h"]])
@@ -774,8 +864,10 @@ class RasterAxes:
             self._render_frame(canvas)
         title, size = self._title
         if title:
-            self.figure._text(canvas, title, (x0 + x1) / 2, y0 - 1 - 6 * _PT, size=size,
-                              ha="center", va="bottom")
+            loc = self._title_loc
+            tx = {"left": x0, "center": (x0 + x1) / 2, "right": x1}[loc]
+            self.figure._text(canvas, title, tx, y0 - 1 - 6 * _PT, size=size, ha=loc,
+                              va="bottom")
 
     def _render_frame(self, canvas: NDArray[np.uint8]) -> None:
         x0, y0, x1, y1 = self.box
@@ -868,7 +960,10 @@ class RasterAxes:
         for k, ((_, a), m) in enumerate(zip(rows, masks)):
             cy = ly + pad + k * step + step / 2
             hx0, hx1 = lx + pad, lx + pad + handle
-            if "lw" in a:
+            if "marker" in a:
+                draw_markers(canvas, [(hx0 + hx1) / 2], [cy], a["marker"], a["size"],
+                             a["face"], a["edge"], a["mlw"], max(a["alpha"], 0.5))
+            elif "lw" in a:
                 draw_polyline(canvas, np.array([[hx0, cy], [hx1, cy]]), a["color"], a["lw"],
                               a.get("ls", "-"))
             else:
@@ -884,7 +979,7 @@ class RasterAxes:
         W, _H = x1 - x0, y1 - y0
         score = {"upper right": 0, "upper left": 0}
         for op in self._ops:
-            if op.kind not in ("line", "fill"):
+            if op.kind not in ("line", "fill", "markers"):
                 continue
             xs, ys = fx(op.args["x"]), fy(op.args["y"])
             score["upper left"] += int(np.sum((xs < w + 10) & (ys < h + 10)))
@@ -948,9 +1043,9 @@ class RasterFigure:
         return round(x0), round(y0), round(x0 + w), round(y0 + h)
 
     def suptitle(self, text: str, fontsize: float = 12.0, color: Any = "black",
-                 y: float = 0.98, **_: Any) -> None:
+                 y: float = 0.98, x: float = 0.5, ha: str = "center", **_: Any) -> None:
         self._suptitle = {"s": str(text), "size": float(fontsize), "color": color,
-                          "y": float(y)}
+                          "y": float(y), "x": float(x), "ha": ha}
 
     def get_suptitle(self) -> str:
         return "" if self._suptitle is None else str(self._suptitle["s"])
@@ -973,8 +1068,8 @@ class RasterFigure:
             ax._render(canvas)
         st = self._suptitle
         if st and st["s"]:
-            self._text(canvas, st["s"], self.width_px / 2, (1 - st["y"]) * self.height_px,
-                       size=st["size"], color=st["color"], ha="center", va="top")
+            self._text(canvas, st["s"], st["x"] * self.width_px, (1 - st["y"]) * self.height_px,
+                       size=st["size"], color=st["color"], ha=st["ha"], va="top")
         for t in self._texts:
             self._text(canvas, t["s"], t["x"] * self.width_px, (1 - t["y"]) * self.height_px,
                        size=t["size"], color=t["color"], ha=t["ha"], va=t["va"])

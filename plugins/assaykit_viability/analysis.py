@@ -303,74 +303,71 @@ def confidence_band(fit: CurveFit, dose: Any, pct: Any, at: Any) -> tuple[Any, A
 
 
 def _figure(rel: str, curves: list[tuple[str, Any, Any, CurveFit]]) -> Any:
-    from assaykit.assay import new_figure
+    """Dose-response of each cell line: wells, fit, its 95 % band and the IC50 with its CI.
 
-    fig = new_figure(6.4, 4.6)
+    Drawn straight to pixels (:class:`assaykit.RasterFigure`) on a log10(dose)
+    axis labelled in µM: ~15 ms, where matplotlib took ~140 ms (and its import).
+    """
+    from assaykit import RasterFigure
+
+    fig = RasterFigure(6.4, 4.6)
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.13, top=0.93)
     ax = fig.add_subplot(1, 1, 1)
     marked = False
+    lx_all: list[float] = []
     for k, (line, dose, pct, fit) in enumerate(curves):
-        color = f"C{k % 10}"
+        color = _TAB10[k % len(_TAB10)]
         d, y = np.asarray(dose, dtype=float), np.asarray(pct, dtype=float)
         on = d > 0
         out = np.zeros(d.size, dtype=bool)
         out[list(fit.outliers)] = True
-        ax.scatter(d[on & ~out], y[on & ~out], s=16, color=color, alpha=0.75)
+        lx_all += [float(v) for v in np.log10(d[on])]
+        ax.scatter(np.log10(d[on & ~out]), y[on & ~out], s=16, color=color, alpha=0.75)
         if out.any():
-            ax.scatter(
-                d[out],
-                y[out],
-                s=70,
-                marker="X",
-                facecolor="none",
-                edgecolor="black",
-                linewidths=1.2,
-                zorder=5,
-                label=None if marked else "replicate outlier",
-            )
+            ax.scatter(np.log10(d[out]), y[out], s=70, marker="X", facecolor="none",
+                       edgecolor="black", linewidths=1.2, zorder=5,
+                       label=None if marked else "replicate outlier")
             marked = True
         if math.isfinite(fit.ic50) and on.any():
             lo_x = min(d[on].min(), fit.ic50)
             hi_x = max(d[on].max(), fit.ic50)
             xs = np.logspace(math.log10(lo_x) - 0.3, math.log10(hi_x) + 0.3, 120)
-            ax.plot(
-                xs,
-                fit.predict(xs),
-                color=color,
-                lw=1.6,
-                label=f"{line}: IC50 {fit.ic50:.3g} µM ({fit.model})",
-            )
+            ax.plot(np.log10(xs), fit.predict(xs), color=color, lw=1.6,
+                    label=f"{line}: IC50 {fit.ic50:.3g} µM ({fit.model})")
             try:
                 band_lo, band_hi = confidence_band(fit, d, y, xs)
-                ax.fill_between(xs, band_lo, band_hi, color=color, alpha=0.2, lw=0)
+                ax.fill_between(np.log10(xs), band_lo, band_hi, color=color, alpha=0.2)
             except (np.linalg.LinAlgError, ValueError):
                 pass
             half = float(fit.predict([fit.ic50])[0])
-            err = [[fit.ic50 - fit.ic50_ci_low], [fit.ic50_ci_high - fit.ic50]]
-            if all(math.isfinite(e[0]) for e in err):
-                ax.errorbar(
-                    [fit.ic50],
-                    [half],
-                    xerr=err,
-                    fmt="D",
-                    color=color,
-                    ms=6,
-                    mec="black",
-                    capsize=4,
-                    lw=1.4,
-                    zorder=6,
-                )
+            lo_ci, hi_ci = fit.ic50_ci_low, fit.ic50_ci_high
+            if all(math.isfinite(v) and v > 0 for v in (lo_ci, hi_ci)):
+                a, b = math.log10(lo_ci), math.log10(hi_ci)
+                ax.plot([a, b], [half, half], color=color, lw=1.4)
+                for v in (a, b):  # caps
+                    ax.plot([v, v], [half - 2.5, half + 2.5], color=color, lw=1.4)
+                ax.scatter([math.log10(fit.ic50)], [half], s=64, marker="D", color=color,
+                           edgecolor="black", zorder=6)
         else:
             ax.plot([], [], color=color, label=f"{line}: no fit ({fit.model})")
-    ax.set_xscale("log")
+    if lx_all:
+        lo, hi = min(lx_all) - 0.35, max(lx_all) + 0.35
+        ax.set_xlim(lo, hi)
+        ticks = [float(t) for t in range(math.ceil(lo), math.floor(hi) + 1)]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"$10^{{{int(t)}}}$" for t in ticks])
     ax.set_xlabel("dose (µM, log scale)", fontsize=10)
     ax.set_ylabel("viability (% of vehicle)", fontsize=10)
     ax.tick_params(labelsize=9)
     ax.axhline(100, color="0.6", lw=0.6, ls="--")
     ax.axhline(0, color="0.6", lw=0.6, ls="--")
-    ax.set_title(rel, fontsize=10, y=1.0)
+    ax.set_title(rel, fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.93)
     return fig
+
+
+_TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+          "#7f7f7f", "#bcbd22", "#17becf")
 
 
 def _caption(rel: str, curves: list[tuple[str, Any, Any, CurveFit]]) -> str:

@@ -10,6 +10,7 @@ text sizes.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,6 +119,48 @@ def test_threshold_lines_and_ticks_at_matplotlibs_positions() -> None:
     assert tick_cols(r) == pytest.approx(tick_cols(m), abs=1.0)
 
 
+def test_markers_land_where_matplotlib_puts_them() -> None:
+    """Scatter markers (filled circles, open crosses, diamonds) centred on matplotlib's
+    pixel for the same data, and of about its size."""
+    from assaykit.raster import RasterFigure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    pts = [(1.0, 2.0, "o", 16.0), (3.0, 7.0, "X", 70.0), (6.0, 4.0, "D", 64.0)]
+    adjust = {"left": 0.1, "right": 0.95, "bottom": 0.12, "top": 0.9}
+    centres: dict[str, list[tuple[float, float]]] = {}
+    for kind in ("raster", "mpl"):
+        fig: Any = RasterFigure(4.0, 3.0) if kind == "raster" else Figure((4.0, 3.0), dpi=100)
+        if kind == "mpl":
+            FigureCanvasAgg(fig)
+        fig.subplots_adjust(**adjust)
+        ax = fig.add_subplot(1, 1, 1)
+        for x, y, mk, s in pts:
+            if mk == "X":
+                ax.scatter([x], [y], s=s, marker=mk, facecolor="none", edgecolor="red")
+            else:
+                ax.scatter([x], [y], s=s, marker=mk, color="red")
+        ax.set_xlim(0, 8)
+        ax.set_ylim(0, 10)
+        if kind == "raster":
+            img = fig.to_array()
+        else:
+            fig.canvas.draw()
+            img = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+        red = (img[..., 0] > 150) & (img[..., 1] < 120) & (img[..., 2] < 120)
+        got = []
+        for x, y, _, _ in pts:  # the red blob nearest each point's expected place
+            ys, xs = np.nonzero(red)
+            cx, cy = 400 * (0.1 + 0.85 * x / 8), 300 * (1 - 0.12 - 0.78 * y / 10)
+            near = (np.abs(xs - cx) < 15) & (np.abs(ys - cy) < 15)
+            assert near.sum() > 5, (kind, x, y)
+            got.append((float(xs[near].mean()), float(ys[near].mean()), int(near.sum())))
+        centres[kind] = got  # type: ignore[assignment]
+    for (rx, ry, rn), (mx, my, mn) in zip(centres["raster"], centres["mpl"]):  # type: ignore[misc]
+        assert rx == pytest.approx(mx, abs=1.0) and ry == pytest.approx(my, abs=1.0)
+        assert 0.5 < rn / mn < 2.0  # about the same ink
+
+
 def test_png_decodes_to_the_drawn_pixels() -> None:
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
@@ -168,7 +211,7 @@ def test_dashed_line_has_gaps_and_a_solid_one_has_none() -> None:
 def test_unsupported_axes_call_is_an_error_not_silence() -> None:
     _, (ax,) = raster_figure(3.0, 2.0)
     with pytest.raises(AttributeError):
-        ax.scatter([1], [2])  # type: ignore[attr-defined]
+        ax.pie([1, 2])  # type: ignore[attr-defined]
 
 
 def test_flow_gel_and_blot_figures_of_the_example_folder_are_raster_with_readable_text(
@@ -183,12 +226,11 @@ def test_flow_gel_and_blot_figures_of_the_example_folder_are_raster_with_readabl
     root = Path(__file__).resolve().parents[2] / "fixtures" / "example-folder"
     res = assaykit.run(root, Path(str(tmp_path)) / "out", workers=0, figures=True)
     assert res.exit_code == 0
-    flow = {"cleanup", "quadrants", "thresholds", "tunel", "rh123_gates", "rh123_overlay",
-            "gel", "blot", "profiles"}
-    assert flow <= {name.split(":")[0] for name, _, _ in seen}
-    for name, fig, _ in seen:
-        if name.split(":")[0] not in flow:
-            continue
+    kinds = {"cleanup", "quadrants", "thresholds", "tunel", "rh123_gates", "rh123_overlay",
+             "gel", "blot", "profiles", "fold_change"}
+    assert kinds <= {name.split(":")[0] for name, _, _ in seen}
+    assert any(name.startswith("dose_response") for name, _, _ in seen)
+    for name, fig, _ in seen:  # every figure of a run, matplotlib none
         assert isinstance(fig, RasterFigure), name
         fig.to_array()
         assert fig.text_log, name

@@ -267,8 +267,12 @@ def test_viability_grid_beside_qpcr_exports_goes_to_viability(tmp_path: Path) ->
 def test_bar_figure_is_log2_with_legible_text_and_error_bars(
     tmp_path: Path, host: PluginHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import matplotlib.text
-    from matplotlib.container import BarContainer
+    """Bars from 1 to each fold change on a log2 axis, the fold interval drawn over each,
+    every text >= 10 px (the figure is a RasterFigure: its drawn rectangles, lines and
+    texts are read back; the truth is the records)."""
+    import math
+
+    from assaykit import RasterFigure
 
     made: list[tuple[str, Any]] = []
     real = qpcr_analysis.bar_figure
@@ -286,21 +290,30 @@ def test_bar_figure_is_log2_with_legible_text_and_error_bars(
     fold = _values(res, "fold_change")
     low, high = _values(res, "fold_change_low"), _values(res, "fold_change_high")
     for target, fig in made:
+        assert isinstance(fig, RasterFigure)
         ax = fig.axes[0]
-        assert ax.get_yscale() == "log" and ax.yaxis.get_transform().base == 2
         assert ax.get_ylabel() == "fold change vs vehicle (log2 scale)"
-        assert fig.get_size_inches()[1] >= 4 and fig.dpi == 100
-        texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
-        assert texts and min(t.get_fontsize() for t in texts) >= 10
-        ticks = [t.get_text() for t in ax.get_xticklabels()]
-        bars = next(c for c in ax.containers if isinstance(c, BarContainer))
-        assert bars.errorbar is not None
+        assert fig.height_px >= 400
+        fig.to_array()
+        assert fig.text_log and min(px for _, px in fig.text_log) >= 10
+        # tick labels in fold units at powers of two: label k sits at log2 = k
+        yt = ax._ticks["y"]
+        assert yt and [f"{2.0 ** k:g}" for k in yt] == ax._ticklabels["y"]
+        names = [n.replace("\n", " ") for n in ax.get_xticklabels_text()]
+        bars = ax.drawn("rect")
+        lines = ax.drawn("line")
         ylo, yhi = ax.get_ylim()
-        for name, patch in zip(ticks, bars.patches, strict=True):
+        assert len(bars) == len(names)
+        for i, (name, bar) in enumerate(zip(names, bars, strict=True)):
             ent = f"{name}|{target}"
-            top = patch.get_y() + patch.get_height()
-            assert top == pytest.approx(fold[ent])
-            assert ylo < low[ent] and high[ent] < yhi
+            assert bar["y"] == 0.0  # from fold 1
+            assert bar["y"] + bar["h"] == pytest.approx(math.log2(fold[ent]))
+            assert ylo < math.log2(low[ent]) and math.log2(high[ent]) < yhi
+            # the vertical error bar of this bar spans exactly the fold interval
+            ebar = [ln for ln in lines if list(ln["x"]) == [i, i]]
+            assert len(ebar) == 1
+            assert list(ebar[0]["y"]) == pytest.approx([math.log2(low[ent]),
+                                                        math.log2(high[ent])])
 
 
 # 6: NTC / no-RT flags scoped ----------------------------------------------------------

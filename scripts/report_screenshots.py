@@ -1,6 +1,9 @@
 """Screenshots of a report.html as a biologist sees it, for looking at (not a test).
 
-    python scripts/report_screenshots.py out/report.html shots/ ['figure.thumb:has-text("Western blot")']
+    python scripts/report_screenshots.py out/report.html shots/ [SELECTOR]
+
+SELECTOR picks the thumbnail to open (default the first), for example
+'figure.thumb:has-text("Western blot")'.
 
 Writes 1_top.png (resistance profile), 2_summary.png, 3_figures.png (the
 thumbnail grid), 4_opened.png (the first thumbnail matching the selector,

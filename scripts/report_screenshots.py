@@ -41,6 +41,10 @@ def main(argv: list[str]) -> int:
         for name, anchor in (("2_summary.png", "#summary"), ("3_figures.png", "#figures")):
             page.evaluate(f"document.querySelector('{anchor}').scrollIntoView()")
             page.screenshot(path=str(out / name))
+        if page.locator(selector).count() == 0:
+            print(f"no thumbnail matches {selector!r} (try 'figure.thumb:has-text(\"MSP gel\")')")
+            browser.close()
+            return 2
         fig = page.locator(selector).first
         fig.scroll_into_view_if_needed()
         fig.locator("a.open").click()

@@ -454,9 +454,7 @@ def profile_figure(profile: Profile) -> Any:
     value in a panel is named ("no value: …"), so an absent bar is never read as zero.
     Drawn straight to pixels (:class:`assaykit.raster.RasterFigure`): ~20 ms, where
     matplotlib took ~500 ms with its import."""
-    from matplotlib.patches import Rectangle
-
-    from assaykit.raster import RasterFigure, text_mask
+    from assaykit.raster import RasterFigure, Rectangle, text_mask
 
     panels: dict[tuple[str, str], list[ProfileValue]] = {}
     for v in sorted(profile.values, key=lambda v: v.position):  # stable: declaration order

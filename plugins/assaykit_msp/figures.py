@@ -46,7 +46,7 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
     Drawn straight to pixels (:mod:`assaykit.raster`): in matplotlib the
     gel's many labels cost ~350 ms a figure.
     """
-    from matplotlib.patches import Rectangle
+    from assaykit.raster import Rectangle
 
     prep = gel.prepared
     data = prep.data
@@ -62,7 +62,9 @@ def gel_figure(gel: GelAnalysis, *, title: str = "") -> Any:
     # grey levels above the background become visible without saturating strong ones.
     from matplotlib.colors import PowerNorm
 
-    lo, hi = np.percentile(data, [1.0, 99.7])
+    # display limits from every other row and column: the same stretch to the eye,
+    # a quarter of the sort (the gel's numbers never come from here)
+    lo, hi = np.percentile(data[::2, ::2] if data.size > 250_000 else data, [1.0, 99.7])
     ax.imshow(
         data,
         cmap="gray",

@@ -231,8 +231,7 @@ def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibra
     import math
 
     from assaykit import RasterFigure
-    from assaykit.raster import text_mask
-    from matplotlib.patches import Rectangle
+    from assaykit.raster import Rectangle, text_mask
 
     fs = FIGURE_FONT_PT
     names = [_wrap(r[0]) for r in rows]

@@ -56,7 +56,7 @@ def _display(data: np.ndarray) -> tuple[np.ndarray, int]:
 
 def blot_figure(fr: FileResult, params: WesternParams) -> Any:
     """The image with strips, lanes, band boxes and labels (module docs)."""
-    from matplotlib.patches import Rectangle
+    from assaykit.raster import Rectangle
 
     p = fr.prepared
     shown, k = _display(p.data)
@@ -136,7 +136,7 @@ def _width_for_labels(fr: FileResult, image_width: float, fs: float) -> float:
 
 
 def _box(ax: Any, rr: RowResult, k: int, fs: float) -> None:
-    from matplotlib.patches import Rectangle
+    from assaykit.raster import Rectangle
 
     b = rr.band
     label = f"{rr.row.sample_id}\n{rr.row.target}\n{_short(b.volume if b else None)}"

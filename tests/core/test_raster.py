@@ -161,6 +161,75 @@ def test_markers_land_where_matplotlib_puts_them() -> None:
         assert 0.5 < rn / mn < 2.0  # about the same ink
 
 
+@pytest.mark.parametrize("kw", [
+    {"fill": False, "ec": "tab:cyan", "lw": 0.8, "alpha": 0.8},
+    {"fill": True, "fc": "#ff7f7f", "alpha": 0.18, "ec": "none"},
+    {"fill": False, "ec": "orange", "lw": 1.0, "ls": "--"},
+    {"fill": False, "ec": "0.6", "lw": 0.6, "ls": ":"},
+    {"facecolor": "#4c72b0", "edgecolor": "none"},
+    {"color": "crimson"},
+    {"fill": False},
+    {},
+])
+def test_raster_rectangle_draws_what_matplotlibs_rectangle_draws(kw: dict[str, Any]) -> None:
+    """assaykit.raster.Rectangle follows matplotlib's colour rules (defaults, color,
+    alpha on face and edge, unfilled = black edge): the same pixels on the same axes."""
+    from assaykit.raster import Rectangle
+    from matplotlib.patches import Rectangle as MplRectangle
+
+    images = []
+    for cls in (Rectangle, MplRectangle):
+        fig, (ax,) = raster_figure(2.0, 2.0, 1, {"left": 0.1, "right": 0.9, "bottom": 0.1,
+                                                 "top": 0.9})
+        ax.imshow(np.full((4, 4), 0.5), cmap="gray", vmin=0, vmax=1, extent=(0, 10, 0, 10))
+        ax.add_patch(cls((2.0, 3.0), 5.0, 4.0, **kw))
+        ax.set_axis_off()
+        images.append(fig.to_array())
+    assert not np.array_equal(images[0], np.full_like(images[0], images[0][100, 100]))
+    np.testing.assert_array_equal(images[0], images[1])
+    with pytest.raises(TypeError):
+        Rectangle((0, 0), 1, 1, hatch="//")
+
+
+@pytest.mark.parametrize("ls", ["-", "--", ":"])
+def test_rectangle_outline_on_matplotlibs_pixels(ls: str) -> None:
+    """Box outlines (drawn as whole-pixel strips) sit where matplotlib's snapped edges
+    sit, within a pixel; dashed and dotted ones have gaps; boxes off the canvas clip."""
+    from assaykit.raster import RasterFigure, Rectangle, draw_rect_outline
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle as MplRectangle
+
+    edges = {}
+    for kind in ("raster", "mpl"):
+        fig: Any = RasterFigure(3.0, 3.0) if kind == "raster" else Figure((3.0, 3.0), dpi=100)
+        if kind == "mpl":
+            FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        cls = Rectangle if kind == "raster" else MplRectangle
+        ax.add_patch(cls((2.2, 3.1), 5.3, 4.4, fill=False, ec="red", lw=1.0, ls=ls))
+        ax.set_xlim(0, 10)
+        ax.set_ylim(0, 10)
+        ax.set_axis_off()
+        if kind == "raster":
+            img = fig.to_array()
+        else:
+            fig.canvas.draw()
+            img = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+        red = (img[..., 0] > 200) & (img[..., 1] < 160)
+        cols = np.flatnonzero(red.sum(axis=0) > 20)  # the two vertical sides
+        rows = np.flatnonzero(red.sum(axis=1) > 20)  # the two horizontal sides
+        edges[kind] = (cols.min(), cols.max(), rows.min(), rows.max())
+        if ls != "-":  # a dashed side is not one unbroken run
+            side = red[int(rows.min()), int(cols.min()) + 3:int(cols.max()) - 3]
+            assert 0 < side.mean() < 0.9, (kind, side.mean())
+    assert np.allclose(edges["raster"], edges["mpl"], atol=1.0), edges
+    canvas = np.full((40, 40, 3), 255, np.uint8)
+    for box in [(-10, -10, 70, 70), (30, 30, 90, 90), (-30, 5, -5, 20), (5, 5, 5.2, 5.1)]:
+        draw_rect_outline(canvas, *box, "red", 1.2, ls, 0.7)
+    assert (canvas[..., 1] < 255).any()
+
+
 def test_png_decodes_to_the_drawn_pixels() -> None:
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)

@@ -48,18 +48,20 @@ def plot_lanes_and_bands(
     callers that add matplotlib artists of their own). ``width`` is in inches
     at 100 dpi: callers with many labelled lanes widen it so labels do not collide.
     """
-    from matplotlib.patches import Rectangle
 
     arr = np.asarray(image, dtype=np.float32)
     h, w = arr.shape
     height = width * h / max(w, 1) + 0.6
+    Rectangle: Any
     if raster:
-        from assaykit.raster import RasterFigure
+        from assaykit.raster import RasterFigure, Rectangle
 
         fig: Any = RasterFigure(width, height)
         # the image fills the width; 0.6 in above it hold the title (no tight_layout)
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.6 / height))
     else:
+        from matplotlib.patches import Rectangle
+
         fig = _figure(width, height)
         ax = fig.add_subplot(1, 1, 1)
     lo, hi = np.percentile(arr, [1.0, 99.8])

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 PLOT_EVENTS = 100_000
 #: events per role behind a threshold figure's density curves: a KDE of 512 bins
-#: at 0.01 bandwidth is smooth from 20,000 events, and each is transformed to draw
-DENSITY_EVENTS = 20_000
+#: at 0.01 bandwidth is smooth from ~10,000 events, and each is transformed to draw
+DENSITY_EVENTS = 12_000
 #: fixed margins of the quadrant figure (tight_layout would cost as much as drawing it)
 _QUADRANT_ADJUST = {"left": 0.15, "right": 0.97, "bottom": 0.11, "top": 0.93}
 _LABELS = {

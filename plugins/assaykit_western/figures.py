@@ -112,8 +112,11 @@ def _width_for_labels(fr: FileResult, image_width: float, fs: float) -> float:
     """Figure width (in) at which neighbouring lanes' labels do not run into each other.
 
     Why: at 8 in, 14 lanes leave 57 px a lane and "S01 / RARB / 1.05e6" at a
-    readable 8 pt is wider than that. Between 8 and 24 in (the report shows
-    the full-size PNG on click).
+    readable 8 pt is wider than that. At least 8 in; at most 1.5x the image's
+    own width (and 24 in): enlarging further adds pixels, not detail. The
+    median lane pitch, not the least: on a real 601 px SDS-PAGE scan, lanes
+    found almost on top of each other (flagged ``lanes_overlap``) made a
+    2400 x 3950 px figure whose labels still collided.
     """
     from assaykit.raster import text_mask
 
@@ -122,7 +125,7 @@ def _width_for_labels(fr: FileResult, image_width: float, fs: float) -> float:
         centers = sorted(ln.center for ln in s.lane_list)
         if len(centers) < 2:
             continue
-        pitch = min(b - a for a, b in itertools.pairwise(centers))
+        pitch = float(np.median([b - a for a, b in itertools.pairwise(centers)]))
         labels = [
             f"{rr.row.sample_id}\n{rr.row.target}\n{_short(rr.band.volume if rr.band else None)}"
             for rr in fr.rows
@@ -132,7 +135,7 @@ def _width_for_labels(fr: FileResult, image_width: float, fs: float) -> float:
         # px per image px so that the widest label plus a 6 px gap fits one lane pitch
         scale = (widest + 6) / max(pitch, 1e-6)
         need = max(need, scale * image_width / 100.0)
-    return float(min(need, 24.0))
+    return float(min(need, max(8.0, min(24.0, 1.5 * image_width / 100.0))))
 
 
 def _box(ax: Any, rr: RowResult, k: int, fs: float) -> None:

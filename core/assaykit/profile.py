@@ -454,7 +454,7 @@ def profile_figure(profile: Profile) -> Any:
     value in a panel is named ("no value: …"), so an absent bar is never read as zero.
     Drawn straight to pixels (:class:`assaykit.raster.RasterFigure`): ~20 ms, where
     matplotlib took ~500 ms with its import."""
-    from assaykit.raster import RasterFigure, Rectangle, text_mask
+    from assaykit.raster import RasterFigure, Rectangle, text_mask, wrap_text
 
     panels: dict[tuple[str, str], list[ProfileValue]] = {}
     for v in sorted(profile.values, key=lambda v: v.position):  # stable: declaration order
@@ -520,7 +520,7 @@ def profile_figure(profile: Profile) -> Any:
             ax.set_xticks(list(range(len(conds))))
             x0, _, x1, _ = ax.box
             room = (x1 - x0) / len(conds) - 8  # px per condition, less a gap
-            ax.set_xticklabels([_wrap_px(s, room, 9.0) for s in labels])
+            ax.set_xticklabels([wrap_text(s, room, 9.0) for s in labels])
             ax.set_xlim(-0.5, len(conds) - 0.5)
         else:
             ax.set_xticks(list(range(len(lines))))
@@ -544,25 +544,6 @@ def profile_figure(profile: Profile) -> Any:
     fig.suptitle("Resistance profile per cell line", fontsize=12, x=0.01, ha="left",
                  y=1 - 0.1 / h)
     return fig
-
-
-def _wrap_px(text: str, room: float, size: float) -> str:
-    """``text`` broken at spaces into lines at most ``room`` px wide at ``size`` pt
-    (a single longer word keeps its own line): tick labels never run into each other."""
-    from assaykit.raster import text_mask
-
-    out: list[str] = []
-    for part in text.split("\n"):
-        line = ""
-        for word in part.split(" "):
-            trial = f"{line} {word}" if line else word
-            if line and text_mask(trial, size).shape[1] > room:
-                out.append(line)
-                line = word
-            else:
-                line = trial
-        out.append(line)
-    return "\n".join(out)
 
 
 __all__: Sequence[str] = (

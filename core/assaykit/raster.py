@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RasterAxes", "RasterFigure", "Rectangle", "encode_png", "raster_figure"]
+__all__ = ["RasterAxes", "RasterFigure", "Rectangle", "encode_png", "raster_figure", "text_mask",
+           "wrap_text"]
 
 DPI = 100
 _PT = DPI / 72.0
@@ -143,6 +144,23 @@ def text_mask(text: str, size_pt: float, rotation: int = 0, bold: bool = False,
     return out
 
 
+def wrap_text(text: str, room: float, size: float) -> str:
+    """``text`` broken at spaces into lines at most ``room`` px wide at ``size`` pt (a
+    single longer word keeps its own line): tick labels never run into each other."""
+    out: list[str] = []
+    for part in text.split("\n"):
+        line = ""
+        for word in part.split(" "):
+            trial = f"{line} {word}" if line else word
+            if line and text_mask(trial, size).shape[1] > room:
+                out.append(line)
+                line = word
+            else:
+                line = trial
+        out.append(line)
+    return "\n".join(out)
+
+
 def _blend(canvas: NDArray[np.uint8], mask: NDArray[Any], x: int, y: int, color: _RGB,
            alpha: float = 1.0) -> None:
     """Paint ``color`` through ``mask`` (0–255) with its top-left corner at (x, y), clipped."""
@@ -159,6 +177,20 @@ def _blend(canvas: NDArray[np.uint8], mask: NDArray[Any], x: int, y: int, color:
     solid[...] = color
     # one C pass (OpenCV) instead of four numpy passes: fills cover whole plot areas
     canvas[y0:y1, x0:x1] = cv2.blendLinear(solid, np.ascontiguousarray(region), a, 1.0 - a)
+
+
+def _mix(region: NDArray[np.uint8], layer: NDArray[np.uint8], alpha: float) -> None:
+    """``layer`` (a drawn-on copy of ``region``) mixed into ``region`` with ``alpha``.
+
+    Why: drawing opaque on a copy and mixing is two uint8 SIMD passes, where a
+    float coverage mask costs four numpy passes over the same box.
+    """
+    import cv2
+
+    if alpha >= 1.0:
+        region[...] = layer
+    else:
+        region[...] = cv2.addWeighted(layer, float(alpha), region, 1.0 - float(alpha), 0.0)
 
 
 def fill_rect(canvas: NDArray[np.uint8], x0: float, y0: float, x1: float, y1: float,
@@ -310,11 +342,10 @@ def draw_polyline(canvas: NDArray[np.uint8], points: Any, color: Any, lw: float 
     if box is None:
         return
     x0, y0, x1, y1 = box
-    # drawn on a copy and mixed in (uint8 SIMD passes, no float mask), as fill_polygon
     region = canvas[y0:y1, x0:x1]
-    solid = region.copy()
-    cv2.polylines(solid, _fixed_parts(parts, x0, y0), False, col, thick, cv2.LINE_AA, 4)
-    region[...] = cv2.addWeighted(solid, float(alpha), region, 1.0 - float(alpha), 0.0)
+    layer = region.copy()
+    cv2.polylines(layer, _fixed_parts(parts, x0, y0), False, col, thick, cv2.LINE_AA, 4)
+    _mix(region, layer, alpha)
 
 
 def fill_polygon(canvas: NDArray[np.uint8], points: Any, color: Any, alpha: float = 1.0) -> None:
@@ -332,10 +363,9 @@ def fill_polygon(canvas: NDArray[np.uint8], points: Any, color: Any, alpha: floa
     if alpha >= 1.0:
         cv2.fillPoly(region, [_fixed(pts, x0, y0)], _rgb(color), cv2.LINE_AA, 4)
         return
-    # filled on a copy, then mixed in: uint8 SIMD passes, no float mask of the whole box
-    solid = region.copy()
-    cv2.fillPoly(solid, [_fixed(pts, x0, y0)], _rgb(color), cv2.LINE_AA, 4)
-    region[...] = cv2.addWeighted(solid, float(alpha), region, 1.0 - float(alpha), 0.0)
+    layer = region.copy()
+    cv2.fillPoly(layer, [_fixed(pts, x0, y0)], _rgb(color), cv2.LINE_AA, 4)
+    _mix(region, layer, alpha)
 
 
 def draw_rect_outline(canvas: NDArray[np.uint8], x0: float, y0: float, x1: float, y1: float,
@@ -351,11 +381,10 @@ def draw_rect_outline(canvas: NDArray[np.uint8], x0: float, y0: float, x1: float
     t = max(1, int(lw * _PT))
     xa, xb = sorted((float(x0), float(x1)))
     ya, yb = sorted((float(y0), float(y1)))
-    col = np.asarray(_rgb(color), dtype=np.float32)
-    pattern = _DASHES.get(ls)
-
-    solid = pattern is None and alpha >= 1.0
     rgb = _rgb(color)
+    col = np.asarray(rgb, dtype=np.float32)
+    pattern = _DASHES.get(ls)
+    solid = pattern is None and alpha >= 1.0
 
     def on(n: int) -> NDArray[np.float32]:
         if pattern is None or n <= 0:
@@ -449,11 +478,7 @@ def draw_markers(canvas: NDArray[np.uint8], xs: Any, ys: Any, marker: str = "o",
             else:
                 cv2.polylines(layer, [np.round(poly * 16).astype(np.int32)], True, _rgb(edge),
                               thick, cv2.LINE_AA, shift)
-    region = canvas[y0:y1, x0:x1]
-    if alpha >= 1.0:
-        region[...] = layer
-    else:
-        region[...] = cv2.addWeighted(layer, float(alpha), region, 1.0 - float(alpha), 0.0)
+    _mix(canvas[y0:y1, x0:x1], layer, alpha)
 
 
 # -- ticks -----------------------------------------------------------------------------------
@@ -814,6 +839,14 @@ class RasterAxes:
         """The x tick labels as set (``set_xticklabels``), or [] when automatic."""
         return list(self._ticklabels["x"] or [])
 
+    def get_yticks(self) -> list[float]:
+        """The y ticks as set (``set_yticks``), or [] when automatic."""
+        return list(self._ticks["y"] or [])
+
+    def get_yticklabels_text(self) -> list[str]:
+        """The y tick labels as set (``set_yticklabels``), or [] when automatic."""
+        return list(self._ticklabels["y"] or [])
+
     def get_legend_handles_labels(self) -> tuple[list[dict[str, Any]], list[str]]:
         return [a for _, a in self._handles], [lab for lab, _ in self._handles]
 
@@ -971,11 +1004,10 @@ class RasterAxes:
                 x = (v - lo) / ((hi - lo) or 1.0)
         return x, bad
 
-    def _render(self, canvas: NDArray[np.uint8], fresh: bool = False) -> None:
+    def _render(self, canvas: NDArray[np.uint8]) -> None:
         x0, y0, x1, y1 = self.box
-        area = canvas[y0:y1, x0:x1]  # drawn in place (OpenCV draws on views), on white
-        if not fresh:  # an axes over another one: its own white background first
-            area[...] = 255
+        area = canvas[y0:y1, x0:x1]  # drawn in place (OpenCV draws on views)
+        area[...] = 255  # the axes' white background covers what earlier axes overflowed
         fx, fy = self._mapper()
         H, W = area.shape[:2]
         for op in sorted(self._ops, key=lambda o: o.z):  # stable: call order within a z
@@ -1232,13 +1264,8 @@ class RasterFigure:
         canvas = raw[:, 1:].reshape(self.height_px, self.width_px, 3)
         canvas[...] = 255
         self._scanlines = raw
-        drawn: list[tuple[int, int, int, int]] = []
         for ax in self.axes:
-            b = ax.box
-            # fresh: nothing drawn under this box yet (the canvas starts white)
-            ax._render(canvas, fresh=not any(b[0] < d[2] and d[0] < b[2] and b[1] < d[3]
-                                             and d[1] < b[3] for d in drawn))
-            drawn.append(b)
+            ax._render(canvas)
         st = self._suptitle
         if st and st["s"]:
             self._text(canvas, st["s"], st["x"] * self.width_px, (1 - st["y"]) * self.height_px,

@@ -231,10 +231,10 @@ def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibra
     import math
 
     from assaykit import RasterFigure
-    from assaykit.raster import Rectangle, text_mask
+    from assaykit.raster import Rectangle, text_mask, wrap_text
 
     fs = FIGURE_FONT_PT
-    names = [_wrap(r[0]) for r in rows]
+    names = [wrap_text(r[0], 120.0, fs) for r in rows]  # px: wrapped at spaces
     widest = max((text_mask(n, fs).shape[1] for n in names), default=0)
     per_bar = max(0.9, (widest + 14) / 100.0)  # inches at 100 dpi
     n_lines = max((n.count("\n") + 1 for n in names), default=1)
@@ -273,14 +273,3 @@ def bar_figure(target: str, rows: list[tuple[str, float, float, float]], calibra
     ax.set_ylabel(f"fold change vs {calibrator} (log2 scale)", fontsize=fs)
     ax.set_title(target, fontsize=fs + 1)
     return fig
-
-
-def _wrap(name: str, width: int = 14) -> str:
-    """A sample name in lines of about ``width`` characters, broken at spaces."""
-    lines: list[str] = []
-    for word in name.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return "\n".join(lines)

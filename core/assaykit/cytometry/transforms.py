@@ -272,10 +272,8 @@ class _Biexponential(Transform):
         """
         top = float(np.log1p(100.0 * max(float(self._value(np.array([1.0]))[0]), 1.0)
                              / self._p) / self._b)
-        u = np.linspace(0.0, top, _TABLE + 1)
-        roots = self._halley(self._bound(self._p * np.expm1(self._b * u)), self._p * np.expm1(
-            self._b * u))
-        return top, roots
+        v = self._p * np.expm1(self._b * np.linspace(0.0, top, _TABLE + 1))
+        return top, self._halley(self._bound(v), v)
 
     def _initial(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
         top, roots = self._table
@@ -317,26 +315,25 @@ class _Biexponential(Transform):
         v = np.abs(x)
         with np.errstate(invalid="ignore"):
             t = self._initial(np.where(np.isfinite(v), v, 0.0))
-            g = self._value(t) - v
-            d1, d2 = self._derivs(t)
-            denom = d1 * (1.0 - g * d2 / (2.0 * d1 * d1))
-            t = t - g / np.where(np.abs(denom) > 0.5 * d1, denom, d1)
+            t = t - self._step(t, v)
         out = self.x1 + np.sign(x) * np.maximum(t, 0.0)
         out[np.isinf(x)] = x[np.isinf(x)]
         out[np.isnan(x)] = np.nan
         return np.asarray(out, dtype=np.float64)
+
+    def _step(self, t: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+        """One Halley correction at ``t``; the guard falls back to Newton where it is large."""
+        g = self._value(t) - v
+        d1, d2 = self._derivs(t)
+        denom = d1 * (1.0 - g * d2 / (2.0 * d1 * d1))
+        return np.asarray(g / np.where(np.abs(denom) > 0.5 * d1, denom, d1))
 
     def _halley(self, t: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
         # Iterate on the whole vector (cheaper than re-indexing for the few
         # Halley steps needed), until every step is at rounding level.
         eps = np.finfo(float).eps
         for _ in range(_MAX_ITER):
-            g = self._value(t) - v
-            d1, d2 = self._derivs(t)
-            # Halley step; the guard falls back to Newton where the correction is large.
-            denom = d1 * (1.0 - g * d2 / (2.0 * d1 * d1))
-            denom = np.where(np.abs(denom) > 0.5 * d1, denom, d1)
-            delta = g / denom
+            delta = self._step(t, v)
             tn = t - delta
             t = np.where(tn < 0, 0.5 * t, tn)
             if np.all(np.abs(delta) <= 4.0 * eps * np.maximum(1.0, np.abs(t))):

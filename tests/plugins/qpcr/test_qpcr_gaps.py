@@ -297,8 +297,8 @@ def test_bar_figure_is_log2_with_legible_text_and_error_bars(
         fig.to_array()
         assert fig.text_log and min(px for _, px in fig.text_log) >= 10
         # tick labels in fold units at powers of two: label k sits at log2 = k
-        yt = ax._ticks["y"]
-        assert yt and [f"{2.0 ** k:g}" for k in yt] == ax._ticklabels["y"]
+        yt = ax.get_yticks()
+        assert yt and [f"{2.0 ** k:g}" for k in yt] == ax.get_yticklabels_text()
         names = [n.replace("\n", " ") for n in ax.get_xticklabels_text()]
         bars = ax.drawn("rect")
         lines = ax.drawn("line")
